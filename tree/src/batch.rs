@@ -1,0 +1,400 @@
+//! Batch mutation: a sorted set of puts and deletes merged into the tree level by level, with one
+//! flush at the end.
+//!
+//! At each level the edits are merged into the nodes they fall in, and the merged entries are
+//! re-chunked from the start of the first touched node. Re-chunking stops as soon as a boundary
+//! meets an old node boundary past the last edit: from there on the old nodes are exactly what a
+//! build from scratch would make. The nodes a level replaced, and the nodes it made, become the
+//! edits of the level above. Only touched paths are read and written.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use ipld_core::ipld::Ipld;
+
+use crate::chunker::{Chunker, fits_alone};
+use crate::config::Config;
+use crate::cursor::child_cid;
+use crate::error::{Error, Result};
+use crate::node::{Entry, Node, Value};
+use crate::outcome::Outcome;
+use crate::ready;
+use crate::size;
+use crate::store::{Loader, Writer, check_level};
+
+/// Puts and deletes to apply at once. A later operation on the same key replaces an earlier one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    ops: BTreeMap<Vec<u8>, Option<Ipld>>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: Ipld) -> &mut Self {
+        self.ops.insert(key.into(), Some(value));
+        self
+    }
+
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.insert(key.into(), None);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The operations in key order: `Some(value)` puts, `None` deletes.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&Ipld>)> {
+        self.ops.iter().map(|(k, v)| (k.as_slice(), v.as_ref()))
+    }
+}
+
+/// Largest encoded CID of a node (CIDv1, DAG-CBOR, blake2b-256) and of a child count.
+const CHILD_OVERHEAD: usize = 41 + 9;
+
+/// Refuses an entry that could never be stored: an invalid value, or a key or entry too large to
+/// fit a node on its own at the leaf or internal level.
+pub(crate) fn check_entry(config: &Config, entry: &Entry) -> Result<()> {
+    let value_len = match &entry.value {
+        Value::Data(v) => size::validate_ipld(v)?,
+        Value::Child { .. } => return Err(Error::Invalid("a leaf entry must hold data".into())),
+    };
+    let key_len = size::bytes_len(entry.key.len());
+    if !fits_alone(config, 0, key_len + value_len) {
+        return Err(Error::Invalid(format!(
+            "entry of {} bytes exceeds the leaf cap of {} bytes",
+            key_len + value_len,
+            config.leaf_cap
+        )));
+    }
+    if !fits_alone(config, 1, key_len + CHILD_OVERHEAD) {
+        return Err(Error::Invalid(format!(
+            "key of {} bytes is too long for the internal cap of {} bytes",
+            entry.key.len(),
+            config.internal_cap
+        )));
+    }
+    Ok(())
+}
+
+type Edits = Vec<(Vec<u8>, Option<Value>)>;
+
+/// Applies a batch to the tree whose root node is `root`. Returns the new root node's entry; the
+/// new blocks are left in `writer` for the caller to flush with the root object.
+pub(crate) fn apply<S: Blockstore>(
+    store: &S,
+    config: &Config,
+    root: Cid,
+    batch: &Batch,
+    writer: &mut Writer,
+) -> Result<Outcome<Option<Entry>>> {
+    let mut edits: Edits = Vec::with_capacity(batch.len());
+    for (key, value) in batch.iter() {
+        let value = value.map(|v| Value::Data(v.clone()));
+        if let Some(v) = &value {
+            check_entry(
+                config,
+                &Entry {
+                    key: key.to_vec(),
+                    value: v.clone(),
+                },
+            )?;
+        }
+        edits.push((key.to_vec(), value));
+    }
+    let mut loader = Loader::new(store);
+    let root_node = ready!(loader.load(&root, writer));
+    let top = root_node.level;
+    let mut level = 0;
+    loop {
+        if edits.is_empty() {
+            return Ok(Outcome::Complete(None));
+        }
+        let mut job = LevelJob {
+            config,
+            level,
+            root,
+            loader: &mut loader,
+            writer,
+        };
+        let result = ready!(job.run(&edits));
+        if level == top {
+            let entry = ready!(finish_root(config, top, result.made, &mut loader, writer));
+            return Ok(Outcome::Complete(Some(entry)));
+        }
+        edits = result.parent_edits();
+        level += 1;
+    }
+}
+
+/// What re-chunking one level produced.
+struct LevelResult {
+    /// Old nodes that were re-chunked: (last key, CID).
+    replaced: Vec<(Vec<u8>, Cid)>,
+    /// New nodes, in order, as entries for the level above.
+    made: Vec<Entry>,
+}
+
+impl LevelResult {
+    /// Edits for the level above: delete each replaced node, put each new one. A new node equal
+    /// to the old one under the same key is no change at all.
+    fn parent_edits(self) -> Edits {
+        let mut edits: BTreeMap<Vec<u8>, Option<Value>> = BTreeMap::new();
+        let old: BTreeMap<Vec<u8>, Cid> = self.replaced.into_iter().collect();
+        for key in old.keys() {
+            edits.insert(key.clone(), None);
+        }
+        for entry in self.made {
+            let unchanged = matches!((&entry.value, old.get(&entry.key)),
+                (Value::Child { cid, .. }, Some(old_cid)) if cid == old_cid);
+            if unchanged {
+                edits.remove(&entry.key);
+            } else {
+                edits.insert(entry.key, Some(entry.value));
+            }
+        }
+        edits.into_iter().collect()
+    }
+}
+
+/// A node at the working level with the path of ancestors above it.
+#[derive(Clone)]
+struct Position {
+    /// (node, index of the child on the path), from the root down to the parent.
+    ancestors: Vec<(Arc<Node>, usize)>,
+    node: Arc<Node>,
+    cid: Cid,
+}
+
+impl Position {
+    /// Whether this is the last node of its level: every ancestor is on its last child.
+    fn is_last(&self) -> bool {
+        self.ancestors
+            .iter()
+            .all(|(node, idx)| idx + 1 == node.entries.len())
+    }
+}
+
+struct LevelJob<'a, 's, S> {
+    config: &'a Config,
+    level: u32,
+    root: Cid,
+    loader: &'a mut Loader<'s, S>,
+    writer: &'a mut Writer,
+}
+
+impl<S: Blockstore> LevelJob<'_, '_, S> {
+    fn run(&mut self, edits: &Edits) -> Result<Outcome<LevelResult>> {
+        let mut result = LevelResult {
+            replaced: Vec::new(),
+            made: Vec::new(),
+        };
+        let mut next_edit = 0;
+        // The last node whose end is a fixed boundary (the hash fired on its last entry).
+        let mut fixed_end: Option<Cid> = None;
+        while next_edit < edits.len() {
+            let mut pos = ready!(self.seek(&edits[next_edit].0));
+            // The cap makes a node's end depend on the next node's first entry. When that entry
+            // changes, re-chunk from the previous node.
+            let touches_first = pos
+                .node
+                .entries
+                .first()
+                .is_none_or(|first| edits[next_edit].0 <= first.key);
+            if touches_first
+                && let Some(prev) = ready!(self.step(&pos, false))
+                && Some(prev.cid) != fixed_end
+            {
+                pos = prev;
+            }
+            let mut chunker = Chunker::new(*self.config, self.level);
+            let mut out = Vec::new();
+            loop {
+                if let Some(key) = pos.node.last_key() {
+                    result.replaced.push((key.to_vec(), pos.cid));
+                }
+                let is_last = pos.is_last();
+                // Edits up to this node's last key fall in it; the last node takes the rest.
+                let end = match pos.node.last_key() {
+                    Some(last) if !is_last => {
+                        next_edit
+                            + edits[next_edit..].partition_point(|(k, _)| k.as_slice() <= last)
+                    }
+                    _ => edits.len(),
+                };
+                merge(&pos.node.entries, &edits[next_edit..end], |e| {
+                    chunker.push(e, &mut out)
+                });
+                next_edit = end;
+                if is_last {
+                    chunker.finish(&mut out);
+                    break;
+                }
+                if chunker.is_empty() {
+                    fixed_end = Some(pos.cid);
+                    break;
+                }
+                let Some(next) = ready!(self.step(&pos, true)) else {
+                    unreachable!("a node that is not the last has a successor")
+                };
+                let touched = next_edit < edits.len()
+                    && (next.is_last()
+                        || next
+                            .node
+                            .last_key()
+                            .is_some_and(|last| edits[next_edit].0.as_slice() <= last));
+                let first_len = next.node.entries.first().map_or(0, Entry::encoded_len);
+                if !touched && chunker.would_overflow(first_len) {
+                    // The cap closes the node right where the old one closed: back in step.
+                    chunker.finish(&mut out);
+                    break;
+                }
+                pos = next;
+            }
+            for node in out {
+                result.made.push(self.writer.write(node));
+            }
+        }
+        Ok(Outcome::Complete(result))
+    }
+
+    /// The node at the working level that `key` routes to: the first child whose last key is
+    /// >= key, or the last child.
+    fn seek(&mut self, key: &[u8]) -> Result<Outcome<Position>> {
+        let mut ancestors = Vec::new();
+        let mut cid = self.root;
+        loop {
+            let node = ready!(self.loader.load(&cid, self.writer));
+            if node.level == self.level {
+                return Ok(Outcome::Complete(Position {
+                    ancestors,
+                    node,
+                    cid,
+                }));
+            }
+            let idx = node
+                .entries
+                .partition_point(|e| e.key.as_slice() < key)
+                .min(node.entries.len() - 1);
+            let child = child_cid(&node, idx);
+            let expected = node.level - 1;
+            ancestors.push((node, idx));
+            let child_node = ready!(self.loader.load(&child, self.writer));
+            check_level(&child, &child_node, Some(expected))?;
+            cid = child;
+        }
+    }
+
+    /// The next (or previous) node at the working level, if any.
+    fn step(&mut self, pos: &Position, forward: bool) -> Result<Outcome<Option<Position>>> {
+        let mut ancestors = pos.ancestors.clone();
+        loop {
+            let Some((node, idx)) = ancestors.last_mut() else {
+                return Ok(Outcome::Complete(None));
+            };
+            if forward && *idx + 1 < node.entries.len() {
+                *idx += 1;
+                break;
+            }
+            if !forward && *idx > 0 {
+                *idx -= 1;
+                break;
+            }
+            ancestors.pop();
+        }
+        loop {
+            let (parent, idx) = ancestors.last().expect("ancestor");
+            let cid = child_cid(parent, *idx);
+            let expected = parent.level - 1;
+            let node = ready!(self.loader.load(&cid, self.writer));
+            check_level(&cid, &node, Some(expected))?;
+            if node.level == self.level {
+                return Ok(Outcome::Complete(Some(Position {
+                    ancestors,
+                    node,
+                    cid,
+                })));
+            }
+            let idx = if forward { 0 } else { node.entries.len() - 1 };
+            ancestors.push((node, idx));
+        }
+    }
+}
+
+/// Merges a node's entries with the edits that fall in it, in key order.
+fn merge(entries: &[Entry], edits: &[(Vec<u8>, Option<Value>)], mut emit: impl FnMut(Entry)) {
+    let mut edits = edits.iter().peekable();
+    for entry in entries {
+        while let Some((key, value)) = edits.next_if(|(k, _)| *k < entry.key) {
+            if let Some(value) = value {
+                emit(Entry {
+                    key: key.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+        match edits.next_if(|(k, _)| *k == entry.key) {
+            Some((key, Some(value))) => emit(Entry {
+                key: key.clone(),
+                value: value.clone(),
+            }),
+            Some((_, None)) => {}
+            None => emit(entry.clone()),
+        }
+    }
+    for (key, value) in edits {
+        if let Some(value) = value {
+            emit(Entry {
+                key: key.clone(),
+                value: value.clone(),
+            });
+        }
+    }
+}
+
+/// Turns the re-chunked top level into the new root: an empty leaf if nothing is left, the single
+/// node (minus any chain of one-child roots) if one is left, or new levels on top if many are.
+fn finish_root<S: Blockstore>(
+    config: &Config,
+    top: u32,
+    made: Vec<Entry>,
+    loader: &mut Loader<'_, S>,
+    writer: &mut Writer,
+) -> Result<Outcome<Entry>> {
+    let mut entries = made;
+    let mut level = top + 1;
+    while entries.len() > 1 {
+        let mut chunker = Chunker::new(*config, level);
+        let mut out = Vec::new();
+        for entry in entries {
+            chunker.push(entry, &mut out);
+        }
+        chunker.finish(&mut out);
+        entries = out.into_iter().map(|node| writer.write(node)).collect();
+        level += 1;
+    }
+    let Some(mut root) = entries.pop() else {
+        return Ok(Outcome::Complete(writer.write(Node::empty_leaf())));
+    };
+    // The root is the lowest level with a single node: drop roots that have one child.
+    loop {
+        let Value::Child { cid, .. } = root.value else {
+            unreachable!("node entry")
+        };
+        let node = ready!(loader.load(&cid, writer));
+        if node.level == 0 || node.entries.len() > 1 {
+            return Ok(Outcome::Complete(root));
+        }
+        root = node.entries[0].clone();
+    }
+}

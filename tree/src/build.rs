@@ -1,0 +1,104 @@
+//! Bulk build: a tree from a sorted stream of entries, one chunker per level, in one pass.
+
+use crate::chunker::Chunker;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::node::{Entry, Node};
+use crate::store::Writer;
+
+/// Feeds entries bottom-up: a node closed at one level becomes an entry of the level above.
+pub struct Builder {
+    config: Config,
+    levels: Vec<Level>,
+    last_key: Option<Vec<u8>>,
+    count: u64,
+}
+
+struct Level {
+    chunker: Chunker,
+    /// Nodes this level has closed so far; the first level that closes exactly one is the root.
+    closed: u64,
+    first: Option<Entry>,
+}
+
+impl Builder {
+    pub fn new(config: Config) -> Self {
+        Builder {
+            config,
+            levels: Vec::new(),
+            last_key: None,
+            count: 0,
+        }
+    }
+
+    /// Adds the next leaf entry. Keys must be strictly ascending.
+    pub fn push(&mut self, entry: Entry, writer: &mut Writer) -> Result<()> {
+        if let Some(last) = &self.last_key
+            && entry.key <= *last
+        {
+            return Err(Error::Invalid(
+                "bulk build needs strictly ascending keys".into(),
+            ));
+        }
+        crate::batch::check_entry(&self.config, &entry)?;
+        self.last_key = Some(entry.key.clone());
+        self.count += 1;
+        self.push_at(0, entry, writer);
+        Ok(())
+    }
+
+    fn push_at(&mut self, level: usize, entry: Entry, writer: &mut Writer) {
+        if self.levels.len() == level {
+            self.levels.push(Level {
+                chunker: Chunker::new(self.config, level as u32),
+                closed: 0,
+                first: None,
+            });
+        }
+        let mut closed = Vec::new();
+        self.levels[level].chunker.push(entry, &mut closed);
+        self.close(level, closed, writer);
+    }
+
+    fn close(&mut self, level: usize, nodes: Vec<Node>, writer: &mut Writer) {
+        for node in nodes {
+            let summary = writer.write(node);
+            let lvl = &mut self.levels[level];
+            lvl.closed += 1;
+            if lvl.closed == 1 {
+                // Hold the first node back: if it stays alone, it is the root and has no parent.
+                lvl.first = Some(summary);
+                continue;
+            }
+            if let Some(first) = lvl.first.take() {
+                self.push_at(level + 1, first, writer);
+            }
+            self.push_at(level + 1, summary, writer);
+        }
+    }
+
+    /// Closes every level and returns the root node's entry (its CID and count).
+    pub fn finish(mut self, writer: &mut Writer) -> Entry {
+        let mut level = 0;
+        loop {
+            if level == self.levels.len() {
+                // No entries at all: the empty tree is one empty leaf.
+                return writer.write(Node::empty_leaf());
+            }
+            let mut closed = Vec::new();
+            self.levels[level].chunker.finish(&mut closed);
+            self.close(level, closed, writer);
+            if self.levels[level].closed == 1 {
+                return self.levels[level]
+                    .first
+                    .take()
+                    .expect("the single node of the top level");
+            }
+            level += 1;
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}

@@ -1,0 +1,76 @@
+//! The chunker: cuts one level's sorted entries into nodes, left to right.
+//!
+//! Its state is only the node being filled, so a boundary depends on nothing before the node's
+//! start. That is what makes the tree history-independent, and what lets a batch mutation
+//! re-chunk a few nodes and stop as soon as its boundaries meet the old ones again.
+
+use crate::boundary;
+use crate::config::Config;
+use crate::node::{Entry, Node};
+use crate::size;
+
+pub struct Chunker {
+    config: Config,
+    level: u32,
+    entries: Vec<Entry>,
+    payload: usize,
+}
+
+impl Chunker {
+    pub fn new(config: Config, level: u32) -> Self {
+        Chunker {
+            config,
+            level,
+            entries: Vec::new(),
+            payload: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether adding an entry of `len` bytes would push the node past the hard cap, which closes
+    /// the node before that entry.
+    pub fn would_overflow(&self, len: usize) -> bool {
+        !self.entries.is_empty()
+            && size::node_len(self.level, self.entries.len() + 1, self.payload + len)
+                > self.config.cap(self.level) as usize
+    }
+
+    /// Adds the next entry. Returns the nodes this closes: one before the entry if it would break
+    /// the cap, and one after it if the boundary hash fires.
+    pub fn push(&mut self, entry: Entry, out: &mut Vec<Node>) {
+        let len = entry.encoded_len();
+        if self.would_overflow(len) {
+            out.push(self.take());
+        }
+        let fires = self.entries.len() + 1 >= self.config.min_entries as usize
+            && boundary::fires(&self.config, self.level, &entry.key, len);
+        self.entries.push(entry);
+        self.payload += len;
+        if fires {
+            out.push(self.take());
+        }
+    }
+
+    /// Closes the node being filled, if any: the end of the level is always a boundary.
+    pub fn finish(&mut self, out: &mut Vec<Node>) {
+        if !self.entries.is_empty() {
+            out.push(self.take());
+        }
+    }
+
+    fn take(&mut self) -> Node {
+        self.payload = 0;
+        Node {
+            level: self.level,
+            entries: std::mem::take(&mut self.entries),
+        }
+    }
+}
+
+/// Whether the encoded entry fits a node of its own at `level`: anything larger can never be stored.
+pub fn fits_alone(config: &Config, level: u32, entry_len: usize) -> bool {
+    size::node_len(level, 1, entry_len) <= config.cap(level) as usize
+}

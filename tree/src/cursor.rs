@@ -1,0 +1,265 @@
+//! The cursor: the one read path. Seek, next and prev over the entries in key order; point reads
+//! and ranges are built on it.
+//!
+//! A cursor holds the path from the root node to the current leaf. Internal keys are the last key
+//! of each child, so a seek descends into the first child whose key is at least the target, and
+//! lands directly on the leaf that holds the target's lower bound.
+
+use std::sync::Arc;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use ipld_core::ipld::Ipld;
+
+use crate::error::Result;
+use crate::node::{Node, Value};
+use crate::outcome::Outcome;
+use crate::ready;
+use crate::store::load_child;
+
+#[derive(Clone)]
+struct Frame {
+    node: Arc<Node>,
+    idx: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Pos {
+    /// Before the first entry.
+    Start,
+    /// On the entry the path points to.
+    At,
+    /// After the last entry.
+    End,
+}
+
+pub struct Cursor<'s, S> {
+    store: &'s S,
+    root: Cid,
+    path: Vec<Frame>,
+    pos: Pos,
+}
+
+impl<'s, S: Blockstore> Cursor<'s, S> {
+    /// A cursor over the tree whose root node is `root`, positioned before the first entry.
+    pub fn new(store: &'s S, root: Cid) -> Self {
+        Cursor {
+            store,
+            root,
+            path: Vec::new(),
+            pos: Pos::Start,
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.pos == Pos::At
+    }
+
+    /// The current entry's key, if the cursor is on an entry.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.leaf_entry().map(|e| e.key.as_slice())
+    }
+
+    /// The current entry's value, if the cursor is on an entry.
+    pub fn value(&self) -> Option<&Ipld> {
+        match self.leaf_entry().map(|e| &e.value) {
+            Some(Value::Data(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn leaf_entry(&self) -> Option<&crate::node::Entry> {
+        if self.pos != Pos::At {
+            return None;
+        }
+        let leaf = self.path.last()?;
+        leaf.node.entries.get(leaf.idx)
+    }
+
+    /// Moves to the first entry with key >= `key` (or past the end).
+    pub fn seek(&mut self, key: &[u8]) -> Result<Outcome<()>> {
+        self.seek_by(|k| k < key, |k| k < key, false)
+    }
+
+    /// Moves to the first entry with key > `key` (or past the end).
+    pub fn seek_after(&mut self, key: &[u8]) -> Result<Outcome<()>> {
+        self.seek_by(|k| k <= key, |k| k <= key, false)
+    }
+
+    /// Moves to the last entry with key <= `key` (or before the start).
+    pub fn seek_at_or_before(&mut self, key: &[u8]) -> Result<Outcome<()>> {
+        self.seek_by(|k| k < key, |k| k <= key, true)
+    }
+
+    /// Moves to the last entry with key < `key` (or before the start).
+    pub fn seek_before(&mut self, key: &[u8]) -> Result<Outcome<()>> {
+        self.seek_by(|k| k < key, |k| k < key, true)
+    }
+
+    /// Moves to the first entry.
+    pub fn first(&mut self) -> Result<Outcome<()>> {
+        self.seek_by(|_| false, |_| false, false)
+    }
+
+    /// Moves to the last entry.
+    pub fn last(&mut self) -> Result<Outcome<()>> {
+        self.seek_by(|_| true, |_| true, true)
+    }
+
+    /// Descends from the root. In an internal node the cursor takes the first child whose last
+    /// key fails `route` (keys are subtree maxima, so that child holds the target's bound); past
+    /// every child, a forward seek is at the end and a backward one takes the last child. In the
+    /// leaf, `before` counts the entries before the target: forward, the cursor lands on the next
+    /// one; backward, on the one before, stepping into the previous leaf when there is none here.
+    fn seek_by(
+        &mut self,
+        route: impl Fn(&[u8]) -> bool,
+        before: impl Fn(&[u8]) -> bool,
+        backward: bool,
+    ) -> Result<Outcome<()>> {
+        let mut path = Vec::new();
+        let mut cid = self.root;
+        let mut expected_level = None;
+        loop {
+            let node = ready!(load_child(self.store, &cid, expected_level));
+            expected_level = node.level.checked_sub(1);
+            if node.level == 0 {
+                let at = node.entries.partition_point(|e| before(&e.key));
+                let len = node.entries.len();
+                path.push(Frame { node, idx: at });
+                self.path = path;
+                self.pos = Pos::At;
+                if backward {
+                    if at == 0 {
+                        return self.prev();
+                    }
+                    self.path.last_mut().expect("leaf frame").idx = at - 1;
+                } else if at == len {
+                    // Only the rightmost leaf can lack the target: everything is smaller.
+                    self.pos = Pos::End;
+                }
+                return Ok(Outcome::Complete(()));
+            }
+            let at = node.entries.partition_point(|e| route(&e.key));
+            let idx = if at < node.entries.len() {
+                at
+            } else if backward {
+                at - 1
+            } else {
+                self.path.clear();
+                self.pos = Pos::End;
+                return Ok(Outcome::Complete(()));
+            };
+            cid = child_cid(&node, idx);
+            path.push(Frame { node, idx });
+        }
+    }
+
+    /// Moves to the next entry. Past the last entry the cursor is at the end.
+    pub fn next(&mut self) -> Result<Outcome<()>> {
+        match self.pos {
+            Pos::Start => return self.first(),
+            Pos::End => return Ok(Outcome::Complete(())),
+            Pos::At => {}
+        }
+        let leaf = self.path.last_mut().expect("leaf frame");
+        if leaf.idx + 1 < leaf.node.entries.len() {
+            leaf.idx += 1;
+            return Ok(Outcome::Complete(()));
+        }
+        self.step(true)
+    }
+
+    /// Moves to the previous entry. Before the first entry the cursor is at the start.
+    pub fn prev(&mut self) -> Result<Outcome<()>> {
+        match self.pos {
+            Pos::End => return self.last(),
+            Pos::Start => return Ok(Outcome::Complete(())),
+            Pos::At => {}
+        }
+        let leaf = self.path.last_mut().expect("leaf frame");
+        if leaf.idx > 0 && leaf.idx <= leaf.node.entries.len() {
+            leaf.idx -= 1;
+            return Ok(Outcome::Complete(()));
+        }
+        self.step(false)
+    }
+
+    /// Whether the cursor is on the first entry of its leaf.
+    pub fn at_leaf_start(&self) -> bool {
+        self.pos == Pos::At && self.path.last().is_some_and(|leaf| leaf.idx == 0)
+    }
+
+    /// The largest key before the current leaf, read from the ancestors without loading anything.
+    /// A backward range stops when it is below the range: the previous leaf need not be read.
+    pub fn max_key_before_leaf(&self) -> Option<&[u8]> {
+        let ancestors = &self.path[..self.path.len().saturating_sub(1)];
+        ancestors
+            .iter()
+            .rev()
+            .find(|f| f.idx > 0)
+            .map(|f| f.node.entries[f.idx - 1].key.as_slice())
+    }
+
+    /// Crosses into the next (or previous) leaf: climbs to the nearest ancestor with a sibling in
+    /// that direction, then descends along the sibling's near edge. The path changes only if every
+    /// block is present, so a missing block leaves the cursor where it was.
+    fn step(&mut self, forward: bool) -> Result<Outcome<()>> {
+        let mut path = self.path.clone();
+        path.pop();
+        loop {
+            let Some(frame) = path.last_mut() else {
+                self.path.clear();
+                self.pos = if forward { Pos::End } else { Pos::Start };
+                return Ok(Outcome::Complete(()));
+            };
+            let has_sibling = if forward {
+                frame.idx + 1 < frame.node.entries.len()
+            } else {
+                frame.idx > 0
+            };
+            if has_sibling {
+                frame.idx = if forward {
+                    frame.idx + 1
+                } else {
+                    frame.idx - 1
+                };
+                break;
+            }
+            path.pop();
+        }
+        loop {
+            let parent = path.last().expect("ancestor frame");
+            if parent.node.level == 0 {
+                break;
+            }
+            let level = parent.node.level - 1;
+            let node = ready!(load_child(
+                self.store,
+                &child_cid(&parent.node, parent.idx),
+                Some(level)
+            ));
+            let idx = if forward {
+                0
+            } else {
+                node.entries.len().saturating_sub(1)
+            };
+            path.push(Frame { node, idx });
+        }
+        self.path = path;
+        self.pos = Pos::At;
+        if self.leaf_entry().is_none() {
+            // Only an empty tree has an empty leaf.
+            self.pos = if forward { Pos::End } else { Pos::Start };
+        }
+        Ok(Outcome::Complete(()))
+    }
+}
+
+pub(crate) fn child_cid(node: &Node, idx: usize) -> Cid {
+    match node.entries[idx].value {
+        Value::Child { cid, .. } => cid,
+        // Decoding guarantees internal nodes hold only children.
+        Value::Data(_) => unreachable!("data entry in an internal node"),
+    }
+}

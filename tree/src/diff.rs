@@ -1,0 +1,169 @@
+//! Diff of two trees in time proportional to the changes: subtrees with the same CID are skipped
+//! without being read.
+//!
+//! Each tree is walked as a stream of items, where an item is either a leaf entry or a whole
+//! subtree not yet opened. Where both streams face a subtree of the same level and CID, both skip
+//! it. Otherwise the higher subtree is opened, so entries are only ever compared with entries.
+//! History independence makes this fast: after a change, both trees cut their nodes at the same
+//! places again, so their streams soon face equal subtrees.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use ipld_core::ipld::Ipld;
+
+use crate::cursor::child_cid;
+use crate::error::Result;
+use crate::node::{Entry, Node, Value};
+use crate::outcome::Outcome;
+use crate::ready;
+use crate::store::load_child;
+
+/// One key that differs: its value on the left and on the right (`None` where absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub key: Vec<u8>,
+    pub left: Option<Ipld>,
+    pub right: Option<Ipld>,
+}
+
+struct Walk<'s, S> {
+    store: &'s S,
+    stack: Vec<(Arc<Node>, usize)>,
+}
+
+enum Item<'a> {
+    Entry(&'a Entry),
+    Subtree { level: u32, cid: Cid },
+}
+
+impl<'s, S: Blockstore> Walk<'s, S> {
+    fn start(store: &'s S, root: Cid) -> Result<Outcome<Self>> {
+        let node = ready!(load_child(store, &root, None));
+        Ok(Outcome::Complete(Walk {
+            store,
+            stack: vec![(node, 0)],
+        }))
+    }
+
+    fn item(&self) -> Option<Item<'_>> {
+        let (node, idx) = self.stack.last()?;
+        let entry = node.entries.get(*idx)?;
+        Some(match entry.value {
+            Value::Data(_) => Item::Entry(entry),
+            Value::Child { cid, .. } => Item::Subtree {
+                level: node.level - 1,
+                cid,
+            },
+        })
+    }
+
+    fn advance(&mut self) {
+        while let Some((node, idx)) = self.stack.last_mut() {
+            *idx += 1;
+            if *idx < node.entries.len() {
+                return;
+            }
+            self.stack.pop();
+        }
+    }
+
+    /// Opens the current subtree item.
+    fn open(&mut self) -> Result<Outcome<()>> {
+        let (node, idx) = self.stack.last().expect("an item to open");
+        let cid = child_cid(node, *idx);
+        let child = ready!(load_child(self.store, &cid, Some(node.level - 1)));
+        self.stack.push((child, 0));
+        Ok(Outcome::Complete(()))
+    }
+}
+
+/// Every key whose value differs between the trees rooted at the nodes `left` and `right`, in
+/// key order.
+pub fn diff<S: Blockstore>(store: &S, left: Cid, right: Cid) -> Result<Outcome<Vec<Change>>> {
+    let mut changes = Vec::new();
+    if left == right {
+        return Ok(Outcome::Complete(changes));
+    }
+    let mut l = ready!(Walk::start(store, left));
+    let mut r = ready!(Walk::start(store, right));
+    loop {
+        // Open the higher subtree; skip equal subtrees; compare entries.
+        let step = match (l.item(), r.item()) {
+            (None, None) => break,
+            (
+                Some(Item::Subtree { level: a, cid: x }),
+                Some(Item::Subtree { level: b, cid: y }),
+            ) if a == b && x == y => Step::SkipBoth,
+            (Some(Item::Subtree { level: a, .. }), Some(Item::Subtree { level: b, .. })) => {
+                if a >= b {
+                    Step::OpenLeft
+                } else {
+                    Step::OpenRight
+                }
+            }
+            (Some(Item::Subtree { .. }), _) => Step::OpenLeft,
+            (_, Some(Item::Subtree { .. })) => Step::OpenRight,
+            (Some(Item::Entry(a)), None) => Step::Left(a.clone()),
+            (None, Some(Item::Entry(b))) => Step::Right(b.clone()),
+            (Some(Item::Entry(a)), Some(Item::Entry(b))) => match a.key.cmp(&b.key) {
+                Ordering::Less => Step::Left(a.clone()),
+                Ordering::Greater => Step::Right(b.clone()),
+                Ordering::Equal if a.value == b.value => Step::SkipBoth,
+                Ordering::Equal => Step::Both(a.clone(), b.clone()),
+            },
+        };
+        match step {
+            Step::SkipBoth => {
+                l.advance();
+                r.advance();
+            }
+            Step::OpenLeft => ready!(l.open()),
+            Step::OpenRight => ready!(r.open()),
+            Step::Left(a) => {
+                changes.push(Change {
+                    key: a.key,
+                    left: data(a.value),
+                    right: None,
+                });
+                l.advance();
+            }
+            Step::Right(b) => {
+                changes.push(Change {
+                    key: b.key,
+                    left: None,
+                    right: data(b.value),
+                });
+                r.advance();
+            }
+            Step::Both(a, b) => {
+                changes.push(Change {
+                    key: a.key,
+                    left: data(a.value),
+                    right: data(b.value),
+                });
+                l.advance();
+                r.advance();
+            }
+        }
+    }
+    Ok(Outcome::Complete(changes))
+}
+
+enum Step {
+    SkipBoth,
+    OpenLeft,
+    OpenRight,
+    Left(Entry),
+    Right(Entry),
+    Both(Entry, Entry),
+}
+
+fn data(value: Value) -> Option<Ipld> {
+    match value {
+        Value::Data(v) => Some(v),
+        Value::Child { .. } => None,
+    }
+}

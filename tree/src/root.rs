@@ -1,0 +1,58 @@
+//! The root object: what a tree's CID names. It binds the format version and the chunking
+//! configuration to the root node, so a reader always knows how the tree was cut.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use fvm_ipld_encoding::tuple::*;
+use ipld_core::ipld::Ipld;
+
+use crate::config::{Config, FORMAT_VERSION};
+use crate::error::{Error, Result};
+use crate::outcome::Outcome;
+use crate::store::load_block;
+
+/// `[version, config, root node CID, entry count]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize_tuple, Deserialize_tuple)]
+pub struct RootObject {
+    pub version: u64,
+    pub config: Config,
+    pub node: Cid,
+    pub count: u64,
+}
+
+impl RootObject {
+    pub fn new(config: Config, node: Cid, count: u64) -> Self {
+        RootObject {
+            version: FORMAT_VERSION,
+            config,
+            node,
+            count,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        fvm_ipld_encoding::to_vec(self).expect("root object encodes")
+    }
+
+    pub fn load<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<RootObject>> {
+        let bytes = crate::ready!(load_block(store, cid));
+        let corrupt = |reason: String| Error::Corrupt { cid: *cid, reason };
+        // Read the version first: a future format may not parse as this one.
+        let fields: Vec<Ipld> = fvm_ipld_encoding::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("root object: {e}")))?;
+        match fields.first() {
+            Some(Ipld::Integer(v)) if *v == FORMAT_VERSION as i128 => {}
+            Some(Ipld::Integer(v)) if *v >= 0 => {
+                return Err(Error::Version {
+                    found: *v as u64,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            _ => return Err(corrupt("root object lacks a version".into())),
+        }
+        let root: RootObject = fvm_ipld_encoding::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("root object: {e}")))?;
+        root.config.validate().map_err(|e| corrupt(e.to_string()))?;
+        Ok(Outcome::Complete(root))
+    }
+}
