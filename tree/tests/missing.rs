@@ -1,0 +1,248 @@
+//! Reads over a partial store: missing blocks are an outcome, reported a level at a time; corrupt
+//! blocks are errors, never panics.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use cid::Cid;
+use common::*;
+use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
+use ipld_core::ipld::Ipld;
+use prolly_tree::{Direction, Entry, Error, Node, Outcome, RootObject, Tree, Value, cid_of};
+use proptest::prelude::*;
+
+fn big_tree(store: &MemoryBlockstore) -> Tree<&MemoryBlockstore> {
+    let model: BTreeMap<_, _> = (0..3000).map(|n| (key(n), value(n as u64))).collect();
+    build(store, small_config(), &model)
+}
+
+/// Copies the reported blocks from `full` into `cache`.
+fn fetch(full: &MemoryBlockstore, cache: &MemoryBlockstore, missing: impl IntoIterator<Item = Cid>) {
+    for cid in missing {
+        let block = full.get(&cid).unwrap().expect("block in the full store");
+        cache.put_keyed(&cid, &block).unwrap();
+    }
+}
+
+/// Runs `read` over a cold cache, fetching what each round reports, and counts the rounds.
+fn rounds_to_complete<T>(
+    full: &MemoryBlockstore,
+    root: Cid,
+    read: impl Fn(&Tree<&MemoryBlockstore>) -> Outcome<T>,
+) -> (usize, T) {
+    let cache = MemoryBlockstore::default();
+    let mut rounds = 0;
+    loop {
+        let outcome = match Tree::load(&cache, root).unwrap() {
+            Outcome::Complete(tree) => read(&tree),
+            Outcome::Missing(m) => Outcome::Missing(m),
+        };
+        match outcome {
+            Outcome::Complete(v) => return (rounds, v),
+            Outcome::Missing(m) => {
+                assert!(!m.is_empty());
+                fetch(full, &cache, m);
+                rounds += 1;
+                assert!(rounds < 100, "no progress");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_range_over_a_cold_store_takes_one_round_per_level() {
+    let full = MemoryBlockstore::default();
+    let tree = big_tree(&full);
+    let depth = tree.stats().unwrap().expect_complete().depth as usize;
+    assert!(depth >= 4, "want a deep tree, got depth {depth}");
+    let cases: [(Bound<u32>, Bound<u32>, Direction); 5] = [
+        (Bound::Unbounded, Bound::Unbounded, Direction::Forward),
+        (Bound::Included(100), Bound::Excluded(900), Direction::Forward),
+        (Bound::Excluded(100), Bound::Included(900), Direction::Backward),
+        (Bound::Included(2990), Bound::Unbounded, Direction::Backward),
+        (Bound::Included(1500), Bound::Included(1500), Direction::Forward),
+    ];
+    for (lo, hi, dir) in cases {
+        let (lo, hi) = (lo.map(key), hi.map(key));
+        let expected = tree.range(lo.as_ref().map(|k| k.as_slice()), hi.as_ref().map(|k| k.as_slice()), dir).unwrap().expect_complete();
+        let (rounds, got) = rounds_to_complete(&full, tree.cid(), |t| {
+            t.range(lo.as_ref().map(|k| k.as_slice()), hi.as_ref().map(|k| k.as_slice()), dir).unwrap()
+        });
+        assert_eq!(got, expected);
+        // One round for the root object, then one per level.
+        assert!(rounds <= depth + 1, "{rounds} rounds for depth {depth}");
+    }
+    let (rounds, got) = rounds_to_complete(&full, tree.cid(), |t| t.get(&key(1234)).unwrap());
+    assert_eq!(got, Some(value(1234)));
+    assert!(rounds <= depth + 1);
+}
+
+#[test]
+fn a_missing_leaf_is_reported_by_cid() {
+    let full = MemoryBlockstore::default();
+    let tree = big_tree(&full);
+    // Find the leaf holding key 777 by walking down with the public node type.
+    let root = RootObject::load(&full, &tree.cid()).unwrap().expect_complete();
+    let mut cid = root.node;
+    loop {
+        let node = Node::decode(&full.get(&cid).unwrap().unwrap()).unwrap();
+        if node.level == 0 {
+            break;
+        }
+        let i = node.entries.partition_point(|e| e.key.as_slice() < key(777).as_slice());
+        let Value::Child { cid: child, .. } = node.entries[i].value else { panic!() };
+        cid = child;
+    }
+    let partial = MemoryBlockstore::default();
+    full.copy_to(&partial).unwrap();
+    let without = MemoryBlockstore::default();
+    // Copy everything except that leaf.
+    let all = TrackingCopy::blocks(&partial);
+    for (c, b) in all {
+        if c != cid {
+            without.put_keyed(&c, &b).unwrap();
+        }
+    }
+    let tree = Tree::load(&without, tree.cid()).unwrap().expect_complete();
+    assert_eq!(tree.get(&key(777)).unwrap(), Outcome::missing_one(cid));
+    assert_eq!(tree.get(&key(5)).unwrap().expect_complete(), Some(value(5)));
+    let range = tree.range(Bound::Included(&key(700)), Bound::Included(&key(800)), Direction::Forward).unwrap();
+    assert_eq!(range.missing(), [cid].into());
+    let mut mutated = tree.clone();
+    let before = mutated.cid();
+    assert_eq!(mutated.put(key(777), Ipld::Null).unwrap(), Outcome::missing_one(cid));
+    assert_eq!(mutated.cid(), before);
+}
+
+/// Lists a MemoryBlockstore's blocks by copying them into a recording store.
+struct TrackingCopy(std::cell::RefCell<Vec<(Cid, Vec<u8>)>>);
+impl Blockstore for TrackingCopy {
+    fn get(&self, _: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
+        self.0.borrow_mut().push((*k, block.to_vec()));
+        Ok(())
+    }
+}
+impl TrackingCopy {
+    fn blocks(store: &MemoryBlockstore) -> Vec<(Cid, Vec<u8>)> {
+        let copy = TrackingCopy(Default::default());
+        store.copy_to(&copy).unwrap();
+        copy.0.into_inner()
+    }
+}
+
+/// A tree whose root node has one child, the given block.
+fn tree_over(store: &MemoryBlockstore, child: Cid) -> Tree<&MemoryBlockstore> {
+    let parent = Node {
+        level: 1,
+        entries: vec![
+            Entry { key: b"a".to_vec(), value: Value::Child { cid: child, count: 1 } },
+            Entry { key: b"z".to_vec(), value: Value::Child { cid: child, count: 1 } },
+        ],
+    };
+    let bytes = parent.encode();
+    let node = cid_of(&bytes);
+    store.put_keyed(&node, &bytes).unwrap();
+    let root = RootObject::new(small_config(), node, 2);
+    let bytes = root.encode();
+    let cid = cid_of(&bytes);
+    store.put_keyed(&cid, &bytes).unwrap();
+    Tree::load(store, cid).unwrap().expect_complete()
+}
+
+fn expect_corrupt<T: std::fmt::Debug>(result: prolly_tree::Result<T>, cid: Cid) {
+    match result {
+        Err(Error::Corrupt { cid: c, .. }) => assert_eq!(c, cid),
+        other => panic!("expected a corrupt-block error for {cid}, got {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_blocks_are_errors() {
+    let store = MemoryBlockstore::default();
+    // 1. Bytes that do not hash to their CID.
+    let good = Node { level: 0, entries: vec![Entry { key: b"a".to_vec(), value: Value::Data(Ipld::Null) }] };
+    let cid = cid_of(&good.encode());
+    store.put_keyed(&cid, b"\x83\x00\x80\x80 tampered").unwrap();
+    let tree = tree_over(&store, cid);
+    expect_corrupt(tree.get(b"a"), cid);
+    // 2. Well-hashed bytes that are not a node: truncated CBOR, wrong shapes, unsorted keys,
+    //    a leaf where an internal node belongs.
+    let level2_leaf = {
+        let n = Node { level: 0, entries: vec![] };
+        n.encode()
+    };
+    let unsorted = Node {
+        level: 0,
+        entries: vec![
+            Entry { key: b"b".to_vec(), value: Value::Data(Ipld::Null) },
+            Entry { key: b"a".to_vec(), value: Value::Data(Ipld::Null) },
+        ],
+    }
+    .encode();
+    let internal_as_child = Node {
+        level: 3,
+        entries: vec![Entry { key: b"a".to_vec(), value: Value::Child { cid, count: 1 } }],
+    }
+    .encode();
+    for bytes in [
+        b"".to_vec(),
+        b"\x83\x00\x81".to_vec(),
+        b"\x84\x00\x80\x80\x80".to_vec(),
+        b"\x83\x01\x80\x80".to_vec(),
+        b"\xa1\x61\x61\x00".to_vec(),
+        unsorted,
+        internal_as_child,
+        level2_leaf.clone(),
+    ] {
+        let cid = cid_of(&bytes);
+        store.put_keyed(&cid, &bytes).unwrap();
+        let tree = tree_over(&store, cid);
+        if bytes == level2_leaf {
+            // An empty leaf is well-formed, but not under an internal node: the checker says so.
+            assert!(prolly_tree::check_invariants(&store, &tree.cid()).is_err());
+            continue;
+        }
+        expect_corrupt(tree.get(b"a"), cid);
+        expect_corrupt(tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward), cid);
+        expect_corrupt(tree.stats(), cid);
+    }
+    // 3. A root object that is not one.
+    let bytes = b"\x82\x01\x02".to_vec();
+    let cid = cid_of(&bytes);
+    store.put_keyed(&cid, &bytes).unwrap();
+    expect_corrupt(Tree::load(&store, cid), cid);
+    // 4. A root object of a future version.
+    let bytes = fvm_ipld_encoding::to_vec(&(2u64, "later")).unwrap();
+    let cid = cid_of(&bytes);
+    store.put_keyed(&cid, &bytes).unwrap();
+    assert!(matches!(Tree::load(&store, cid), Err(Error::Version { found: 2, .. })));
+}
+
+proptest! {
+    /// Any bytes at all, decoded as a node or walked as a tree, give an error or a value, never a panic.
+    #[test]
+    fn random_blocks_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), flip in any::<prop::sample::Index>()) {
+        let _ = Node::decode(&bytes);
+        let store = MemoryBlockstore::default();
+        let cid = cid_of(&bytes);
+        store.put_keyed(&cid, &bytes).unwrap();
+        let tree = tree_over(&store, cid);
+        let _ = tree.get(b"m");
+        let _ = tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Backward);
+        let _ = tree.stats();
+        // A real node with one byte flipped.
+        let good = Node { level: 0, entries: vec![
+            Entry { key: b"a".to_vec(), value: Value::Data(Ipld::String("x".into())) },
+            Entry { key: b"b".to_vec(), value: Value::Data(Ipld::List(vec![Ipld::Integer(-3)])) },
+        ] }.encode();
+        let mut bad = good.clone();
+        let i = flip.index(bad.len());
+        bad[i] ^= 0x5a;
+        let _ = Node::decode(&bad);
+    }
+}
