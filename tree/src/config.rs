@@ -63,11 +63,6 @@ impl Config {
                     "{what} cap {cap} outside {MIN_CAP}..={MAX_CAP} bytes"
                 )));
             }
-            if cap < target {
-                return Err(Error::Config(format!(
-                    "{what} cap {cap} is below its target {target}"
-                )));
-            }
             Ok(())
         };
         check("leaf", self.leaf_target, self.leaf_cap)?;

@@ -11,7 +11,11 @@ use ipld_core::ipld::Ipld;
 use prolly_tree::{Batch, Config, Tree, boundary_hash, size};
 
 fn fires(config: &Config, level: u32, key: &[u8], entry_len: usize) -> bool {
-    let target = if level == 0 { config.leaf_target } else { config.internal_target };
+    let target = if level == 0 {
+        config.leaf_target
+    } else {
+        config.internal_target
+    };
     (boundary_hash(config.salt, level, key) as u128) * (target as u128) < (entry_len as u128) << 64
 }
 
@@ -40,22 +44,38 @@ fn check_caps(store: &MemoryBlockstore, tree: &Tree<&MemoryBlockstore>, config: 
     assert_valid(store, &tree.cid());
     let stats = tree.stats().unwrap().expect_complete();
     for (level, l) in stats.levels.iter().enumerate() {
-        let cap = if level == 0 { config.leaf_cap } else { config.internal_cap };
-        assert!(l.largest <= cap as u64, "level {level}: node of {} bytes, cap {cap}", l.largest);
+        let cap = if level == 0 {
+            config.leaf_cap
+        } else {
+            config.internal_cap
+        };
+        assert!(
+            l.largest <= cap as u64,
+            "level {level}: node of {} bytes, cap {cap}",
+            l.largest
+        );
     }
 }
 
 #[test]
 fn keys_that_never_fire_still_respect_the_cap() {
-    let config = Config { leaf_cap: 1024, internal_cap: 1024, ..Config::default() };
+    let config = Config {
+        leaf_cap: 1024,
+        internal_cap: 1024,
+        ..Config::default()
+    };
     let keys = grind(&config, 3000, false);
     let store = MemoryBlockstore::default();
-    let model: BTreeMap<Vec<u8>, Ipld> = keys.iter().map(|k| (k.clone(), Ipld::Integer(1))).collect();
+    let model: BTreeMap<Vec<u8>, Ipld> =
+        keys.iter().map(|k| (k.clone(), Ipld::Integer(1))).collect();
     let tree = build(&store, config, &model);
     check_caps(&store, &tree, &config);
     let stats = tree.stats().unwrap().expect_complete();
     // The cap, not the hash, closes the leaves: they are nearly full.
-    assert!(stats.levels[0].bytes / stats.levels[0].nodes > 900, "{stats:?}");
+    assert!(
+        stats.levels[0].bytes / stats.levels[0].nodes > 900,
+        "{stats:?}"
+    );
 
     // The same keys inserted in batches give the same, capped tree.
     let mut incremental = Tree::empty(&store, config).unwrap();
@@ -72,7 +92,10 @@ fn keys_that_never_fire_still_respect_the_cap() {
     // A single insert into a capped region rewrites a bounded number of nodes, not the region.
     let mut updated = tree.clone();
     let before = store_size(&store);
-    updated.put(keys[1500].clone(), Ipld::Integer(2)).unwrap().expect_complete();
+    updated
+        .put(keys[1500].clone(), Ipld::Integer(2))
+        .unwrap()
+        .expect_complete();
     let written = store_size(&store) - before;
     assert!(written < 6 * 1024, "one update wrote {written} bytes");
 }
@@ -88,7 +111,8 @@ fn keys_that_always_fire_keep_depth_logarithmic() {
     let config = Config::default();
     let keys = grind(&config, 1024, true);
     let store = MemoryBlockstore::default();
-    let model: BTreeMap<Vec<u8>, Ipld> = keys.iter().map(|k| (k.clone(), Ipld::Integer(1))).collect();
+    let model: BTreeMap<Vec<u8>, Ipld> =
+        keys.iter().map(|k| (k.clone(), Ipld::Integer(1))).collect();
     let tree = build(&store, config, &model);
     check_caps(&store, &tree, &config);
     let depth = tree.stats().unwrap().expect_complete().depth;
@@ -99,7 +123,11 @@ fn keys_that_always_fire_keep_depth_logarithmic() {
 #[test]
 fn a_hash_that_fires_everywhere_keeps_depth_logarithmic() {
     // A target of one byte makes every entry fire at every level: only the minimum count holds.
-    let config = Config { leaf_target: 1, internal_target: 1, ..Config::default() };
+    let config = Config {
+        leaf_target: 1,
+        internal_target: 1,
+        ..Config::default()
+    };
     let store = MemoryBlockstore::default();
     for n in [1u32, 2, 3, 17, 1000, 4096] {
         let model: BTreeMap<Vec<u8>, Ipld> = (0..n).map(|i| (key(i), Ipld::Integer(1))).collect();
@@ -116,22 +144,43 @@ fn oversized_entries_are_refused_without_change() {
     let config = Config::default();
     let store = MemoryBlockstore::default();
     let mut tree = Tree::empty(&store, config).unwrap();
-    tree.put(b"a".to_vec(), Ipld::Integer(1)).unwrap().expect_complete();
+    tree.put(b"a".to_vec(), Ipld::Integer(1))
+        .unwrap()
+        .expect_complete();
     let before = tree.cid();
     let mut batch = Batch::new();
     batch.put(b"b".to_vec(), Ipld::Integer(2));
-    batch.put(b"big".to_vec(), Ipld::Bytes(vec![0; config.leaf_cap as usize]));
+    batch.put(
+        b"big".to_vec(),
+        Ipld::Bytes(vec![0; config.leaf_cap as usize]),
+    );
     let err = tree.apply(&batch).unwrap_err();
     assert!(matches!(err, prolly_tree::Error::Invalid(_)), "{err}");
     assert_eq!(tree.cid(), before);
-    let err = tree.put(vec![b'k'; config.internal_cap as usize], Ipld::Null).unwrap_err();
+    let err = tree
+        .put(vec![b'k'; config.internal_cap as usize], Ipld::Null)
+        .unwrap_err();
     assert!(matches!(err, prolly_tree::Error::Invalid(_)), "{err}");
-    let err = tree.put(b"nan".to_vec(), Ipld::Float(f64::NAN)).unwrap_err();
+    let err = tree
+        .put(b"nan".to_vec(), Ipld::Float(f64::NAN))
+        .unwrap_err();
     assert!(matches!(err, prolly_tree::Error::Invalid(_)), "{err}");
     assert_eq!(tree.cid(), before);
     // Unsorted input to a bulk build is an error too.
-    let err = Tree::build(&store, config, [(b"b".to_vec(), Ipld::Null), (b"a".to_vec(), Ipld::Null)]).unwrap_err();
+    let err = Tree::build(
+        &store,
+        config,
+        [(b"b".to_vec(), Ipld::Null), (b"a".to_vec(), Ipld::Null)],
+    )
+    .unwrap_err();
     assert!(matches!(err, prolly_tree::Error::Invalid(_)), "{err}");
-    let err = Tree::empty(&store, Config { min_entries: 1, ..config }).unwrap_err();
+    let err = Tree::empty(
+        &store,
+        Config {
+            min_entries: 1,
+            ..config
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, prolly_tree::Error::Config(_)), "{err}");
 }

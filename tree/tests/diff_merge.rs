@@ -38,7 +38,11 @@ fn model_diff(a: &Model, b: &Model) -> Vec<Change> {
     let keys: BTreeSet<_> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| Change { key: k.clone(), left: a.get(k).cloned(), right: b.get(k).cloned() })
+        .map(|k| Change {
+            key: k.clone(),
+            left: a.get(k).cloned(),
+            right: b.get(k).cloned(),
+        })
         .collect()
 }
 
@@ -95,8 +99,13 @@ fn a_refused_conflict_fails_and_changes_nothing() {
     let mut right = base.clone();
     right.put(key(5), value(2)).unwrap().expect_complete();
     let before = left.cid();
-    let err = left.merge(&base, &right, |_| Resolution::Refuse).unwrap_err();
-    assert!(matches!(err, prolly_tree::Error::Conflict { ref key } if *key == common::key(5)), "{err}");
+    let err = left
+        .merge(&base, &right, |_| Resolution::Refuse)
+        .unwrap_err();
+    assert!(
+        matches!(err, prolly_tree::Error::Conflict { ref key } if *key == common::key(5)),
+        "{err}"
+    );
     assert_eq!(left.cid(), before);
 }
 
@@ -124,10 +133,17 @@ fn diff_reads_blocks_in_proportion_to_changes() {
     let base = Tree::build(&store, prolly_tree::Config::default(), entries).unwrap();
     let depth = base.stats().unwrap().expect_complete().depth as usize;
     let mut changed = base.clone();
-    changed.put(key(12_345), value(0)).unwrap().expect_complete();
+    changed
+        .put(key(12_345), value(0))
+        .unwrap()
+        .expect_complete();
     store.reads.set(0);
     let diff = base.diff(&changed).unwrap().expect_complete();
     assert_eq!(diff.len(), 1);
     // Each side reads the changed path only (plus a neighbour leaf where a boundary moved).
-    assert!(store.reads.get() <= 2 * (depth + 1), "{} reads for depth {depth}", store.reads.get());
+    assert!(
+        store.reads.get() <= 2 * (depth + 1),
+        "{} reads for depth {depth}",
+        store.reads.get()
+    );
 }

@@ -39,7 +39,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             for k in &transient {
                 per_key.push(vec![(*k, Some((1, 8))), (*k, None)]);
             }
-            let mut rewrite: Vec<u32> = rewritten.iter().filter(|_| !keys.is_empty()).map(|i| keys[i.index(keys.len())]).collect();
+            let mut rewrite: Vec<u32> = rewritten
+                .iter()
+                .filter(|_| !keys.is_empty())
+                .map(|i| keys[i.index(keys.len())])
+                .collect();
             rewrite.sort();
             rewrite.dedup();
             for (k, v) in &target {
@@ -50,10 +54,18 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 ops.push((*k, Some(*v)));
                 per_key.push(ops);
             }
-            let slots: Vec<usize> =
-                per_key.iter().enumerate().flat_map(|(i, ops)| std::iter::repeat_n(i, ops.len())).collect();
+            let slots: Vec<usize> = per_key
+                .iter()
+                .enumerate()
+                .flat_map(|(i, ops)| std::iter::repeat_n(i, ops.len()))
+                .collect();
             let n = slots.len();
-            (Just(target), Just(per_key), Just(slots).prop_shuffle(), prop::collection::vec(1usize..80, n.max(1)))
+            (
+                Just(target),
+                Just(per_key),
+                Just(slots).prop_shuffle(),
+                prop::collection::vec(1usize..80, n.max(1)),
+            )
         })
         .prop_map(|(target, per_key, slots, cuts)| {
             // The shuffled slots say which key writes next; each key's writes keep their order.
@@ -123,6 +135,14 @@ fn the_salt_changes_the_shape() {
     let store = MemoryBlockstore::default();
     let model: BTreeMap<_, _> = (0..300).map(|n| (key(n), value(n as u64))).collect();
     let a = build(&store, small_config(), &model).cid();
-    let b = build(&store, prolly_tree::Config { salt: 8, ..small_config() }, &model).cid();
+    let b = build(
+        &store,
+        prolly_tree::Config {
+            salt: 8,
+            ..small_config()
+        },
+        &model,
+    )
+    .cid();
     assert_ne!(a, b);
 }

@@ -19,7 +19,11 @@ fn big_tree(store: &MemoryBlockstore) -> Tree<&MemoryBlockstore> {
 }
 
 /// Copies the reported blocks from `full` into `cache`.
-fn fetch(full: &MemoryBlockstore, cache: &MemoryBlockstore, missing: impl IntoIterator<Item = Cid>) {
+fn fetch(
+    full: &MemoryBlockstore,
+    cache: &MemoryBlockstore,
+    missing: impl IntoIterator<Item = Cid>,
+) {
     for cid in missing {
         let block = full.get(&cid).unwrap().expect("block in the full store");
         cache.put_keyed(&cid, &block).unwrap();
@@ -59,16 +63,40 @@ fn a_range_over_a_cold_store_takes_one_round_per_level() {
     assert!(depth >= 4, "want a deep tree, got depth {depth}");
     let cases: [(Bound<u32>, Bound<u32>, Direction); 5] = [
         (Bound::Unbounded, Bound::Unbounded, Direction::Forward),
-        (Bound::Included(100), Bound::Excluded(900), Direction::Forward),
-        (Bound::Excluded(100), Bound::Included(900), Direction::Backward),
+        (
+            Bound::Included(100),
+            Bound::Excluded(900),
+            Direction::Forward,
+        ),
+        (
+            Bound::Excluded(100),
+            Bound::Included(900),
+            Direction::Backward,
+        ),
         (Bound::Included(2990), Bound::Unbounded, Direction::Backward),
-        (Bound::Included(1500), Bound::Included(1500), Direction::Forward),
+        (
+            Bound::Included(1500),
+            Bound::Included(1500),
+            Direction::Forward,
+        ),
     ];
     for (lo, hi, dir) in cases {
         let (lo, hi) = (lo.map(key), hi.map(key));
-        let expected = tree.range(lo.as_ref().map(|k| k.as_slice()), hi.as_ref().map(|k| k.as_slice()), dir).unwrap().expect_complete();
+        let expected = tree
+            .range(
+                lo.as_ref().map(|k| k.as_slice()),
+                hi.as_ref().map(|k| k.as_slice()),
+                dir,
+            )
+            .unwrap()
+            .expect_complete();
         let (rounds, got) = rounds_to_complete(&full, tree.cid(), |t| {
-            t.range(lo.as_ref().map(|k| k.as_slice()), hi.as_ref().map(|k| k.as_slice()), dir).unwrap()
+            t.range(
+                lo.as_ref().map(|k| k.as_slice()),
+                hi.as_ref().map(|k| k.as_slice()),
+                dir,
+            )
+            .unwrap()
         });
         assert_eq!(got, expected);
         // One round for the root object, then one per level.
@@ -84,15 +112,21 @@ fn a_missing_leaf_is_reported_by_cid() {
     let full = MemoryBlockstore::default();
     let tree = big_tree(&full);
     // Find the leaf holding key 777 by walking down with the public node type.
-    let root = RootObject::load(&full, &tree.cid()).unwrap().expect_complete();
+    let root = RootObject::load(&full, &tree.cid())
+        .unwrap()
+        .expect_complete();
     let mut cid = root.node;
     loop {
         let node = Node::decode(&full.get(&cid).unwrap().unwrap()).unwrap();
         if node.level == 0 {
             break;
         }
-        let i = node.entries.partition_point(|e| e.key.as_slice() < key(777).as_slice());
-        let Value::Child { cid: child, .. } = node.entries[i].value else { panic!() };
+        let i = node
+            .entries
+            .partition_point(|e| e.key.as_slice() < key(777).as_slice());
+        let Value::Child { cid: child, .. } = node.entries[i].value else {
+            panic!()
+        };
         cid = child;
     }
     let partial = MemoryBlockstore::default();
@@ -108,11 +142,20 @@ fn a_missing_leaf_is_reported_by_cid() {
     let tree = Tree::load(&without, tree.cid()).unwrap().expect_complete();
     assert_eq!(tree.get(&key(777)).unwrap(), Outcome::missing_one(cid));
     assert_eq!(tree.get(&key(5)).unwrap().expect_complete(), Some(value(5)));
-    let range = tree.range(Bound::Included(&key(700)), Bound::Included(&key(800)), Direction::Forward).unwrap();
+    let range = tree
+        .range(
+            Bound::Included(&key(700)),
+            Bound::Included(&key(800)),
+            Direction::Forward,
+        )
+        .unwrap();
     assert_eq!(range.missing(), [cid].into());
     let mut mutated = tree.clone();
     let before = mutated.cid();
-    assert_eq!(mutated.put(key(777), Ipld::Null).unwrap(), Outcome::missing_one(cid));
+    assert_eq!(
+        mutated.put(key(777), Ipld::Null).unwrap(),
+        Outcome::missing_one(cid)
+    );
     assert_eq!(mutated.cid(), before);
 }
 
@@ -140,8 +183,20 @@ fn tree_over(store: &MemoryBlockstore, child: Cid) -> Tree<&MemoryBlockstore> {
     let parent = Node {
         level: 1,
         entries: vec![
-            Entry { key: b"a".to_vec(), value: Value::Child { cid: child, count: 1 } },
-            Entry { key: b"z".to_vec(), value: Value::Child { cid: child, count: 1 } },
+            Entry {
+                key: b"a".to_vec(),
+                value: Value::Child {
+                    cid: child,
+                    count: 1,
+                },
+            },
+            Entry {
+                key: b"z".to_vec(),
+                value: Value::Child {
+                    cid: child,
+                    count: 1,
+                },
+            },
         ],
     };
     let bytes = parent.encode();
@@ -165,7 +220,13 @@ fn expect_corrupt<T: std::fmt::Debug>(result: prolly_tree::Result<T>, cid: Cid) 
 fn corrupt_blocks_are_errors() {
     let store = MemoryBlockstore::default();
     // 1. Bytes that do not hash to their CID.
-    let good = Node { level: 0, entries: vec![Entry { key: b"a".to_vec(), value: Value::Data(Ipld::Null) }] };
+    let good = Node {
+        level: 0,
+        entries: vec![Entry {
+            key: b"a".to_vec(),
+            value: Value::Data(Ipld::Null),
+        }],
+    };
     let cid = cid_of(&good.encode());
     store.put_keyed(&cid, b"\x83\x00\x80\x80 tampered").unwrap();
     let tree = tree_over(&store, cid);
@@ -173,20 +234,32 @@ fn corrupt_blocks_are_errors() {
     // 2. Well-hashed bytes that are not a node: truncated CBOR, wrong shapes, unsorted keys,
     //    a leaf where an internal node belongs.
     let level2_leaf = {
-        let n = Node { level: 0, entries: vec![] };
+        let n = Node {
+            level: 0,
+            entries: vec![],
+        };
         n.encode()
     };
     let unsorted = Node {
         level: 0,
         entries: vec![
-            Entry { key: b"b".to_vec(), value: Value::Data(Ipld::Null) },
-            Entry { key: b"a".to_vec(), value: Value::Data(Ipld::Null) },
+            Entry {
+                key: b"b".to_vec(),
+                value: Value::Data(Ipld::Null),
+            },
+            Entry {
+                key: b"a".to_vec(),
+                value: Value::Data(Ipld::Null),
+            },
         ],
     }
     .encode();
     let internal_as_child = Node {
         level: 3,
-        entries: vec![Entry { key: b"a".to_vec(), value: Value::Child { cid, count: 1 } }],
+        entries: vec![Entry {
+            key: b"a".to_vec(),
+            value: Value::Child { cid, count: 1 },
+        }],
     }
     .encode();
     for bytes in [
@@ -208,7 +281,10 @@ fn corrupt_blocks_are_errors() {
             continue;
         }
         expect_corrupt(tree.get(b"a"), cid);
-        expect_corrupt(tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward), cid);
+        expect_corrupt(
+            tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward),
+            cid,
+        );
         expect_corrupt(tree.stats(), cid);
     }
     // 3. A root object that is not one.
@@ -220,7 +296,10 @@ fn corrupt_blocks_are_errors() {
     let bytes = fvm_ipld_encoding::to_vec(&(2u64, "later")).unwrap();
     let cid = cid_of(&bytes);
     store.put_keyed(&cid, &bytes).unwrap();
-    assert!(matches!(Tree::load(&store, cid), Err(Error::Version { found: 2, .. })));
+    assert!(matches!(
+        Tree::load(&store, cid),
+        Err(Error::Version { found: 2, .. })
+    ));
 }
 
 proptest! {
