@@ -1,1 +1,189 @@
-fn main() {}
+//! The tree benchmark: prollydb's tree against `fvm_ipld_hamt` (bit width 5, the builtin-actors
+//! convention) and the `prolly-map` crate, on the same keys and values, in the same run. Prints one
+//! table of ratios, then the node-size settings compared.
+//!
+//! `cargo run --release -p prolly_bench --bin tree-bench [-- --sizes 10000,100000,1000000]`
+
+mod baselines;
+mod counting;
+mod data;
+mod ours;
+
+use std::time::Instant;
+
+use baselines::{Hamt, ProllyMap};
+use data::Dataset;
+use ours::Ours;
+use prolly_tree::Config;
+
+/// One map implementation under test. Every call works on the same logical map.
+pub trait Subject {
+    fn name(&self) -> &'static str;
+    fn bulk_build(&mut self, sorted: &[(Vec<u8>, Vec<u8>)]);
+    fn insert_one(&mut self, key: &[u8], value: &[u8]);
+    fn insert_batch(&mut self, batch: &[(Vec<u8>, Vec<u8>)]);
+    fn get(&mut self, key: &[u8]) -> bool;
+    /// `None` when the structure has no key order.
+    fn scan(&mut self, from: &[u8], n: usize) -> Option<usize>;
+    fn bytes_stored(&mut self) -> u64;
+    /// Bytes of new blocks written since the last call.
+    fn take_written(&mut self) -> u64;
+    /// Bytes of the blocks from the root to the key's leaf.
+    fn path_bytes(&mut self, key: &[u8]) -> u64;
+}
+
+struct Row {
+    metric: &'static str,
+    n: usize,
+    /// Per subject: the measured value.
+    values: Vec<Option<f64>>,
+    higher_is_better: bool,
+    unit: &'static str,
+}
+
+fn time_per_op(ops: usize, f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    ops as f64 / start.elapsed().as_secs_f64()
+}
+
+fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
+    let data = Dataset::new(n);
+    let mut subjects: Vec<Box<dyn Subject>> =
+        vec![Box::new(Ours::new(config)), Box::new(Hamt::new()), Box::new(ProllyMap::new())];
+    let mut push = |metric, values: Vec<Option<f64>>, higher_is_better, unit| {
+        rows.push(Row { metric, n, values, higher_is_better, unit })
+    };
+    let mut each = |f: &mut dyn FnMut(&mut dyn Subject) -> Option<f64>| -> Vec<Option<f64>> {
+        subjects.iter_mut().map(|s| f(s.as_mut())).collect()
+    };
+    eprintln!("  n = {n}: bulk build");
+    let v = each(&mut |s| Some(time_per_op(n, || s.bulk_build(&data.sorted))));
+    push("bulk build", v, true, "entries/s");
+    let v = each(&mut |s| Some(s.bytes_stored() as f64));
+    push("bytes stored", v, false, "bytes");
+    eprintln!("  n = {n}: single inserts");
+    let v = each(&mut |s| {
+        s.take_written();
+        let rate = time_per_op(data.singles.len(), || {
+            for (k, v) in &data.singles {
+                s.insert_one(k, v);
+            }
+        });
+        Some(rate)
+    });
+    push("random single inserts", v, true, "ops/s");
+    let v = each(&mut |s| {
+        // Bytes rewritten by one update of an existing key, averaged.
+        s.take_written();
+        for (k, v) in &data.updates {
+            s.insert_one(k, v);
+        }
+        Some(s.take_written() as f64 / data.updates.len() as f64)
+    });
+    push("bytes rewritten per update", v, false, "bytes");
+    eprintln!("  n = {n}: batches");
+    let v = each(&mut |s| {
+        let total: usize = data.batches.iter().map(Vec::len).sum();
+        Some(time_per_op(total, || {
+            for batch in &data.batches {
+                s.insert_batch(batch);
+            }
+        }))
+    });
+    push("batched inserts (1,000/batch)", v, true, "entries/s");
+    eprintln!("  n = {n}: reads");
+    let v = each(&mut |s| {
+        let mut found = 0;
+        let rate = time_per_op(data.probes.len(), || {
+            for k in &data.probes {
+                found += s.get(k) as usize;
+            }
+        });
+        assert_eq!(found, data.probes.len(), "{} lost keys", s.name());
+        Some(rate)
+    });
+    push("point gets", v, true, "ops/s");
+    let v = each(&mut |s| {
+        let starts = &data.probes[..data.probes.len().min(500)];
+        let mut ordered = true;
+        let rate = time_per_op(starts.len(), || {
+            for k in starts {
+                ordered &= s.scan(k, 100).is_some();
+            }
+        });
+        ordered.then_some(rate)
+    });
+    push("100-entry range scan", v, true, "scans/s");
+    let v = each(&mut |s| {
+        let keys = &data.probes[..100];
+        Some(keys.iter().map(|k| s.path_bytes(k)).sum::<u64>() as f64 / keys.len() as f64)
+    });
+    push("inclusion path bytes", v, false, "bytes");
+}
+
+fn ratio(ours: Option<f64>, base: Option<f64>, higher_is_better: bool) -> String {
+    match (ours, base) {
+        (Some(o), Some(b)) if b > 0.0 => {
+            let r = o / b;
+            let good = if higher_is_better { r >= 1.0 } else { r <= 1.0 };
+            format!("{r:.2}x{}", if good { "" } else { " !" })
+        }
+        _ => "n/a".into(),
+    }
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(v) if v >= 1e6 => format!("{:.2}M", v / 1e6),
+        Some(v) if v >= 1e4 => format!("{:.1}k", v / 1e3),
+        Some(v) => format!("{v:.0}"),
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| metric | N | unit | prollydb | HAMT (bw 5) | prolly-map | prollydb / HAMT | prollydb / prolly-map |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.metric,
+            r.n,
+            r.unit,
+            fmt(r.values[0]),
+            fmt(r.values[1]),
+            fmt(r.values[2]),
+            ratio(r.values[0], r.values[1], r.higher_is_better),
+            ratio(r.values[0], r.values[2], r.higher_is_better),
+        );
+    }
+    println!(
+        "\nRatios are prollydb over the baseline: for rates higher is better, for bytes lower is better; `!` marks a ratio on the wrong side of 1."
+    );
+}
+
+fn main() {
+    // Same conditions for all: prolly-map would otherwise spread its builds over a thread pool.
+    // SAFETY: set before any thread starts.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    let args: Vec<String> = std::env::args().collect();
+    let sizes: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--sizes")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(|n| n.parse().expect("a size")).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+    let config = Config::default();
+    println!("## prollydb tree vs baselines (keys 16-24 bytes, values 73 bytes; one thread)\n");
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        measure(n, config, &mut rows);
+    }
+    print_table(&rows);
+    let n = *sizes.iter().max().expect("a size");
+    println!("\n## node-size settings at N = {n}\n");
+    ours::print_settings(n, &[(256, 256), (512, 512), (1024, 1024), (512, 1024)]);
+}
