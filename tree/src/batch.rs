@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
@@ -22,12 +23,15 @@ use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::ready;
 use crate::size;
-use crate::store::{Loader, Writer, check_level};
+use crate::store::{NodeReader, Writer};
+use crate::value::RawValue;
 
 /// Puts and deletes to apply at once. A later operation on the same key replaces an earlier one.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
-    ops: BTreeMap<Vec<u8>, Option<Ipld>>,
+    ops: BTreeMap<Bytes, Option<RawValue>>,
+    /// The first value that could not be encoded: the whole batch is refused when applied.
+    invalid: Option<String>,
 }
 
 impl Batch {
@@ -35,12 +39,24 @@ impl Batch {
         Self::default()
     }
 
-    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: Ipld) -> &mut Self {
+    /// Puts IPLD data. A value DAG-CBOR cannot hold makes the batch fail when applied.
+    pub fn put(&mut self, key: impl Into<Bytes>, value: Ipld) -> &mut Self {
+        match RawValue::from_ipld(&value) {
+            Ok(raw) => self.put_raw(key, raw),
+            Err(e) => {
+                self.invalid.get_or_insert(e.to_string());
+                self
+            }
+        }
+    }
+
+    /// Puts an already encoded value.
+    pub fn put_raw(&mut self, key: impl Into<Bytes>, value: RawValue) -> &mut Self {
         self.ops.insert(key.into(), Some(value));
         self
     }
 
-    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+    pub fn delete(&mut self, key: impl Into<Bytes>) -> &mut Self {
         self.ops.insert(key.into(), None);
         self
     }
@@ -50,70 +66,61 @@ impl Batch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.ops.is_empty() && self.invalid.is_none()
     }
 
     /// The operations in key order: `Some(value)` puts, `None` deletes.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&Ipld>)> {
-        self.ops.iter().map(|(k, v)| (k.as_slice(), v.as_ref()))
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, Option<&RawValue>)> {
+        self.ops.iter().map(|(k, v)| (k, v.as_ref()))
     }
 }
 
 /// Largest encoded CID of a node (CIDv1, DAG-CBOR, blake2b-256) and of a child count.
 const CHILD_OVERHEAD: usize = 41 + 9;
 
-/// Refuses an entry that could never be stored: an invalid value, or a key or entry too large to
-/// fit a node on its own at the leaf or internal level.
-pub(crate) fn check_entry(config: &Config, entry: &Entry) -> Result<()> {
-    let value_len = match &entry.value {
-        Value::Data(v) => size::validate_ipld(v)?,
-        Value::Child { .. } => return Err(Error::Invalid("a leaf entry must hold data".into())),
-    };
-    let key_len = size::bytes_len(entry.key.len());
-    if !fits_alone(config, 0, key_len + value_len) {
+/// Refuses an entry that could never be stored: a key or entry too large to fit a node on its
+/// own at the leaf or internal level.
+pub(crate) fn check_entry(config: &Config, key: &[u8], value: &RawValue) -> Result<()> {
+    let key_len = size::bytes_len(key.len());
+    if !fits_alone(config, 0, key_len + value.len()) {
         return Err(Error::Invalid(format!(
             "entry of {} bytes exceeds the leaf cap of {} bytes",
-            key_len + value_len,
+            key_len + value.len(),
             config.leaf_cap
         )));
     }
     if !fits_alone(config, 1, key_len + CHILD_OVERHEAD) {
         return Err(Error::Invalid(format!(
             "key of {} bytes is too long for the internal cap of {} bytes",
-            entry.key.len(),
+            key.len(),
             config.internal_cap
         )));
     }
     Ok(())
 }
 
-type Edits = Vec<(Vec<u8>, Option<Value>)>;
+type Edits = Vec<(Bytes, Option<Value>)>;
 
 /// Applies a batch to the tree whose root node is `root`. Returns the new root node's entry; the
 /// new blocks are left in `writer` for the caller to flush with the root object.
 pub(crate) fn apply<S: Blockstore>(
-    store: &S,
+    reader: NodeReader<'_, S>,
     config: &Config,
     root: Cid,
     batch: &Batch,
     writer: &mut Writer,
 ) -> Result<Outcome<Option<Entry>>> {
+    if let Some(reason) = &batch.invalid {
+        return Err(Error::Invalid(reason.clone()));
+    }
     let mut edits: Edits = Vec::with_capacity(batch.len());
     for (key, value) in batch.iter() {
-        let value = value.map(|v| Value::Data(v.clone()));
-        if let Some(v) = &value {
-            check_entry(
-                config,
-                &Entry {
-                    key: key.to_vec(),
-                    value: v.clone(),
-                },
-            )?;
+        if let Some(v) = value {
+            check_entry(config, key, v)?;
         }
-        edits.push((key.to_vec(), value));
+        edits.push((key.clone(), value.map(|v| Value::Data(v.clone()))));
     }
-    let mut loader = Loader::new(store);
-    let root_node = ready!(loader.load(&root, writer));
+    let root_node = ready!(writer.load(reader, &root, None));
     let top = root_node.level;
     let mut level = 0;
     loop {
@@ -124,12 +131,12 @@ pub(crate) fn apply<S: Blockstore>(
             config,
             level,
             root,
-            loader: &mut loader,
+            reader,
             writer,
         };
         let result = ready!(job.run(&edits));
         if level == top {
-            let entry = ready!(finish_root(config, top, result.made, &mut loader, writer));
+            let entry = ready!(finish_root(config, top, result.made, reader, writer));
             return Ok(Outcome::Complete(Some(entry)));
         }
         edits = result.parent_edits();
@@ -140,7 +147,7 @@ pub(crate) fn apply<S: Blockstore>(
 /// What re-chunking one level produced.
 struct LevelResult {
     /// Old nodes that were re-chunked: (last key, CID).
-    replaced: Vec<(Vec<u8>, Cid)>,
+    replaced: Vec<(Bytes, Cid)>,
     /// New nodes, in order, as entries for the level above.
     made: Vec<Entry>,
 }
@@ -149,8 +156,8 @@ impl LevelResult {
     /// Edits for the level above: delete each replaced node, put each new one. A new node equal
     /// to the old one under the same key is no change at all.
     fn parent_edits(self) -> Edits {
-        let mut edits: BTreeMap<Vec<u8>, Option<Value>> = BTreeMap::new();
-        let old: BTreeMap<Vec<u8>, Cid> = self.replaced.into_iter().collect();
+        let mut edits: BTreeMap<Bytes, Option<Value>> = BTreeMap::new();
+        let old: BTreeMap<Bytes, Cid> = self.replaced.into_iter().collect();
         for key in old.keys() {
             edits.insert(key.clone(), None);
         }
@@ -189,7 +196,7 @@ struct LevelJob<'a, 's, S> {
     config: &'a Config,
     level: u32,
     root: Cid,
-    loader: &'a mut Loader<'s, S>,
+    reader: NodeReader<'s, S>,
     writer: &'a mut Writer,
 }
 
@@ -221,14 +228,14 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             let mut out = Vec::new();
             loop {
                 if let Some(key) = pos.node.last_key() {
-                    result.replaced.push((key.to_vec(), pos.cid));
+                    result.replaced.push((key.clone(), pos.cid));
                 }
                 let is_last = pos.is_last();
                 // Edits up to this node's last key fall in it; the last node takes the rest.
                 let end = match pos.node.last_key() {
                     Some(last) if !is_last => {
                         next_edit
-                            + edits[next_edit..].partition_point(|(k, _)| k.as_slice() <= last)
+                            + edits[next_edit..].partition_point(|(k, _)| k <= last)
                     }
                     _ => edits.len(),
                 };
@@ -252,7 +259,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
                         || next
                             .node
                             .last_key()
-                            .is_some_and(|last| edits[next_edit].0.as_slice() <= last));
+                            .is_some_and(|last| edits[next_edit].0 <= *last));
                 let first_len = next.node.entries.first().map_or(0, Entry::encoded_len);
                 if !touched && chunker.would_overflow(first_len) {
                     // The cap closes the node right where the old one closed: back in step.
@@ -274,7 +281,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut ancestors = Vec::new();
         let mut cid = self.root;
         loop {
-            let node = ready!(self.loader.load(&cid, self.writer));
+            let node = ready!(self.writer.load(self.reader, &cid, None));
             if node.level == self.level {
                 return Ok(Outcome::Complete(Position {
                     ancestors,
@@ -284,13 +291,12 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             }
             let idx = node
                 .entries
-                .partition_point(|e| e.key.as_slice() < key)
+                .partition_point(|e| &e.key[..] < key)
                 .min(node.entries.len() - 1);
             let child = child_cid(&node, idx);
             let expected = node.level - 1;
             ancestors.push((node, idx));
-            let child_node = ready!(self.loader.load(&child, self.writer));
-            check_level(&child, &child_node, Some(expected))?;
+            ready!(self.writer.load(self.reader, &child, Some(expected)));
             cid = child;
         }
     }
@@ -316,8 +322,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             let (parent, idx) = ancestors.last().expect("ancestor");
             let cid = child_cid(parent, *idx);
             let expected = parent.level - 1;
-            let node = ready!(self.loader.load(&cid, self.writer));
-            check_level(&cid, &node, Some(expected))?;
+            let node = ready!(self.writer.load(self.reader, &cid, Some(expected)));
             if node.level == self.level {
                 return Ok(Outcome::Complete(Some(Position {
                     ancestors,
@@ -332,7 +337,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
 }
 
 /// Merges a node's entries with the edits that fall in it, in key order.
-fn merge(entries: &[Entry], edits: &[(Vec<u8>, Option<Value>)], mut emit: impl FnMut(Entry)) {
+fn merge(entries: &[Entry], edits: &[(Bytes, Option<Value>)], mut emit: impl FnMut(Entry)) {
     let mut edits = edits.iter().peekable();
     for entry in entries {
         while let Some((key, value)) = edits.next_if(|(k, _)| *k < entry.key) {
@@ -368,7 +373,7 @@ fn finish_root<S: Blockstore>(
     config: &Config,
     top: u32,
     made: Vec<Entry>,
-    loader: &mut Loader<'_, S>,
+    reader: NodeReader<'_, S>,
     writer: &mut Writer,
 ) -> Result<Outcome<Entry>> {
     let mut entries = made;
@@ -391,7 +396,7 @@ fn finish_root<S: Blockstore>(
         let Value::Child { cid, .. } = root.value else {
             unreachable!("node entry")
         };
-        let node = ready!(loader.load(&cid, writer));
+        let node = ready!(writer.load(reader, &cid, None));
         if node.level == 0 || node.entries.len() > 1 {
             return Ok(Outcome::Complete(root));
         }

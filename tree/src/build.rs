@@ -1,16 +1,18 @@
 //! Bulk build: a tree from a sorted stream of entries, one chunker per level, in one pass.
 
+use bytes::Bytes;
+
 use crate::chunker::Chunker;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::node::{Entry, Node};
+use crate::node::{Entry, Node, Value};
 use crate::store::Writer;
 
 /// Feeds entries bottom-up: a node closed at one level becomes an entry of the level above.
 pub struct Builder {
     config: Config,
     levels: Vec<Level>,
-    last_key: Option<Vec<u8>>,
+    last_key: Option<Bytes>,
     count: u64,
 }
 
@@ -40,7 +42,11 @@ impl Builder {
                 "bulk build needs strictly ascending keys".into(),
             ));
         }
-        crate::batch::check_entry(&self.config, &entry)?;
+        if let Value::Data(value) = &entry.value {
+            crate::batch::check_entry(&self.config, &entry.key, value)?;
+        } else {
+            return Err(Error::Invalid("a leaf entry must hold data".into()));
+        }
         self.last_key = Some(entry.key.clone());
         self.count += 1;
         self.push_at(0, entry, writer);

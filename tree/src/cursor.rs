@@ -7,15 +7,16 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use ipld_core::ipld::Ipld;
 
 use crate::error::Result;
-use crate::node::{Node, Value};
+use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::ready;
-use crate::store::load_child;
+use crate::store::NodeReader;
+use crate::value::RawValue;
 
 #[derive(Clone)]
 struct Frame {
@@ -34,7 +35,7 @@ enum Pos {
 }
 
 pub struct Cursor<'s, S> {
-    store: &'s S,
+    reader: NodeReader<'s, S>,
     root: Cid,
     path: Vec<Frame>,
     pos: Pos,
@@ -42,9 +43,9 @@ pub struct Cursor<'s, S> {
 
 impl<'s, S: Blockstore> Cursor<'s, S> {
     /// A cursor over the tree whose root node is `root`, positioned before the first entry.
-    pub fn new(store: &'s S, root: Cid) -> Self {
+    pub fn new(reader: NodeReader<'s, S>, root: Cid) -> Self {
         Cursor {
-            store,
+            reader,
             root,
             path: Vec::new(),
             pos: Pos::Start,
@@ -57,18 +58,26 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
 
     /// The current entry's key, if the cursor is on an entry.
     pub fn key(&self) -> Option<&[u8]> {
-        self.leaf_entry().map(|e| e.key.as_slice())
+        self.leaf_entry().map(|e| &e.key[..])
     }
 
     /// The current entry's value, if the cursor is on an entry.
-    pub fn value(&self) -> Option<&Ipld> {
+    pub fn value(&self) -> Option<&RawValue> {
         match self.leaf_entry().map(|e| &e.value) {
             Some(Value::Data(v)) => Some(v),
             _ => None,
         }
     }
 
-    fn leaf_entry(&self) -> Option<&crate::node::Entry> {
+    /// The current key and value, if the cursor is on an entry.
+    pub fn entry(&self) -> Option<(&Bytes, &RawValue)> {
+        match self.leaf_entry() {
+            Some(Entry { key, value: Value::Data(v) }) => Some((key, v)),
+            _ => None,
+        }
+    }
+
+    fn leaf_entry(&self) -> Option<&Entry> {
         if self.pos != Pos::At {
             return None;
         }
@@ -121,7 +130,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         let mut cid = self.root;
         let mut expected_level = None;
         loop {
-            let node = ready!(load_child(self.store, &cid, expected_level));
+            let node = ready!(self.reader.load(&cid, expected_level));
             expected_level = node.level.checked_sub(1);
             if node.level == 0 {
                 let at = node.entries.partition_point(|e| before(&e.key));
@@ -198,7 +207,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
             .iter()
             .rev()
             .find(|f| f.idx > 0)
-            .map(|f| f.node.entries[f.idx - 1].key.as_slice())
+            .map(|f| &f.node.entries[f.idx - 1].key[..])
     }
 
     /// Crosses into the next (or previous) leaf: climbs to the nearest ancestor with a sibling in
@@ -234,11 +243,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
                 break;
             }
             let level = parent.node.level - 1;
-            let node = ready!(load_child(
-                self.store,
-                &child_cid(&parent.node, parent.idx),
-                Some(level)
-            ));
+            let node = ready!(self.reader.load(&child_cid(&parent.node, parent.idx), Some(level)));
             let idx = if forward {
                 0
             } else {

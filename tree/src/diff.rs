@@ -12,25 +12,26 @@ use std::sync::Arc;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use ipld_core::ipld::Ipld;
+use bytes::Bytes;
 
 use crate::cursor::child_cid;
 use crate::error::Result;
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::ready;
-use crate::store::load_child;
+use crate::store::NodeReader;
+use crate::value::RawValue;
 
 /// One key that differs: its value on the left and on the right (`None` where absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
-    pub key: Vec<u8>,
-    pub left: Option<Ipld>,
-    pub right: Option<Ipld>,
+    pub key: Bytes,
+    pub left: Option<RawValue>,
+    pub right: Option<RawValue>,
 }
 
 struct Walk<'s, S> {
-    store: &'s S,
+    reader: NodeReader<'s, S>,
     stack: Vec<(Arc<Node>, usize)>,
 }
 
@@ -40,10 +41,10 @@ enum Item<'a> {
 }
 
 impl<'s, S: Blockstore> Walk<'s, S> {
-    fn start(store: &'s S, root: Cid) -> Result<Outcome<Self>> {
-        let node = ready!(load_child(store, &root, None));
+    fn start(reader: NodeReader<'s, S>, root: Cid) -> Result<Outcome<Self>> {
+        let node = ready!(reader.load(&root, None));
         Ok(Outcome::Complete(Walk {
-            store,
+            reader,
             stack: vec![(node, 0)],
         }))
     }
@@ -74,7 +75,7 @@ impl<'s, S: Blockstore> Walk<'s, S> {
     fn open(&mut self) -> Result<Outcome<()>> {
         let (node, idx) = self.stack.last().expect("an item to open");
         let cid = child_cid(node, *idx);
-        let child = ready!(load_child(self.store, &cid, Some(node.level - 1)));
+        let child = ready!(self.reader.load(&cid, Some(node.level - 1)));
         self.stack.push((child, 0));
         Ok(Outcome::Complete(()))
     }
@@ -82,13 +83,13 @@ impl<'s, S: Blockstore> Walk<'s, S> {
 
 /// Every key whose value differs between the trees rooted at the nodes `left` and `right`, in
 /// key order.
-pub fn diff<S: Blockstore>(store: &S, left: Cid, right: Cid) -> Result<Outcome<Vec<Change>>> {
+pub fn diff<S: Blockstore>(reader: NodeReader<'_, S>, left: Cid, right: Cid) -> Result<Outcome<Vec<Change>>> {
     let mut changes = Vec::new();
     if left == right {
         return Ok(Outcome::Complete(changes));
     }
-    let mut l = ready!(Walk::start(store, left));
-    let mut r = ready!(Walk::start(store, right));
+    let mut l = ready!(Walk::start(reader, left));
+    let mut r = ready!(Walk::start(reader, right));
     loop {
         // Open the higher subtree; skip equal subtrees; compare entries.
         let step = match (l.item(), r.item()) {
@@ -161,7 +162,7 @@ enum Step {
     Both(Entry, Entry),
 }
 
-fn data(value: Value) -> Option<Ipld> {
+fn data(value: Value) -> Option<RawValue> {
     match value {
         Value::Data(v) => Some(v),
         Value::Child { .. } => None,

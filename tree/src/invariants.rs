@@ -9,7 +9,7 @@ use crate::cursor::child_cid;
 use crate::node::{Node, Value};
 use crate::root::RootObject;
 use crate::size;
-use crate::store::load_node;
+use crate::store::{NodeCache, NodeReader};
 
 /// Checks the tree named by a root object CID:
 /// - every block is present, hashes to its CID, and decodes;
@@ -25,8 +25,11 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
         crate::Outcome::Missing(_) => return Err("root object missing".into()),
     };
     let config = root_object.config;
+    // A cache of its own: the check must read the blocks, not trust what a tree has cached.
+    let cache = NodeCache::default();
+    let reader = NodeReader::new(store, &cache);
     let load = |cid: &Cid| -> Result<std::sync::Arc<Node>, String> {
-        match load_node(store, cid).map_err(|e| e.to_string())? {
+        match reader.load(cid, None).map_err(|e| e.to_string())? {
             crate::Outcome::Complete(n) => Ok(n),
             crate::Outcome::Missing(_) => Err(format!("block {cid} missing")),
         }
@@ -48,7 +51,7 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
                         child.level, parent.level
                     ));
                 }
-                if child.last_key() != Some(entry.key.as_slice()) {
+                if child.last_key() != Some(&entry.key) {
                     return Err("parent key is not the child's last key".into());
                 }
                 if let Value::Child { count, .. } = entry.value

@@ -3,27 +3,28 @@
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use ipld_core::ipld::Ipld;
 
 use crate::batch::Batch;
 use crate::diff::{Change, diff};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::ready;
+use crate::store::NodeReader;
+use crate::value::RawValue;
 
 /// Both sides changed a key differently: what the base, the left and the right hold there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict<'a> {
     pub key: &'a [u8],
-    pub base: Option<&'a Ipld>,
-    pub left: Option<&'a Ipld>,
-    pub right: Option<&'a Ipld>,
+    pub base: Option<&'a RawValue>,
+    pub left: Option<&'a RawValue>,
+    pub right: Option<&'a RawValue>,
 }
 
 /// How a conflict ends: with a value, with the key removed, or not at all (the merge fails).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
-    Put(Ipld),
+    Put(RawValue),
     Delete,
     Refuse,
 }
@@ -32,14 +33,14 @@ pub enum Resolution {
 /// node CIDs). Keys changed on one side only take that side; keys changed the same way on both
 /// agree; the resolver decides the rest.
 pub fn merge_batch<S: Blockstore>(
-    store: &S,
+    reader: NodeReader<'_, S>,
     base: Cid,
     left: Cid,
     right: Cid,
     mut resolve: impl FnMut(Conflict) -> Resolution,
 ) -> Result<Outcome<Batch>> {
-    let ours = ready!(diff(store, base, left));
-    let theirs = ready!(diff(store, base, right));
+    let ours = ready!(diff(reader, base, left));
+    let theirs = ready!(diff(reader, base, right));
     let mut batch = Batch::new();
     let mut ours = ours.into_iter().peekable();
     for Change {
@@ -52,7 +53,7 @@ pub fn merge_batch<S: Blockstore>(
         let our_change = ours.next_if(|c| c.key == key);
         let Some(our_change) = our_change else {
             match their_value {
-                Some(v) => batch.put(key, v),
+                Some(v) => batch.put_raw(key, v),
                 None => batch.delete(key),
             };
             continue;
@@ -67,9 +68,9 @@ pub fn merge_batch<S: Blockstore>(
             right: their_value.as_ref(),
         };
         match resolve(conflict) {
-            Resolution::Put(v) => batch.put(key, v),
+            Resolution::Put(v) => batch.put_raw(key, v),
             Resolution::Delete => batch.delete(key),
-            Resolution::Refuse => return Err(Error::Conflict { key }),
+            Resolution::Refuse => return Err(Error::Conflict { key: key.to_vec() }),
         };
     }
     Ok(Outcome::Complete(batch))

@@ -4,27 +4,23 @@
 //! `[level, [key...], [child CID...], [child entry count...]]`. Keys are byte strings in strictly
 //! ascending order. An internal key is the LAST (largest) key of its child's subtree.
 
-use std::fmt;
-
+use bytes::Bytes;
 use cid::Cid;
-use ipld_core::ipld::Ipld;
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
-use serde::ser::SerializeTuple;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_bytes::{ByteBuf, Bytes};
 
+use crate::codec::{self, Decoder, MAJOR_ARRAY, MAJOR_UINT};
 use crate::size;
+use crate::value::RawValue;
 
 /// What an entry holds: data in a leaf, a child link in an internal node.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    Data(Ipld),
+    Data(RawValue),
     Child { cid: Cid, count: u64 },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub key: Vec<u8>,
+    pub key: Bytes,
     pub value: Value,
 }
 
@@ -33,11 +29,12 @@ impl Entry {
     pub fn encoded_len(&self) -> usize {
         size::bytes_len(self.key.len())
             + match &self.value {
-                Value::Data(v) => size::ipld_len(v),
+                Value::Data(v) => v.len(),
                 Value::Child { cid, count } => size::cid_len(cid) + size::head_len(*count),
             }
     }
 
+    /// Entries in the subtree this entry stands for.
     pub fn count(&self) -> u64 {
         match self.value {
             Value::Data(_) => 1,
@@ -47,7 +44,7 @@ impl Entry {
 }
 
 /// A decoded node. Level 0 holds data entries, higher levels hold child entries.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     pub level: u32,
     pub entries: Vec<Entry>,
@@ -55,15 +52,12 @@ pub struct Node {
 
 impl Node {
     pub fn empty_leaf() -> Self {
-        Node {
-            level: 0,
-            entries: Vec::new(),
-        }
+        Node { level: 0, entries: Vec::new() }
     }
 
     /// The node's last key, which is also its key in the parent.
-    pub fn last_key(&self) -> Option<&[u8]> {
-        self.entries.last().map(|e| e.key.as_slice())
+    pub fn last_key(&self) -> Option<&Bytes> {
+        self.entries.last().map(|e| &e.key)
     }
 
     /// Entries in this node's subtree.
@@ -72,12 +66,76 @@ impl Node {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        // Serializing a well-formed node to a Vec cannot fail: values were validated on entry.
-        fvm_ipld_encoding::to_vec(self).expect("node encodes")
+        let n = self.entries.len() as u64;
+        let payload: usize = self.entries.iter().map(Entry::encoded_len).sum();
+        let mut out = Vec::with_capacity(size::node_len(self.level, self.entries.len(), payload));
+        codec::write_head(&mut out, MAJOR_ARRAY, if self.level == 0 { 3 } else { 4 });
+        codec::write_head(&mut out, MAJOR_UINT, self.level as u64);
+        codec::write_head(&mut out, MAJOR_ARRAY, n);
+        for e in &self.entries {
+            codec::write_bytes(&mut out, &e.key);
+        }
+        codec::write_head(&mut out, MAJOR_ARRAY, n);
+        if self.level == 0 {
+            for e in &self.entries {
+                if let Value::Data(v) = &e.value {
+                    out.extend_from_slice(v.as_bytes());
+                }
+            }
+        } else {
+            for e in &self.entries {
+                if let Value::Child { cid, .. } = &e.value {
+                    codec::write_cid(&mut out, cid);
+                }
+            }
+            codec::write_head(&mut out, MAJOR_ARRAY, n);
+            for e in &self.entries {
+                codec::write_head(&mut out, MAJOR_UINT, e.count());
+            }
+        }
+        out
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Node, String> {
-        let node: Node = fvm_ipld_encoding::from_slice(bytes).map_err(|e| e.to_string())?;
+    /// Decodes and checks a node block. Keys and values share the block's buffer.
+    pub fn decode(bytes: impl Into<Bytes>) -> Result<Node, String> {
+        let mut d = Decoder::new(bytes.into());
+        let fields = d.expect(MAJOR_ARRAY, "a node (an array)")?;
+        let level = u32::try_from(d.uint()?).map_err(|_| "level out of range")?;
+        let expected_fields = if level == 0 { 3 } else { 4 };
+        if fields != expected_fields {
+            return Err(format!("a level-{level} node has {expected_fields} fields, not {fields}"));
+        }
+        let n = d.expect(MAJOR_ARRAY, "the keys")?;
+        // Every entry takes at least one byte: a count beyond the block is corrupt, and must not
+        // reserve memory.
+        let mut keys = Vec::with_capacity(n.min(4096) as usize);
+        for _ in 0..n {
+            keys.push(d.bytes()?);
+        }
+        let column = |d: &mut Decoder, what: &str| -> Result<(), String> {
+            match d.expect(MAJOR_ARRAY, what)? {
+                len if len == n => Ok(()),
+                len => Err(format!("{n} keys but {len} {what}")),
+            }
+        };
+        let entries: Vec<Entry> = if level == 0 {
+            column(&mut d, "values")?;
+            keys.into_iter()
+                .map(|key| Ok(Entry { key, value: Value::Data(RawValue::from_validated(d.value()?)) }))
+                .collect::<Result<_, String>>()?
+        } else {
+            column(&mut d, "links")?;
+            let cids = (0..n).map(|_| d.cid()).collect::<Result<Vec<_>, _>>()?;
+            column(&mut d, "counts")?;
+            keys.into_iter()
+                .zip(cids)
+                .map(|(key, cid)| Ok(Entry { key, value: Value::Child { cid, count: d.uint()? } }))
+                .collect::<Result<_, String>>()?
+        };
+        if !d.at_end() {
+            return Err("trailing bytes after the node".into());
+        }
+        let node = Node { level, entries };
         node.check_shape()?;
         Ok(node)
     }
@@ -88,120 +146,12 @@ impl Node {
         if self.level > 0 && self.entries.is_empty() {
             return Err("empty internal node".into());
         }
-        for pair in self.entries.windows(2) {
-            if pair[0].key >= pair[1].key {
-                return Err("keys not strictly ascending".into());
-            }
+        if self.entries.windows(2).any(|pair| pair[0].key >= pair[1].key) {
+            return Err("keys not strictly ascending".into());
         }
         if self.entries.iter().any(|e| e.count() == 0) {
             return Err("child with zero entries".into());
         }
         Ok(())
-    }
-}
-
-impl Serialize for Node {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Keys<'a>(&'a [Entry]);
-        impl Serialize for Keys<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(|e| Bytes::new(&e.key)))
-            }
-        }
-        struct Column<'a, F>(&'a [Entry], F);
-        impl<'a, T: Serialize + 'a, F: Fn(&'a Entry) -> T> Serialize for Column<'a, F> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(&self.1))
-            }
-        }
-        let entries = &self.entries;
-        if self.level == 0 {
-            let mut t = s.serialize_tuple(3)?;
-            t.serialize_element(&0u32)?;
-            t.serialize_element(&Keys(entries))?;
-            t.serialize_element(&Column(entries, data_of))?;
-            t.end()
-        } else {
-            let mut t = s.serialize_tuple(4)?;
-            t.serialize_element(&self.level)?;
-            t.serialize_element(&Keys(entries))?;
-            t.serialize_element(&Column(entries, link_of))?;
-            t.serialize_element(&Column(entries, Entry::count))?;
-            t.end()
-        }
-    }
-}
-
-fn data_of(entry: &Entry) -> &Ipld {
-    match &entry.value {
-        Value::Data(v) => v,
-        Value::Child { .. } => &Ipld::Null, // never in a leaf: nodes are built by level
-    }
-}
-
-fn link_of(entry: &Entry) -> Option<Cid> {
-    match &entry.value {
-        Value::Child { cid, .. } => Some(*cid),
-        Value::Data(_) => None, // never in an internal node
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        struct NodeVisitor;
-        impl<'de> Visitor<'de> for NodeVisitor {
-            type Value = Node;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a prolly tree node [level, keys, values(, counts)]")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-                let level: u32 = next(&mut seq, "level")?;
-                let keys: Vec<ByteBuf> = next(&mut seq, "keys")?;
-                let entries = if level == 0 {
-                    let values: Vec<Ipld> = next(&mut seq, "values")?;
-                    same_len(keys.len(), values.len())?;
-                    keys.into_iter()
-                        .zip(values)
-                        .map(|(k, v)| Entry {
-                            key: k.into_vec(),
-                            value: Value::Data(v),
-                        })
-                        .collect()
-                } else {
-                    let links: Vec<Cid> = next(&mut seq, "links")?;
-                    let counts: Vec<u64> = next(&mut seq, "counts")?;
-                    same_len(keys.len(), links.len())?;
-                    same_len(keys.len(), counts.len())?;
-                    keys.into_iter()
-                        .zip(links.into_iter().zip(counts))
-                        .map(|(k, (cid, count))| Entry {
-                            key: k.into_vec(),
-                            value: Value::Child { cid, count },
-                        })
-                        .collect()
-                };
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom("trailing fields in node"));
-                }
-                Ok(Node { level, entries })
-            }
-        }
-        fn next<'de, A: SeqAccess<'de>, T: Deserialize<'de>>(
-            seq: &mut A,
-            what: &str,
-        ) -> Result<T, A::Error> {
-            seq.next_element()?
-                .ok_or_else(|| de::Error::custom(format!("node lacks its {what}")))
-        }
-        fn same_len<E: de::Error>(a: usize, b: usize) -> Result<(), E> {
-            if a == b {
-                Ok(())
-            } else {
-                Err(E::custom(format!(
-                    "node columns differ in length: {a} keys, {b} values"
-                )))
-            }
-        }
-        d.deserialize_seq(NodeVisitor)
     }
 }

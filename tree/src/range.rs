@@ -9,13 +9,17 @@ use std::ops::Bound;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use ipld_core::ipld::Ipld;
+use bytes::Bytes;
 
 use crate::cursor::{Cursor, child_cid};
 use crate::error::Result;
 use crate::outcome::Outcome;
 use crate::ready;
-use crate::store::load_child;
+use crate::store::NodeReader;
+use crate::value::RawValue;
+
+/// A key and its value, as a range returns them.
+pub type Pair = (Bytes, RawValue);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -73,13 +77,13 @@ impl<'k> KeyRange<'k> {
 }
 
 /// Reads every node the range needs, level by level, and reports all the missing ones it can see.
-pub fn frontier<S: Blockstore>(store: &S, root: Cid, range: KeyRange) -> Result<Outcome<()>> {
+pub fn frontier<S: Blockstore>(reader: NodeReader<'_, S>, root: Cid, range: KeyRange) -> Result<Outcome<()>> {
     let mut level_nodes = vec![(root, None::<u32>)];
     let mut missing = BTreeSet::new();
     while !level_nodes.is_empty() {
         let mut below = Vec::new();
         for (cid, level) in level_nodes {
-            let node = match load_child(store, &cid, level)? {
+            let node = match reader.load(&cid, level)? {
                 Outcome::Complete(node) => node,
                 Outcome::Missing(m) => {
                     missing.extend(m);
@@ -90,7 +94,7 @@ pub fn frontier<S: Blockstore>(store: &S, root: Cid, range: KeyRange) -> Result<
                 continue;
             }
             for (i, entry) in node.entries.iter().enumerate() {
-                let after = i.checked_sub(1).map(|p| node.entries[p].key.as_slice());
+                let after = i.checked_sub(1).map(|p| &node.entries[p].key[..]);
                 if range.meets(after, &entry.key) {
                     below.push((child_cid(&node, i), Some(node.level - 1)));
                 }
@@ -107,16 +111,16 @@ pub fn frontier<S: Blockstore>(store: &S, root: Cid, range: KeyRange) -> Result<
 
 /// Collects the entries in range, in the given direction, up to `limit` of them.
 pub fn collect<S: Blockstore>(
-    store: &S,
+    reader: NodeReader<'_, S>,
     root: Cid,
     range: KeyRange,
     direction: Direction,
     limit: Option<usize>,
-) -> Result<Outcome<Vec<(Vec<u8>, Ipld)>>> {
+) -> Result<Outcome<Vec<Pair>>> {
     if limit.is_none() {
-        ready!(frontier(store, root, range));
+        ready!(frontier(reader, root, range));
     }
-    let mut cursor = Cursor::new(store, root);
+    let mut cursor = Cursor::new(reader, root);
     let mut out = Vec::new();
     let limit = limit.unwrap_or(usize::MAX);
     match direction {
@@ -127,12 +131,12 @@ pub fn collect<S: Blockstore>(
                 Bound::Unbounded => cursor.first(),
             });
             while out.len() < limit
-                && let (Some(key), Some(value)) = (cursor.key(), cursor.value())
+                && let Some((key, value)) = cursor.entry()
             {
                 if !range.below_hi(key) {
                     break;
                 }
-                out.push((key.to_vec(), value.clone()));
+                out.push((key.clone(), value.clone()));
                 // The last key in range needs no look past it.
                 if matches!(range.hi, Bound::Included(hi) if hi == key) {
                     break;
@@ -147,12 +151,12 @@ pub fn collect<S: Blockstore>(
                 Bound::Unbounded => cursor.last(),
             });
             while out.len() < limit
-                && let (Some(key), Some(value)) = (cursor.key(), cursor.value())
+                && let Some((key, value)) = cursor.entry()
             {
                 if !range.above_lo(key) {
                     break;
                 }
-                out.push((key.to_vec(), value.clone()));
+                out.push((key.clone(), value.clone()));
                 if matches!(range.lo, Bound::Included(lo) if lo == key) {
                     break;
                 }

@@ -41,14 +41,14 @@ pub fn stats<S: Blockstore>(store: &S, root: Cid) -> Result<Outcome<Stats>> {
         let mut below = Vec::new();
         for (cid, level) in frontier {
             let bytes = ready!(load_block(store, &cid));
+            let size = bytes.len() as u64;
             let node =
-                Node::decode(&bytes).map_err(|reason| crate::Error::Corrupt { cid, reason })?;
+                Node::decode(bytes).map_err(|reason| crate::Error::Corrupt { cid, reason })?;
             check_level(&cid, &node, level)?;
             if stats.levels.is_empty() {
                 stats.depth = node.level + 1;
                 stats.levels = vec![LevelStats::default(); stats.depth as usize];
             }
-            let size = bytes.len() as u64;
             let lvl = &mut stats.levels[node.level as usize];
             lvl.nodes += 1;
             lvl.bytes += size;

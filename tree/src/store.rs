@@ -1,8 +1,10 @@
-//! Reading and writing nodes through a Blockstore: CIDs, hash checks, and one flush per write.
+//! Reading and writing nodes through a Blockstore: CIDs, hash checks, a cache of decoded nodes,
+//! and one flush per write.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::DAG_CBOR;
@@ -11,6 +13,7 @@ use multihash_codetable::{Code, MultihashDigest};
 use crate::error::{Error, Result};
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
+use crate::ready;
 
 /// The CID of a DAG-CBOR block: CIDv1, blake2b-256.
 pub fn cid_of(bytes: &[u8]) -> Cid {
@@ -24,10 +27,7 @@ pub fn load_block<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<Vec<u8>
         Ok(None) => return Ok(Outcome::missing_one(*cid)),
         Err(e) => return Err(Error::Store(e.to_string())),
     };
-    let corrupt = |reason: &str| Error::Corrupt {
-        cid: *cid,
-        reason: reason.to_string(),
-    };
+    let corrupt = |reason: &str| Error::Corrupt { cid: *cid, reason: reason.to_string() };
     if cid.codec() != DAG_CBOR {
         return Err(corrupt("not a DAG-CBOR block"));
     }
@@ -38,22 +38,84 @@ pub fn load_block<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<Vec<u8>
     Ok(Outcome::Complete(bytes))
 }
 
-/// Reads and decodes a node.
-pub fn load_node<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<Arc<Node>>> {
-    let bytes = crate::ready!(load_block(store, cid));
-    let node = Node::decode(&bytes).map_err(|reason| Error::Corrupt { cid: *cid, reason })?;
-    Ok(Outcome::Complete(Arc::new(node)))
+/// Decoded nodes by CID. A CID names immutable bytes, so an entry never goes stale; the cache
+/// only needs a bound. When full it starts over, which keeps it simple and its cost predictable.
+pub struct NodeCache {
+    inner: Mutex<CacheInner>,
+    capacity: usize,
 }
 
-/// Reads a node that must sit at `level` (a child is one level below its parent).
-pub fn load_child<S: Blockstore>(
-    store: &S,
-    cid: &Cid,
-    level: Option<u32>,
-) -> Result<Outcome<Arc<Node>>> {
-    let node = crate::ready!(load_node(store, cid));
-    check_level(cid, &node, level)?;
-    Ok(Outcome::Complete(node))
+#[derive(Default)]
+struct CacheInner {
+    nodes: HashMap<Cid, Arc<Node>>,
+    bytes: usize,
+}
+
+impl NodeCache {
+    /// A cache holding decoded nodes of up to about `capacity` encoded bytes.
+    pub fn new(capacity: usize) -> Self {
+        NodeCache { inner: Mutex::new(CacheInner::default()), capacity }
+    }
+
+    fn get(&self, cid: &Cid) -> Option<Arc<Node>> {
+        self.inner.lock().ok()?.nodes.get(cid).cloned()
+    }
+
+    fn insert(&self, cid: Cid, node: Arc<Node>, size: usize) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.bytes + size > self.capacity {
+                inner.nodes.clear();
+                inner.bytes = 0;
+            }
+            inner.bytes += size;
+            inner.nodes.insert(cid, node);
+        }
+    }
+}
+
+impl Default for NodeCache {
+    /// 64 MiB of decoded nodes.
+    fn default() -> Self {
+        NodeCache::new(64 << 20)
+    }
+}
+
+/// How every read path gets nodes: through the cache, else from the store with a hash check.
+pub struct NodeReader<'a, S> {
+    pub store: &'a S,
+    pub cache: &'a NodeCache,
+}
+
+impl<S> Clone for NodeReader<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for NodeReader<'_, S> {}
+
+impl<'a, S: Blockstore> NodeReader<'a, S> {
+    pub fn new(store: &'a S, cache: &'a NodeCache) -> Self {
+        NodeReader { store, cache }
+    }
+
+    /// Reads a node; if `level` is given, the node must sit at that level (a child is one level
+    /// below its parent).
+    pub fn load(&self, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+        let node = match self.cache.get(cid) {
+            Some(node) => node,
+            None => {
+                let bytes = ready!(load_block(self.store, cid));
+                let size = bytes.len();
+                let node = Arc::new(
+                    Node::decode(Bytes::from(bytes)).map_err(|reason| Error::Corrupt { cid: *cid, reason })?,
+                );
+                self.cache.insert(*cid, node.clone(), size);
+                node
+            }
+        };
+        check_level(cid, &node, level)?;
+        Ok(Outcome::Complete(node))
+    }
 }
 
 pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
@@ -66,32 +128,8 @@ pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
     }
 }
 
-/// A node reader that remembers what it decoded, and sees the writer's unflushed nodes, for the
-/// span of one operation.
-pub struct Loader<'s, S> {
-    store: &'s S,
-    cache: HashMap<Cid, Arc<Node>>,
-}
-
-impl<'s, S: Blockstore> Loader<'s, S> {
-    pub fn new(store: &'s S) -> Self {
-        Loader {
-            store,
-            cache: HashMap::new(),
-        }
-    }
-
-    pub fn load(&mut self, cid: &Cid, pending: &Writer) -> Result<Outcome<Arc<Node>>> {
-        if let Some(node) = pending.nodes.get(cid).or_else(|| self.cache.get(cid)) {
-            return Ok(Outcome::Complete(node.clone()));
-        }
-        let node = crate::ready!(load_node(self.store, cid));
-        self.cache.insert(*cid, node.clone());
-        Ok(Outcome::Complete(node))
-    }
-}
-
-/// New blocks of one operation, written to the store in a single `put_many_keyed` call.
+/// New blocks of one operation, written to the store in a single `put_many_keyed` call. Readers
+/// within the operation see them before the flush.
 #[derive(Default)]
 pub struct Writer {
     blocks: Vec<(Cid, Vec<u8>)>,
@@ -104,11 +142,8 @@ impl Writer {
         let bytes = node.encode();
         let cid = cid_of(&bytes);
         let entry = Entry {
-            key: node.last_key().unwrap_or_default().to_vec(),
-            value: Value::Child {
-                cid,
-                count: node.count(),
-            },
+            key: node.last_key().cloned().unwrap_or_default(),
+            value: Value::Child { cid, count: node.count() },
         };
         if !self.nodes.contains_key(&cid) {
             self.blocks.push((cid, bytes));
@@ -124,12 +159,21 @@ impl Writer {
         cid
     }
 
+    /// A node written in this operation, or one read from the store.
+    pub fn load<S: Blockstore>(&self, reader: NodeReader<'_, S>, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+        match self.nodes.get(cid) {
+            Some(node) => {
+                check_level(cid, node, level)?;
+                Ok(Outcome::Complete(node.clone()))
+            }
+            None => reader.load(cid, level),
+        }
+    }
+
     pub fn flush<S: Blockstore>(self, store: &S) -> Result<()> {
         if self.blocks.is_empty() {
             return Ok(());
         }
-        store
-            .put_many_keyed(self.blocks)
-            .map_err(|e| Error::Store(e.to_string()))
+        store.put_many_keyed(self.blocks).map_err(|e| Error::Store(e.to_string()))
     }
 }

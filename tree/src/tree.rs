@@ -2,6 +2,9 @@
 
 use std::ops::Bound;
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
@@ -15,43 +18,67 @@ use crate::error::{Error, Result};
 use crate::merge::{self, Conflict, Resolution};
 use crate::node::{Entry, Value};
 use crate::outcome::Outcome;
-use crate::range::{self, Direction, KeyRange};
+use crate::range::{self, Direction, KeyRange, Pair};
 use crate::ready;
 use crate::root::RootObject;
 use crate::stats::{self, Stats};
-use crate::store::Writer;
+use crate::store::{NodeCache, NodeReader, Writer};
+use crate::value::RawValue;
 
-/// One immutable version of a tree. Mutations return a new root; the handle then moves to it.
-#[derive(Debug, Clone)]
+/// One version of a tree. Mutations write a new version and move the handle to it; clones share
+/// a cache of decoded nodes.
+#[derive(Clone)]
 pub struct Tree<S> {
     store: S,
     cid: Cid,
     root: RootObject,
+    cache: Arc<NodeCache>,
+}
+
+impl<S> std::fmt::Debug for Tree<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree").field("cid", &self.cid).field("root", &self.root).finish()
+    }
 }
 
 impl<S: Blockstore> Tree<S> {
     /// A new empty tree, written to the store.
     pub fn empty(store: S, config: Config) -> Result<Self> {
-        Self::build(store, config, std::iter::empty())
+        Self::build_raw(store, config, std::iter::empty::<(Bytes, RawValue)>())
     }
 
     /// Builds a tree from entries in strictly ascending key order, in one pass and one flush.
-    pub fn build(
+    pub fn build<K: Into<Bytes>>(
         store: S,
         config: Config,
-        entries: impl IntoIterator<Item = (Vec<u8>, Ipld)>,
+        entries: impl IntoIterator<Item = (K, Ipld)>,
+    ) -> Result<Self> {
+        let mut invalid = None;
+        let raw = entries.into_iter().map_while(|(k, v)| match RawValue::from_ipld(&v) {
+            Ok(raw) => Some((k, raw)),
+            Err(e) => {
+                invalid = Some(e);
+                None
+            }
+        });
+        let tree = Self::build_raw(store, config, raw);
+        match invalid {
+            Some(e) => Err(e),
+            None => tree,
+        }
+    }
+
+    /// Builds a tree from already encoded values, in strictly ascending key order.
+    pub fn build_raw<K: Into<Bytes>>(
+        store: S,
+        config: Config,
+        entries: impl IntoIterator<Item = (K, RawValue)>,
     ) -> Result<Self> {
         config.validate()?;
         let mut writer = Writer::default();
         let mut builder = Builder::new(config);
         for (key, value) in entries {
-            builder.push(
-                Entry {
-                    key,
-                    value: Value::Data(value),
-                },
-                &mut writer,
-            )?;
+            builder.push(Entry { key: key.into(), value: Value::Data(value) }, &mut writer)?;
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);
@@ -61,7 +88,20 @@ impl<S: Blockstore> Tree<S> {
     /// Opens the tree whose root object is `cid`.
     pub fn load(store: S, cid: Cid) -> Result<Outcome<Self>> {
         let root = ready!(RootObject::load(&store, &cid));
-        Ok(Outcome::Complete(Tree { store, cid, root }))
+        Ok(Outcome::Complete(Tree { store, cid, root, cache: Arc::default() }))
+    }
+
+    /// Another version in the same store, sharing this handle's node cache.
+    pub fn at(&self, cid: Cid) -> Result<Outcome<Self>>
+    where
+        S: Clone,
+    {
+        let root = ready!(RootObject::load(&self.store, &cid));
+        Ok(Outcome::Complete(Tree { store: self.store.clone(), cid, root, cache: self.cache.clone() }))
+    }
+
+    fn reader(&self) -> NodeReader<'_, S> {
+        NodeReader::new(&self.store, &self.cache)
     }
 
     /// Opens a tree and checks that it was cut with `config`: a writer must not mix configurations.
@@ -108,15 +148,15 @@ impl<S: Blockstore> Tree<S> {
 
     /// A cursor positioned before the first entry.
     pub fn cursor(&self) -> Cursor<'_, S> {
-        Cursor::new(&self.store, self.root.node)
+        Cursor::new(self.reader(), self.root.node)
     }
 
-    /// The value under `key`, if any.
-    pub fn get(&self, key: &[u8]) -> Result<Outcome<Option<Ipld>>> {
+    /// The value under `key`, if any, as encoded DAG-CBOR (`.to_ipld()` or `.decode()` it).
+    pub fn get(&self, key: &[u8]) -> Result<Outcome<Option<RawValue>>> {
         let mut cursor = self.cursor();
         ready!(cursor.seek(key));
-        let found = match (cursor.key(), cursor.value()) {
-            (Some(k), Some(v)) if k == key => Some(v.clone()),
+        let found = match cursor.entry() {
+            Some((k, v)) if k == key => Some(v.clone()),
             _ => None,
         };
         Ok(Outcome::Complete(found))
@@ -129,9 +169,9 @@ impl<S: Blockstore> Tree<S> {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         direction: Direction,
-    ) -> Result<Outcome<Vec<(Vec<u8>, Ipld)>>> {
+    ) -> Result<Outcome<Vec<Pair>>> {
         range::collect(
-            &self.store,
+            self.reader(),
             self.root.node,
             KeyRange::new(lo, hi),
             direction,
@@ -146,9 +186,9 @@ impl<S: Blockstore> Tree<S> {
         hi: Bound<&[u8]>,
         direction: Direction,
         limit: usize,
-    ) -> Result<Outcome<Vec<(Vec<u8>, Ipld)>>> {
+    ) -> Result<Outcome<Vec<Pair>>> {
         range::collect(
-            &self.store,
+            self.reader(),
             self.root.node,
             KeyRange::new(lo, hi),
             direction,
@@ -161,7 +201,7 @@ impl<S: Blockstore> Tree<S> {
     pub fn apply(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
         let mut writer = Writer::default();
         let root = ready!(batch::apply(
-            &self.store,
+            self.reader(),
             &self.root.config,
             self.root.node,
             batch,
@@ -182,13 +222,13 @@ impl<S: Blockstore> Tree<S> {
         Ok(Outcome::Complete(self.cid))
     }
 
-    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: Ipld) -> Result<Outcome<Cid>> {
+    pub fn put(&mut self, key: impl Into<Bytes>, value: Ipld) -> Result<Outcome<Cid>> {
         let mut batch = Batch::new();
         batch.put(key, value);
         self.apply(&batch)
     }
 
-    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> Result<Outcome<Cid>> {
+    pub fn delete(&mut self, key: impl Into<Bytes>) -> Result<Outcome<Cid>> {
         let mut batch = Batch::new();
         batch.delete(key);
         self.apply(&batch)
@@ -196,7 +236,7 @@ impl<S: Blockstore> Tree<S> {
 
     /// The keys whose values differ from `other` (same store): `left` is this tree's value.
     pub fn diff(&self, other: &Tree<S>) -> Result<Outcome<Vec<Change>>> {
-        diff::diff(&self.store, self.root.node, other.root.node)
+        diff::diff(self.reader(), self.root.node, other.root.node)
     }
 
     /// Merges `right` into this tree against their common `base` (all in this tree's store), and
@@ -215,7 +255,7 @@ impl<S: Blockstore> Tree<S> {
             }
         }
         let batch = ready!(merge::merge_batch(
-            &self.store,
+            self.reader(),
             base.root.node,
             self.root.node,
             right.root.node,
@@ -242,6 +282,6 @@ impl<S: Blockstore> Tree<S> {
         let root = RootObject::new(config, node, count);
         let cid = writer.write_raw(root.encode());
         writer.flush(&store)?;
-        Ok(Tree { store, cid, root })
+        Ok(Tree { store, cid, root, cache: Arc::default() })
     }
 }

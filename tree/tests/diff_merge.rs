@@ -27,8 +27,8 @@ fn apply(tree: &mut Tree<&MemoryBlockstore>, model: &mut Model, edits: &[(u32, O
     }
     for (k, v) in batch.iter() {
         match v {
-            Some(v) => model.insert(k.to_vec(), v.clone()),
-            None => model.remove(k),
+            Some(v) => model.insert(k.to_vec(), v.to_ipld().unwrap()),
+            None => model.remove(&k[..]),
         };
     }
     tree.apply(&batch).unwrap().expect_complete();
@@ -39,9 +39,9 @@ fn model_diff(a: &Model, b: &Model) -> Vec<Change> {
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|k| Change {
-            key: k.clone(),
-            left: a.get(k).cloned(),
-            right: b.get(k).cloned(),
+            key: k.clone().into(),
+            left: a.get(k).map(raw),
+            right: b.get(k).map(raw),
         })
         .collect()
 }

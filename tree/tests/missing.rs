@@ -10,7 +10,7 @@ use cid::Cid;
 use common::*;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
 use ipld_core::ipld::Ipld;
-use prolly_tree::{Direction, Entry, Error, Node, Outcome, RootObject, Tree, Value, cid_of};
+use prolly_tree::{Bytes, Direction, Entry, Error, Node, Outcome, RootObject, Tree, Value, cid_of};
 use proptest::prelude::*;
 
 fn big_tree(store: &MemoryBlockstore) -> Tree<&MemoryBlockstore> {
@@ -103,7 +103,7 @@ fn a_range_over_a_cold_store_takes_one_round_per_level() {
         assert!(rounds <= depth + 1, "{rounds} rounds for depth {depth}");
     }
     let (rounds, got) = rounds_to_complete(&full, tree.cid(), |t| t.get(&key(1234)).unwrap());
-    assert_eq!(got, Some(value(1234)));
+    assert_eq!(ipld(got), Some(value(1234)));
     assert!(rounds <= depth + 1);
 }
 
@@ -117,13 +117,13 @@ fn a_missing_leaf_is_reported_by_cid() {
         .expect_complete();
     let mut cid = root.node;
     loop {
-        let node = Node::decode(&full.get(&cid).unwrap().unwrap()).unwrap();
+        let node = Node::decode(full.get(&cid).unwrap().unwrap()).unwrap();
         if node.level == 0 {
             break;
         }
         let i = node
             .entries
-            .partition_point(|e| e.key.as_slice() < key(777).as_slice());
+            .partition_point(|e| e.key[..] < key(777)[..]);
         let Value::Child { cid: child, .. } = node.entries[i].value else {
             panic!()
         };
@@ -141,7 +141,7 @@ fn a_missing_leaf_is_reported_by_cid() {
     }
     let tree = Tree::load(&without, tree.cid()).unwrap().expect_complete();
     assert_eq!(tree.get(&key(777)).unwrap(), Outcome::missing_one(cid));
-    assert_eq!(tree.get(&key(5)).unwrap().expect_complete(), Some(value(5)));
+    assert_eq!(ipld(tree.get(&key(5)).unwrap().expect_complete()), Some(value(5)));
     let range = tree
         .range(
             Bound::Included(&key(700)),
@@ -184,14 +184,14 @@ fn tree_over(store: &MemoryBlockstore, child: Cid) -> Tree<&MemoryBlockstore> {
         level: 1,
         entries: vec![
             Entry {
-                key: b"a".to_vec(),
+                key: Bytes::from_static(b"a"),
                 value: Value::Child {
                     cid: child,
                     count: 1,
                 },
             },
             Entry {
-                key: b"z".to_vec(),
+                key: Bytes::from_static(b"z"),
                 value: Value::Child {
                     cid: child,
                     count: 1,
@@ -223,8 +223,8 @@ fn corrupt_blocks_are_errors() {
     let good = Node {
         level: 0,
         entries: vec![Entry {
-            key: b"a".to_vec(),
-            value: Value::Data(Ipld::Null),
+            key: Bytes::from_static(b"a"),
+            value: Value::Data(raw(&Ipld::Null)),
         }],
     };
     let cid = cid_of(&good.encode());
@@ -244,12 +244,12 @@ fn corrupt_blocks_are_errors() {
         level: 0,
         entries: vec![
             Entry {
-                key: b"b".to_vec(),
-                value: Value::Data(Ipld::Null),
+                key: Bytes::from_static(b"b"),
+                value: Value::Data(raw(&Ipld::Null)),
             },
             Entry {
-                key: b"a".to_vec(),
-                value: Value::Data(Ipld::Null),
+                key: Bytes::from_static(b"a"),
+                value: Value::Data(raw(&Ipld::Null)),
             },
         ],
     }
@@ -257,7 +257,7 @@ fn corrupt_blocks_are_errors() {
     let internal_as_child = Node {
         level: 3,
         entries: vec![Entry {
-            key: b"a".to_vec(),
+            key: Bytes::from_static(b"a"),
             value: Value::Child { cid, count: 1 },
         }],
     }
@@ -306,7 +306,7 @@ proptest! {
     /// Any bytes at all, decoded as a node or walked as a tree, give an error or a value, never a panic.
     #[test]
     fn random_blocks_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), flip in any::<prop::sample::Index>()) {
-        let _ = Node::decode(&bytes);
+        let _ = Node::decode(bytes.clone());
         let store = MemoryBlockstore::default();
         let cid = cid_of(&bytes);
         store.put_keyed(&cid, &bytes).unwrap();
@@ -316,12 +316,12 @@ proptest! {
         let _ = tree.stats();
         // A real node with one byte flipped.
         let good = Node { level: 0, entries: vec![
-            Entry { key: b"a".to_vec(), value: Value::Data(Ipld::String("x".into())) },
-            Entry { key: b"b".to_vec(), value: Value::Data(Ipld::List(vec![Ipld::Integer(-3)])) },
+            Entry { key: Bytes::from_static(b"a"), value: Value::Data(raw(&Ipld::String("x".into()))) },
+            Entry { key: Bytes::from_static(b"b"), value: Value::Data(raw(&Ipld::List(vec![Ipld::Integer(-3)]))) },
         ] }.encode();
         let mut bad = good.clone();
         let i = flip.index(bad.len());
         bad[i] ^= 0x5a;
-        let _ = Node::decode(&bad);
+        let _ = Node::decode(bad);
     }
 }

@@ -96,29 +96,29 @@ proptest! {
                 },
             }
             for (k, v) in batch.iter() {
-                match v { Some(v) => model.insert(k.to_vec(), v.clone()), None => model.remove(k) };
+                match v { Some(v) => model.insert(k.to_vec(), v.to_ipld().unwrap()), None => model.remove(&k[..]) };
             }
             tree.apply(&batch).unwrap().expect_complete();
             assert_valid(&store, &tree.cid());
             prop_assert_eq!(tree.len(), model.len() as u64);
             for &p in &probes {
-                prop_assert_eq!(tree.get(&key(p)).unwrap().expect_complete(), model.get(&key(p)).cloned());
+                prop_assert_eq!(ipld(tree.get(&key(p)).unwrap().expect_complete()), model.get(&key(p)).cloned());
             }
             for (lo, hi) in &ranges {
                 let (lo, hi) = (bound(*lo), bound(*hi));
                 let expected = model_range(&model, &lo, &hi);
-                let forward = tree.range(as_ref(&lo), as_ref(&hi), Direction::Forward).unwrap().expect_complete();
+                let forward = plain(tree.range(as_ref(&lo), as_ref(&hi), Direction::Forward).unwrap().expect_complete());
                 prop_assert_eq!(&forward, &expected);
-                let backward = tree.range(as_ref(&lo), as_ref(&hi), Direction::Backward).unwrap().expect_complete();
+                let backward = plain(tree.range(as_ref(&lo), as_ref(&hi), Direction::Backward).unwrap().expect_complete());
                 let mut reversed = expected.clone();
                 reversed.reverse();
                 prop_assert_eq!(&backward, &reversed);
-                let limited = tree.range_limit(as_ref(&lo), as_ref(&hi), Direction::Backward, 3).unwrap().expect_complete();
+                let limited = plain(tree.range_limit(as_ref(&lo), as_ref(&hi), Direction::Backward, 3).unwrap().expect_complete());
                 prop_assert_eq!(&limited[..], &reversed[..reversed.len().min(3)]);
             }
         }
         // The whole tree, both ways, and the cursor stepping back and forth.
-        let all = tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward).unwrap().expect_complete();
+        let all = plain(tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward).unwrap().expect_complete());
         prop_assert_eq!(all, model_range(&model, &Bound::Unbounded, &Bound::Unbounded));
         let mut cursor = tree.cursor();
         cursor.last().unwrap().expect_complete();

@@ -46,3 +46,16 @@ pub fn assert_valid(store: &MemoryBlockstore, root: &Cid) {
         panic!("invariant broken: {e}");
     }
 }
+
+/// A range's pairs as plain keys and IPLD values, to compare with a model.
+pub fn plain(pairs: Vec<prolly_tree::Pair>) -> Vec<(Vec<u8>, Ipld)> {
+    pairs.into_iter().map(|(k, v)| (k.to_vec(), v.to_ipld().unwrap())).collect()
+}
+
+pub fn ipld(value: Option<prolly_tree::RawValue>) -> Option<Ipld> {
+    value.map(|v| v.to_ipld().unwrap())
+}
+
+pub fn raw(value: &Ipld) -> prolly_tree::RawValue {
+    prolly_tree::RawValue::from_ipld(value).unwrap()
+}

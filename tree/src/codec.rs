@@ -1,0 +1,221 @@
+//! Strict DAG-CBOR, by hand, for the node format: heads, CIDs, and a validator that finds where
+//! one value ends.
+//!
+//! Nodes are decoded without copying: keys and values stay slices of the block they came in.
+//! Values are kept as their exact encoded bytes. DAG-CBOR is canonical (one encoding per value,
+//! which this decoder enforces), so equal values have equal bytes and nodes re-encode exactly.
+
+use bytes::Bytes;
+use cid::Cid;
+
+/// Nesting deeper than this is refused, so that decoding stays bounded.
+pub const MAX_DEPTH: usize = 64;
+
+pub const MAJOR_UINT: u8 = 0;
+pub const MAJOR_NINT: u8 = 1;
+pub const MAJOR_BYTES: u8 = 2;
+pub const MAJOR_TEXT: u8 = 3;
+pub const MAJOR_ARRAY: u8 = 4;
+pub const MAJOR_MAP: u8 = 5;
+pub const MAJOR_TAG: u8 = 6;
+pub const MAJOR_SIMPLE: u8 = 7;
+const TAG_CID: u64 = 42;
+
+/// Appends a CBOR head in its shortest form.
+pub fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
+    let m = major << 5;
+    match arg {
+        0..=23 => out.push(m | arg as u8),
+        24..=0xff => out.extend_from_slice(&[m | 24, arg as u8]),
+        0x100..=0xffff => {
+            out.push(m | 25);
+            out.extend_from_slice(&(arg as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(m | 26);
+            out.extend_from_slice(&(arg as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(m | 27);
+            out.extend_from_slice(&arg.to_be_bytes());
+        }
+    }
+}
+
+pub fn write_bytes(out: &mut Vec<u8>, data: &[u8]) {
+    write_head(out, MAJOR_BYTES, data.len() as u64);
+    out.extend_from_slice(data);
+}
+
+/// A CID: tag 42 around a byte string holding 0x00 (the multibase identity prefix) and the CID.
+pub fn write_cid(out: &mut Vec<u8>, cid: &Cid) {
+    out.extend_from_slice(&[0xd8, 0x2a]);
+    let len = cid.encoded_len();
+    write_head(out, MAJOR_BYTES, len as u64 + 1);
+    out.push(0);
+    cid.write_bytes(&mut *out).expect("writing to a Vec cannot fail");
+}
+
+/// A cursor over one block.
+pub struct Decoder {
+    buf: Bytes,
+    pos: usize,
+}
+
+pub type DecodeResult<T> = Result<T, String>;
+
+impl Decoder {
+    pub fn new(buf: Bytes) -> Self {
+        Decoder { buf, pos: 0 }
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    fn byte(&mut self) -> DecodeResult<u8> {
+        let b = *self.buf.get(self.pos).ok_or("unexpected end of block")?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: u64) -> DecodeResult<std::ops::Range<usize>> {
+        let n = usize::try_from(n).map_err(|_| "length out of range")?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or("unexpected end of block")?;
+        let range = self.pos..end;
+        self.pos = end;
+        Ok(range)
+    }
+
+    /// A head's argument after its first byte, which must be in shortest form.
+    fn argument(&mut self, info: u8) -> DecodeResult<u64> {
+        let (len, min) = match info {
+            0..=23 => return Ok(info as u64),
+            24 => (1, 24),
+            25 => (2, 0x100),
+            26 => (4, 0x1_0000),
+            27 => (8, 0x1_0000_0000),
+            _ => return Err("indefinite length or reserved head (not DAG-CBOR)".into()),
+        };
+        let range = self.take(len)?;
+        let arg = self.buf[range].iter().fold(0u64, |acc, b| (acc << 8) | *b as u64);
+        if arg < min {
+            return Err("integer or length not in shortest form (not DAG-CBOR)".into());
+        }
+        Ok(arg)
+    }
+
+    /// Reads a head and returns (major type, argument). Simple values and floats are major 7.
+    pub fn head(&mut self) -> DecodeResult<(u8, u64)> {
+        let b = self.byte()?;
+        let (major, info) = (b >> 5, b & 31);
+        if major == MAJOR_SIMPLE {
+            return Err("unexpected simple value or float".into());
+        }
+        Ok((major, self.argument(info)?))
+    }
+
+    pub fn expect(&mut self, major: u8, what: &str) -> DecodeResult<u64> {
+        match self.head()? {
+            (m, arg) if m == major => Ok(arg),
+            _ => Err(format!("expected {what}")),
+        }
+    }
+
+    pub fn uint(&mut self) -> DecodeResult<u64> {
+        self.expect(MAJOR_UINT, "an unsigned integer")
+    }
+
+    /// A byte string, as a slice of the block.
+    pub fn bytes(&mut self) -> DecodeResult<Bytes> {
+        let len = self.expect(MAJOR_BYTES, "a byte string")?;
+        let range = self.take(len)?;
+        Ok(self.buf.slice(range))
+    }
+
+    pub fn cid(&mut self) -> DecodeResult<Cid> {
+        if self.expect(MAJOR_TAG, "a CID (tag 42)")? != TAG_CID {
+            return Err("expected a CID (tag 42)".into());
+        }
+        let len = self.expect(MAJOR_BYTES, "CID bytes")?;
+        let range = self.take(len)?;
+        parse_cid(&self.buf[range])
+    }
+
+    /// Validates one DAG-CBOR value and returns it as a slice of the block.
+    pub fn value(&mut self) -> DecodeResult<Bytes> {
+        let start = self.pos;
+        self.skip_value(0)?;
+        Ok(self.buf.slice(start..self.pos))
+    }
+
+    fn skip_value(&mut self, depth: usize) -> DecodeResult<()> {
+        if depth > MAX_DEPTH {
+            return Err(format!("value nested deeper than {MAX_DEPTH}"));
+        }
+        let b = self.byte()?;
+        let (major, info) = (b >> 5, b & 31);
+        if major == MAJOR_SIMPLE {
+            return match info {
+                20..=22 => Ok(()), // false, true, null
+                27 => {
+                    let range = self.take(8)?;
+                    let bits = u64::from_be_bytes(self.buf[range].try_into().expect("8 bytes"));
+                    if f64::from_bits(bits).is_finite() {
+                        Ok(())
+                    } else {
+                        Err("NaN and infinite floats are not DAG-CBOR".into())
+                    }
+                }
+                25 | 26 => Err("floats must be 64-bit in DAG-CBOR".into()),
+                _ => Err("unsupported simple value (not DAG-CBOR)".into()),
+            };
+        }
+        let arg = self.argument(info)?;
+        match major {
+            MAJOR_UINT | MAJOR_NINT => Ok(()),
+            MAJOR_BYTES => self.take(arg).map(drop),
+            MAJOR_TEXT => {
+                let range = self.take(arg)?;
+                std::str::from_utf8(&self.buf[range]).map(drop).map_err(|_| "invalid UTF-8 in a string".into())
+            }
+            MAJOR_ARRAY => (0..arg).try_for_each(|_| self.skip_value(depth + 1)),
+            MAJOR_MAP => {
+                let mut previous: Option<std::ops::Range<usize>> = None;
+                for _ in 0..arg {
+                    let len = self.expect(MAJOR_TEXT, "a string map key")?;
+                    let key = self.take(len)?;
+                    std::str::from_utf8(&self.buf[key.clone()]).map_err(|_| "invalid UTF-8 in a map key")?;
+                    if let Some(prev) = previous {
+                        // Canonical order: shorter keys first, then bytewise; no duplicates.
+                        let (a, b) = (&self.buf[prev], &self.buf[key.clone()]);
+                        if (a.len(), a) >= (b.len(), b) {
+                            return Err("map keys not in canonical order (not DAG-CBOR)".into());
+                        }
+                    }
+                    previous = Some(key);
+                    self.skip_value(depth + 1)?;
+                }
+                Ok(())
+            }
+            MAJOR_TAG if arg == TAG_CID => {
+                let len = self.expect(MAJOR_BYTES, "CID bytes")?;
+                let range = self.take(len)?;
+                parse_cid(&self.buf[range]).map(drop)
+            }
+            _ => Err(format!("tag {arg} is not allowed in DAG-CBOR")),
+        }
+    }
+}
+
+fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
+    let Some((0, cid_bytes)) = bytes.split_first() else {
+        return Err("CID bytes lack the 0x00 prefix".into());
+    };
+    let mut reader = cid_bytes;
+    let cid = Cid::read_bytes(&mut reader).map_err(|e| format!("invalid CID: {e}"))?;
+    if !reader.is_empty() {
+        return Err("trailing bytes after a CID".into());
+    }
+    Ok(cid)
+}

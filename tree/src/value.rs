@@ -1,0 +1,76 @@
+//! `RawValue`: a leaf value kept as its exact, validated DAG-CBOR bytes.
+
+use std::fmt;
+
+use bytes::Bytes;
+use ipld_core::ipld::Ipld;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::Decoder;
+use crate::error::{Error, Result};
+
+/// One DAG-CBOR value, validated. Cheap to clone (it shares the block it was read from). Equal
+/// values have equal bytes, because DAG-CBOR is canonical and the validator enforces it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawValue(Bytes);
+
+impl RawValue {
+    /// Encodes a value. Fails on what DAG-CBOR cannot hold: integers beyond 64 bits, NaN and
+    /// infinite floats, nesting deeper than 64.
+    pub fn from_ipld(value: &Ipld) -> Result<Self> {
+        Self::encode(value)
+    }
+
+    /// Encodes any serializable value as DAG-CBOR.
+    pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
+        let bytes = fvm_ipld_encoding::to_vec(value).map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
+        Self::from_bytes(Bytes::from(bytes))
+    }
+
+    /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self> {
+        let mut decoder = Decoder::new(bytes);
+        let value = decoder.value().map_err(|e| Error::Invalid(format!("value: {e}")))?;
+        if !decoder.at_end() {
+            return Err(Error::Invalid("value: trailing bytes".into()));
+        }
+        Ok(RawValue(value))
+    }
+
+    /// For slices the node decoder has already validated.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        RawValue(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value as IPLD data.
+    pub fn to_ipld(&self) -> Result<Ipld> {
+        self.decode()
+    }
+
+    /// The value decoded into any deserializable type.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        fvm_ipld_encoding::from_slice(&self.0).map_err(|e| Error::Invalid(format!("value does not decode: {e}")))
+    }
+}
+
+impl fmt::Debug for RawValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_ipld() {
+            Ok(v) => write!(f, "RawValue({v:?})"),
+            Err(_) => write!(f, "RawValue(0x{})", crate::error::hex(&self.0)),
+        }
+    }
+}
