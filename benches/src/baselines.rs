@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cid::Cid as IpldCid;
 use fvm_ipld_encoding::BytesDe;
 use fvm_ipld_hamt::{BytesKey, Hamt as FvmHamt};
-use prolly::{BatchOp, Config, MemStore, MemStoreError, Mutation, Node, Prolly, SortedBatchBuilder, Store, Tree};
+use prolly::{
+    BatchOp, Config, MemStore, MemStoreError, Mutation, Node, Prolly, SortedBatchBuilder, Store,
+    Tree,
+};
 
 use crate::Subject;
 use crate::counting::CountingStore;
@@ -24,11 +27,16 @@ pub struct Hamt {
 
 impl Hamt {
     pub fn new() -> Self {
-        Hamt { store: Box::leak(Box::default()), root: None, live: None }
+        Hamt {
+            store: Box::leak(Box::default()),
+            root: None,
+            live: None,
+        }
     }
 
     fn load(&self) -> FvmHamt<&'static CountingStore, BytesDe> {
-        FvmHamt::load_with_bit_width(self.root.as_ref().expect("built"), self.store, BIT_WIDTH).unwrap()
+        FvmHamt::load_with_bit_width(self.root.as_ref().expect("built"), self.store, BIT_WIDTH)
+            .unwrap()
     }
 }
 
@@ -47,7 +55,8 @@ impl Subject for Hamt {
     fn insert_one(&mut self, key: &[u8], value: &[u8]) {
         // As an actor does: load the root from state, set, flush.
         let mut h = self.load();
-        h.set(BytesKey(key.to_vec()), BytesDe(value.to_vec())).unwrap();
+        h.set(BytesKey(key.to_vec()), BytesDe(value.to_vec()))
+            .unwrap();
         self.root = Some(h.flush().unwrap());
         self.live = None;
     }
@@ -110,10 +119,16 @@ impl Store for CountingMemStore {
     fn batch_get_ordered(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, Self::Error> {
         self.inner.batch_get_ordered(keys)
     }
-    fn batch_get_ordered_unique(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, Self::Error> {
+    fn batch_get_ordered_unique(
+        &self,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Option<Vec<u8>>>, Self::Error> {
         self.inner.batch_get_ordered_unique(keys)
     }
-    fn batch_get_shared_ordered_unique(&self, keys: &[&[u8]]) -> Result<Vec<Option<Arc<[u8]>>>, Self::Error> {
+    fn batch_get_shared_ordered_unique(
+        &self,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Option<Arc<[u8]>>>, Self::Error> {
         self.inner.batch_get_shared_ordered_unique(keys)
     }
     fn has_native_shared_reads(&self) -> bool {
@@ -156,7 +171,11 @@ impl ProllyMap {
         let store = Arc::new(CountingMemStore::default());
         let prolly = Prolly::new(store.clone(), Config::default());
         let tree = prolly.create();
-        ProllyMap { store, prolly, tree }
+        ProllyMap {
+            store,
+            prolly,
+            tree,
+        }
     }
 }
 
@@ -172,10 +191,19 @@ impl Subject for ProllyMap {
         self.tree = b.build().unwrap();
     }
     fn insert_one(&mut self, key: &[u8], value: &[u8]) {
-        self.tree = self.prolly.put(&self.tree, key.to_vec(), value.to_vec()).unwrap();
+        self.tree = self
+            .prolly
+            .put(&self.tree, key.to_vec(), value.to_vec())
+            .unwrap();
     }
     fn insert_batch(&mut self, batch: &[(Vec<u8>, Vec<u8>)]) {
-        let muts = batch.iter().map(|(k, v)| Mutation::Upsert { key: k.clone(), val: v.clone() }).collect();
+        let muts = batch
+            .iter()
+            .map(|(k, v)| Mutation::Upsert {
+                key: k.clone(),
+                val: v.clone(),
+            })
+            .collect();
         self.tree = self.prolly.batch(&self.tree, muts).unwrap();
     }
     fn get(&mut self, key: &[u8]) -> bool {
@@ -183,10 +211,13 @@ impl Subject for ProllyMap {
     }
     fn scan(&mut self, from: &[u8], n: usize) -> Option<usize> {
         let iter = self.prolly.range(&self.tree, from, None).unwrap();
-        Some(iter.take(n).map(|r| r.unwrap()).count())
+        Some(iter.take(n).filter(|r| r.is_ok()).count())
     }
     fn bytes_stored(&mut self) -> u64 {
-        self.prolly.collect_stats(&self.tree).unwrap().total_tree_size_bytes as u64
+        self.prolly
+            .collect_stats(&self.tree)
+            .unwrap()
+            .total_tree_size_bytes as u64
     }
     fn take_written(&mut self) -> u64 {
         self.store.written.swap(0, Ordering::Relaxed)

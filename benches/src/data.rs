@@ -66,9 +66,23 @@ impl Dataset {
             map.remove(k);
         }
         let sorted: Vec<_> = map.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-        let probes: Vec<Vec<u8>> =
-            (0..2000).map(|_| sorted[(rng.next() % sorted.len() as u64) as usize].0.clone()).collect();
-        let updates = probes[..200].iter().map(|k| (k.clone(), value(&mut rng))).collect();
-        Dataset { sorted, singles, updates, batches, probes }
+        let probes: Vec<Vec<u8>> = (0..2000)
+            .map(|_| {
+                sorted[(rng.next() % sorted.len() as u64) as usize]
+                    .0
+                    .clone()
+            })
+            .collect();
+        let updates = probes[..200]
+            .iter()
+            .map(|k| (k.clone(), value(&mut rng)))
+            .collect();
+        Dataset {
+            sorted,
+            singles,
+            updates,
+            batches,
+            probes,
+        }
     }
 }

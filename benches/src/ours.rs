@@ -3,8 +3,7 @@
 use std::ops::Bound;
 
 use fvm_ipld_blockstore::Blockstore;
-use ipld_core::ipld::Ipld;
-use prolly_tree::{Batch, Config, Direction, Node, RootObject, Tree, Value};
+use prolly_tree::{Batch, Config, Direction, Node, RawValue, RootObject, Tree, Value};
 
 use crate::Subject;
 use crate::counting::CountingStore;
@@ -19,7 +18,11 @@ pub struct Ours {
 
 impl Ours {
     pub fn new(config: Config) -> Self {
-        Ours { config, store: Box::leak(Box::default()), tree: None }
+        Ours {
+            config,
+            store: Box::leak(Box::default()),
+            tree: None,
+        }
     }
 
     fn tree(&mut self) -> &mut Tree<&'static CountingStore> {
@@ -32,16 +35,20 @@ impl Subject for Ours {
         "prollydb"
     }
     fn bulk_build(&mut self, sorted: &[(Vec<u8>, Vec<u8>)]) {
-        let entries = sorted.iter().map(|(k, v)| (k.clone(), Ipld::Bytes(v.clone())));
-        self.tree = Some(Tree::build(self.store, self.config, entries).expect("build"));
+        let entries = sorted
+            .iter()
+            .map(|(k, v)| (k.clone(), RawValue::byte_string(v)));
+        self.tree = Some(Tree::build_raw(self.store, self.config, entries).expect("build"));
     }
     fn insert_one(&mut self, key: &[u8], value: &[u8]) {
-        self.tree().put(key.to_vec(), Ipld::Bytes(value.to_vec())).unwrap().expect_complete();
+        let mut b = Batch::new();
+        b.put_raw(key.to_vec(), RawValue::byte_string(value));
+        self.tree().apply(&b).unwrap().expect_complete();
     }
     fn insert_batch(&mut self, batch: &[(Vec<u8>, Vec<u8>)]) {
         let mut b = Batch::new();
         for (k, v) in batch {
-            b.put(k.clone(), Ipld::Bytes(v.clone()));
+            b.put_raw(k.clone(), RawValue::byte_string(v));
         }
         self.tree().apply(&b).unwrap().expect_complete();
     }
@@ -50,7 +57,12 @@ impl Subject for Ours {
     }
     fn scan(&mut self, from: &[u8], n: usize) -> Option<usize> {
         let tree = self.tree();
-        let got = tree.range_limit(Bound::Included(from), Bound::Unbounded, Direction::Forward, n);
+        let got = tree.range_limit(
+            Bound::Included(from),
+            Bound::Unbounded,
+            Direction::Forward,
+            n,
+        );
         Some(got.unwrap().expect_complete().len())
     }
     fn bytes_stored(&mut self) -> u64 {
@@ -74,7 +86,9 @@ impl Subject for Ours {
 /// Bytes the per-child entry counts take in the internal nodes (the count values and the column's
 /// array head), against the total: what keeping counts costs.
 fn count_overhead(store: &CountingStore, tree: &Tree<&CountingStore>) -> (u64, u64) {
-    let root = RootObject::load(store, &tree.cid()).unwrap().expect_complete();
+    let root = RootObject::load(store, &tree.cid())
+        .unwrap()
+        .expect_complete();
     let mut level = vec![root.node];
     let (mut counts, mut total) = (0u64, 0u64);
     while !level.is_empty() {
@@ -82,7 +96,7 @@ fn count_overhead(store: &CountingStore, tree: &Tree<&CountingStore>) -> (u64, u
         for cid in level {
             let bytes = store.get(&cid).unwrap().unwrap();
             total += bytes.len() as u64;
-            let node = Node::decode(&bytes).unwrap();
+            let node = Node::decode(bytes).unwrap();
             if node.level > 0 {
                 counts += prolly_tree::size::head_len(node.entries.len() as u64) as u64;
                 for e in &node.entries {
@@ -108,21 +122,26 @@ pub fn print_settings(n: usize, targets: &[(u32, u32)]) {
     for &(leaf, internal) in targets {
         let config = Config::with_targets(leaf, internal);
         let store: &'static CountingStore = Box::leak(Box::default());
-        let entries = data.sorted.iter().map(|(k, v)| (k.clone(), Ipld::Bytes(v.clone())));
-        let mut tree = Tree::build(store, config, entries).unwrap();
+        let entries = data
+            .sorted
+            .iter()
+            .map(|(k, v)| (k.clone(), RawValue::byte_string(v)));
+        let mut tree = Tree::build_raw(store, config, entries).unwrap();
         let stats = tree.stats().unwrap().expect_complete();
         let (count_bytes, total) = count_overhead(store, &tree);
         let mut sizes: Vec<u64> = Vec::new();
         {
             // Exact percentiles from a walk, not the power-of-two histogram.
-            let root = RootObject::load(store, &tree.cid()).unwrap().expect_complete();
+            let root = RootObject::load(store, &tree.cid())
+                .unwrap()
+                .expect_complete();
             let mut level = vec![root.node];
             while !level.is_empty() {
                 let mut below = Vec::new();
                 for cid in level {
                     let bytes = store.get(&cid).unwrap().unwrap();
                     sizes.push(bytes.len() as u64);
-                    let node = Node::decode(&bytes).unwrap();
+                    let node = Node::decode(bytes).unwrap();
                     below.extend(node.entries.iter().filter_map(|e| match e.value {
                         Value::Child { cid, .. } => Some(cid),
                         _ => None,
@@ -136,7 +155,9 @@ pub fn print_settings(n: usize, targets: &[(u32, u32)]) {
         store.take_written();
         store.take_written_blocks();
         for (k, v) in &data.updates {
-            tree.put(k.clone(), Ipld::Bytes(v.clone())).unwrap().expect_complete();
+            let mut b = Batch::new();
+            b.put_raw(k.clone(), RawValue::byte_string(v));
+            tree.apply(&b).unwrap().expect_complete();
         }
         let blocks = store.take_written_blocks();
         let per_update = store.take_written() as f64 / data.updates.len() as f64;
@@ -172,4 +193,3 @@ pub fn print_settings(n: usize, targets: &[(u32, u32)]) {
         "\n`count bytes`: share of all tree bytes spent on per-child entry counts in internal nodes. Gas is estimated from bytes and blocks written with FVM 4.8.4's storage prices."
     );
 }
-

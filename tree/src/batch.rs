@@ -209,8 +209,9 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut next_edit = 0;
         // The last node whose end is a fixed boundary (the hash fired on its last entry).
         let mut fixed_end: Option<Cid> = None;
+        let mut last: Option<Position> = None;
         while next_edit < edits.len() {
-            let mut pos = ready!(self.seek(&edits[next_edit].0));
+            let mut pos = ready!(self.seek(last.as_ref(), &edits[next_edit].0));
             // The cap makes a node's end depend on the next node's first entry. When that entry
             // changes, re-chunk from the previous node.
             let touches_first = pos
@@ -234,8 +235,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
                 // Edits up to this node's last key fall in it; the last node takes the rest.
                 let end = match pos.node.last_key() {
                     Some(last) if !is_last => {
-                        next_edit
-                            + edits[next_edit..].partition_point(|(k, _)| k <= last)
+                        next_edit + edits[next_edit..].partition_point(|(k, _)| k <= last)
                     }
                     _ => edits.len(),
                 };
@@ -268,6 +268,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
                 }
                 pos = next;
             }
+            last = Some(pos);
             for node in out {
                 result.made.push(self.writer.write(node));
             }
@@ -277,28 +278,52 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
 
     /// The node at the working level that `key` routes to: the first child whose last key is
     /// >= key, or the last child.
-    fn seek(&mut self, key: &[u8]) -> Result<Outcome<Position>> {
-        let mut ancestors = Vec::new();
-        let mut cid = self.root;
-        loop {
-            let node = ready!(self.writer.load(self.reader, &cid, None));
-            if node.level == self.level {
-                return Ok(Outcome::Complete(Position {
-                    ancestors,
-                    node,
-                    cid,
-                }));
+    fn seek(&mut self, from: Option<&Position>, key: &[u8]) -> Result<Outcome<Position>> {
+        // Keys come in ascending order: climb from the last position only as far as the first
+        // ancestor whose subtree reaches the key (the root always does, by clamping).
+        let mut ancestors = from.map(|p| p.ancestors.clone()).unwrap_or_default();
+        while ancestors.len() > 1
+            && ancestors
+                .last()
+                .is_some_and(|(n, _)| n.last_key().is_some_and(|k| &k[..] < key))
+        {
+            ancestors.pop();
+        }
+        let (mut node, mut cid) = match ancestors.pop() {
+            Some((node, _)) => {
+                let cid = match ancestors.last() {
+                    Some((parent, idx)) => *child_cid(parent, *idx),
+                    None => self.root,
+                };
+                (node, cid)
             }
+            None => (
+                ready!(self.writer.load(self.reader, &self.root, None)),
+                self.root,
+            ),
+        };
+        while node.level > self.level {
             let idx = node
                 .entries
                 .partition_point(|e| &e.key[..] < key)
                 .min(node.entries.len() - 1);
-            let child = child_cid(&node, idx);
+            let child = *child_cid(&node, idx);
             let expected = node.level - 1;
             ancestors.push((node, idx));
-            ready!(self.writer.load(self.reader, &child, Some(expected)));
+            node = ready!(self.writer.load(self.reader, &child, Some(expected)));
             cid = child;
         }
+        if node.level < self.level {
+            return Err(Error::Corrupt {
+                cid,
+                reason: format!("no level {} on this path", self.level),
+            });
+        }
+        Ok(Outcome::Complete(Position {
+            ancestors,
+            node,
+            cid,
+        }))
     }
 
     /// The next (or previous) node at the working level, if any.
@@ -320,7 +345,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         }
         loop {
             let (parent, idx) = ancestors.last().expect("ancestor");
-            let cid = child_cid(parent, *idx);
+            let cid = *child_cid(parent, *idx);
             let expected = parent.level - 1;
             let node = ready!(self.writer.load(self.reader, &cid, Some(expected)));
             if node.level == self.level {

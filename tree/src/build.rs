@@ -1,7 +1,5 @@
 //! Bulk build: a tree from a sorted stream of entries, one chunker per level, in one pass.
 
-use bytes::Bytes;
-
 use crate::chunker::Chunker;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -12,7 +10,8 @@ use crate::store::Writer;
 pub struct Builder {
     config: Config,
     levels: Vec<Level>,
-    last_key: Option<Bytes>,
+    /// A copy of the last key, kept in a reused buffer: the order check costs no allocation.
+    last_key: Option<Vec<u8>>,
     count: u64,
 }
 
@@ -36,7 +35,7 @@ impl Builder {
     /// Adds the next leaf entry. Keys must be strictly ascending.
     pub fn push(&mut self, entry: Entry, writer: &mut Writer) -> Result<()> {
         if let Some(last) = &self.last_key
-            && entry.key <= *last
+            && entry.key[..] <= last[..]
         {
             return Err(Error::Invalid(
                 "bulk build needs strictly ascending keys".into(),
@@ -47,7 +46,9 @@ impl Builder {
         } else {
             return Err(Error::Invalid("a leaf entry must hold data".into()));
         }
-        self.last_key = Some(entry.key.clone());
+        let last = self.last_key.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(&entry.key);
         self.count += 1;
         self.push_at(0, entry, writer);
         Ok(())

@@ -53,7 +53,8 @@ pub fn write_cid(out: &mut Vec<u8>, cid: &Cid) {
     let len = cid.encoded_len();
     write_head(out, MAJOR_BYTES, len as u64 + 1);
     out.push(0);
-    cid.write_bytes(&mut *out).expect("writing to a Vec cannot fail");
+    cid.write_bytes(&mut *out)
+        .expect("writing to a Vec cannot fail");
 }
 
 /// A cursor over one block.
@@ -81,7 +82,11 @@ impl Decoder {
 
     fn take(&mut self, n: u64) -> DecodeResult<std::ops::Range<usize>> {
         let n = usize::try_from(n).map_err(|_| "length out of range")?;
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or("unexpected end of block")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or("unexpected end of block")?;
         let range = self.pos..end;
         self.pos = end;
         Ok(range)
@@ -98,7 +103,9 @@ impl Decoder {
             _ => return Err("indefinite length or reserved head (not DAG-CBOR)".into()),
         };
         let range = self.take(len)?;
-        let arg = self.buf[range].iter().fold(0u64, |acc, b| (acc << 8) | *b as u64);
+        let arg = self.buf[range]
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | *b as u64);
         if arg < min {
             return Err("integer or length not in shortest form (not DAG-CBOR)".into());
         }
@@ -177,7 +184,9 @@ impl Decoder {
             MAJOR_BYTES => self.take(arg).map(drop),
             MAJOR_TEXT => {
                 let range = self.take(arg)?;
-                std::str::from_utf8(&self.buf[range]).map(drop).map_err(|_| "invalid UTF-8 in a string".into())
+                std::str::from_utf8(&self.buf[range])
+                    .map(drop)
+                    .map_err(|_| "invalid UTF-8 in a string".into())
             }
             MAJOR_ARRAY => (0..arg).try_for_each(|_| self.skip_value(depth + 1)),
             MAJOR_MAP => {
@@ -185,7 +194,8 @@ impl Decoder {
                 for _ in 0..arg {
                     let len = self.expect(MAJOR_TEXT, "a string map key")?;
                     let key = self.take(len)?;
-                    std::str::from_utf8(&self.buf[key.clone()]).map_err(|_| "invalid UTF-8 in a map key")?;
+                    std::str::from_utf8(&self.buf[key.clone()])
+                        .map_err(|_| "invalid UTF-8 in a map key")?;
                     if let Some(prev) = previous {
                         // Canonical order: shorter keys first, then bytewise; no duplicates.
                         let (a, b) = (&self.buf[prev], &self.buf[key.clone()]);

@@ -72,7 +72,10 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
     /// The current key and value, if the cursor is on an entry.
     pub fn entry(&self) -> Option<(&Bytes, &RawValue)> {
         match self.leaf_entry() {
-            Some(Entry { key, value: Value::Data(v) }) => Some((key, v)),
+            Some(Entry {
+                key,
+                value: Value::Data(v),
+            }) => Some((key, v)),
             _ => None,
         }
     }
@@ -126,7 +129,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         before: impl Fn(&[u8]) -> bool,
         backward: bool,
     ) -> Result<Outcome<()>> {
-        let mut path = Vec::new();
+        let mut path = Vec::with_capacity(8);
         let mut cid = self.root;
         let mut expected_level = None;
         loop {
@@ -159,12 +162,14 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
                 self.pos = Pos::End;
                 return Ok(Outcome::Complete(()));
             };
-            cid = child_cid(&node, idx);
+            cid = *child_cid(&node, idx);
             path.push(Frame { node, idx });
         }
     }
 
     /// Moves to the next entry. Past the last entry the cursor is at the end.
+    // Not `Iterator::next`: a step can report missing blocks, and the cursor can step back.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Outcome<()>> {
         match self.pos {
             Pos::Start => return self.first(),
@@ -243,7 +248,10 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
                 break;
             }
             let level = parent.node.level - 1;
-            let node = ready!(self.reader.load(&child_cid(&parent.node, parent.idx), Some(level)));
+            let node = ready!(
+                self.reader
+                    .load(child_cid(&parent.node, parent.idx), Some(level))
+            );
             let idx = if forward {
                 0
             } else {
@@ -261,8 +269,8 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
     }
 }
 
-pub(crate) fn child_cid(node: &Node, idx: usize) -> Cid {
-    match node.entries[idx].value {
+pub(crate) fn child_cid(node: &Node, idx: usize) -> &Cid {
+    match &node.entries[idx].value {
         Value::Child { cid, .. } => cid,
         // Decoding guarantees internal nodes hold only children.
         Value::Data(_) => unreachable!("data entry in an internal node"),

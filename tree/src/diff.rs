@@ -10,9 +10,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use bytes::Bytes;
 
 use crate::cursor::child_cid;
 use crate::error::Result;
@@ -74,7 +74,7 @@ impl<'s, S: Blockstore> Walk<'s, S> {
     /// Opens the current subtree item.
     fn open(&mut self) -> Result<Outcome<()>> {
         let (node, idx) = self.stack.last().expect("an item to open");
-        let cid = child_cid(node, *idx);
+        let cid = *child_cid(node, *idx);
         let child = ready!(self.reader.load(&cid, Some(node.level - 1)));
         self.stack.push((child, 0));
         Ok(Outcome::Complete(()))
@@ -83,7 +83,11 @@ impl<'s, S: Blockstore> Walk<'s, S> {
 
 /// Every key whose value differs between the trees rooted at the nodes `left` and `right`, in
 /// key order.
-pub fn diff<S: Blockstore>(reader: NodeReader<'_, S>, left: Cid, right: Cid) -> Result<Outcome<Vec<Change>>> {
+pub fn diff<S: Blockstore>(
+    reader: NodeReader<'_, S>,
+    left: Cid,
+    right: Cid,
+) -> Result<Outcome<Vec<Change>>> {
     let mut changes = Vec::new();
     if left == right {
         return Ok(Outcome::Complete(changes));

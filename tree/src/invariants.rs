@@ -44,7 +44,7 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
         let mut children = Vec::new();
         for parent in parents {
             for (i, entry) in parent.entries.iter().enumerate() {
-                let child = load(&child_cid(parent, i))?;
+                let child = load(child_cid(parent, i))?;
                 if child.level + 1 != parent.level {
                     return Err(format!(
                         "level {} under level {}",

@@ -31,6 +31,8 @@ mod value;
 
 pub use batch::Batch;
 pub use boundary::{boundary_hash, level_seed};
+/// Keys are `Bytes`: cheap to clone, and sliced from the block they were read from.
+pub use bytes::Bytes;
 pub use config::{Config, FORMAT_VERSION};
 pub use cursor::Cursor;
 pub use diff::Change;
@@ -43,7 +45,5 @@ pub use range::{Direction, KeyRange, Pair};
 pub use root::RootObject;
 pub use stats::{LevelStats, Stats};
 pub use store::{NodeCache, cid_of, load_block};
-pub use value::RawValue;
-/// Keys are `Bytes`: cheap to clone, and sliced from the block they were read from.
-pub use bytes::Bytes;
 pub use tree::Tree;
+pub use value::RawValue;

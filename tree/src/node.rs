@@ -52,7 +52,10 @@ pub struct Node {
 
 impl Node {
     pub fn empty_leaf() -> Self {
-        Node { level: 0, entries: Vec::new() }
+        Node {
+            level: 0,
+            entries: Vec::new(),
+        }
     }
 
     /// The node's last key, which is also its key in the parent.
@@ -103,7 +106,9 @@ impl Node {
         let level = u32::try_from(d.uint()?).map_err(|_| "level out of range")?;
         let expected_fields = if level == 0 { 3 } else { 4 };
         if fields != expected_fields {
-            return Err(format!("a level-{level} node has {expected_fields} fields, not {fields}"));
+            return Err(format!(
+                "a level-{level} node has {expected_fields} fields, not {fields}"
+            ));
         }
         let n = d.expect(MAJOR_ARRAY, "the keys")?;
         // Every entry takes at least one byte: a count beyond the block is corrupt, and must not
@@ -121,7 +126,12 @@ impl Node {
         let entries: Vec<Entry> = if level == 0 {
             column(&mut d, "values")?;
             keys.into_iter()
-                .map(|key| Ok(Entry { key, value: Value::Data(RawValue::from_validated(d.value()?)) }))
+                .map(|key| {
+                    Ok(Entry {
+                        key,
+                        value: Value::Data(RawValue::from_validated(d.value()?)),
+                    })
+                })
                 .collect::<Result<_, String>>()?
         } else {
             column(&mut d, "links")?;
@@ -129,7 +139,15 @@ impl Node {
             column(&mut d, "counts")?;
             keys.into_iter()
                 .zip(cids)
-                .map(|(key, cid)| Ok(Entry { key, value: Value::Child { cid, count: d.uint()? } }))
+                .map(|(key, cid)| {
+                    Ok(Entry {
+                        key,
+                        value: Value::Child {
+                            cid,
+                            count: d.uint()?,
+                        },
+                    })
+                })
                 .collect::<Result<_, String>>()?
         };
         if !d.at_end() {
@@ -146,7 +164,11 @@ impl Node {
         if self.level > 0 && self.entries.is_empty() {
             return Err("empty internal node".into());
         }
-        if self.entries.windows(2).any(|pair| pair[0].key >= pair[1].key) {
+        if self
+            .entries
+            .windows(2)
+            .any(|pair| pair[0].key >= pair[1].key)
+        {
             return Err("keys not strictly ascending".into());
         }
         if self.entries.iter().any(|e| e.count() == 0) {

@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use bytes::Bytes;
 
 use crate::cursor::{Cursor, child_cid};
 use crate::error::Result;
@@ -77,7 +77,11 @@ impl<'k> KeyRange<'k> {
 }
 
 /// Reads every node the range needs, level by level, and reports all the missing ones it can see.
-pub fn frontier<S: Blockstore>(reader: NodeReader<'_, S>, root: Cid, range: KeyRange) -> Result<Outcome<()>> {
+pub fn frontier<S: Blockstore>(
+    reader: NodeReader<'_, S>,
+    root: Cid,
+    range: KeyRange,
+) -> Result<Outcome<()>> {
     let mut level_nodes = vec![(root, None::<u32>)];
     let mut missing = BTreeSet::new();
     while !level_nodes.is_empty() {
@@ -96,7 +100,7 @@ pub fn frontier<S: Blockstore>(reader: NodeReader<'_, S>, root: Cid, range: KeyR
             for (i, entry) in node.entries.iter().enumerate() {
                 let after = i.checked_sub(1).map(|p| &node.entries[p].key[..]);
                 if range.meets(after, &entry.key) {
-                    below.push((child_cid(&node, i), Some(node.level - 1)));
+                    below.push((*child_cid(&node, i), Some(node.level - 1)));
                 }
             }
         }

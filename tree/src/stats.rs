@@ -64,7 +64,7 @@ pub fn stats<S: Blockstore>(store: &S, root: Cid) -> Result<Outcome<Stats>> {
                 stats.entries += node.entries.len() as u64;
             } else {
                 below.extend(
-                    (0..node.entries.len()).map(|i| (child_cid(&node, i), Some(node.level - 1))),
+                    (0..node.entries.len()).map(|i| (*child_cid(&node, i), Some(node.level - 1))),
                 );
             }
         }

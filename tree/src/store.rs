@@ -1,7 +1,6 @@
 //! Reading and writing nodes through a Blockstore: CIDs, hash checks, a cache of decoded nodes,
 //! and one flush per write.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -9,6 +8,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::DAG_CBOR;
 use multihash_codetable::{Code, MultihashDigest};
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::node::{Entry, Node, Value};
@@ -27,7 +27,10 @@ pub fn load_block<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<Vec<u8>
         Ok(None) => return Ok(Outcome::missing_one(*cid)),
         Err(e) => return Err(Error::Store(e.to_string())),
     };
-    let corrupt = |reason: &str| Error::Corrupt { cid: *cid, reason: reason.to_string() };
+    let corrupt = |reason: &str| Error::Corrupt {
+        cid: *cid,
+        reason: reason.to_string(),
+    };
     if cid.codec() != DAG_CBOR {
         return Err(corrupt("not a DAG-CBOR block"));
     }
@@ -47,18 +50,35 @@ pub struct NodeCache {
 
 #[derive(Default)]
 struct CacheInner {
-    nodes: HashMap<Cid, Arc<Node>>,
+    /// Keyed by the first eight bytes of the CID's digest, which are already uniformly random;
+    /// the full CID is compared on a hit.
+    nodes: FxHashMap<u64, (Cid, Arc<Node>)>,
     bytes: usize,
+}
+
+fn cache_key(cid: &Cid) -> u64 {
+    let digest = cid.hash().digest();
+    let mut key = [0u8; 8];
+    let n = digest.len().min(8);
+    key[..n].copy_from_slice(&digest[..n]);
+    u64::from_le_bytes(key)
 }
 
 impl NodeCache {
     /// A cache holding decoded nodes of up to about `capacity` encoded bytes.
     pub fn new(capacity: usize) -> Self {
-        NodeCache { inner: Mutex::new(CacheInner::default()), capacity }
+        NodeCache {
+            inner: Mutex::new(CacheInner::default()),
+            capacity,
+        }
     }
 
     fn get(&self, cid: &Cid) -> Option<Arc<Node>> {
-        self.inner.lock().ok()?.nodes.get(cid).cloned()
+        let inner = self.inner.lock().ok()?;
+        match inner.nodes.get(&cache_key(cid)) {
+            Some((c, node)) if c == cid => Some(node.clone()),
+            _ => None,
+        }
     }
 
     fn insert(&self, cid: Cid, node: Arc<Node>, size: usize) {
@@ -68,7 +88,7 @@ impl NodeCache {
                 inner.bytes = 0;
             }
             inner.bytes += size;
-            inner.nodes.insert(cid, node);
+            inner.nodes.insert(cache_key(&cid), (cid, node));
         }
     }
 }
@@ -101,15 +121,28 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
     /// Reads a node; if `level` is given, the node must sit at that level (a child is one level
     /// below its parent).
     pub fn load(&self, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+        self.load_with(cid, level, true)
+    }
+
+    /// Like `load`, but a node read from the store is not cached: a batch reads nodes it is
+    /// about to replace.
+    pub fn load_transient(&self, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+        self.load_with(cid, level, false)
+    }
+
+    fn load_with(&self, cid: &Cid, level: Option<u32>, keep: bool) -> Result<Outcome<Arc<Node>>> {
         let node = match self.cache.get(cid) {
             Some(node) => node,
             None => {
                 let bytes = ready!(load_block(self.store, cid));
                 let size = bytes.len();
                 let node = Arc::new(
-                    Node::decode(Bytes::from(bytes)).map_err(|reason| Error::Corrupt { cid: *cid, reason })?,
+                    Node::decode(Bytes::from(bytes))
+                        .map_err(|reason| Error::Corrupt { cid: *cid, reason })?,
                 );
-                self.cache.insert(*cid, node.clone(), size);
+                if keep {
+                    self.cache.insert(*cid, node.clone(), size);
+                }
                 node
             }
         };
@@ -128,24 +161,38 @@ pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
     }
 }
 
-/// New blocks of one operation, written to the store in a single `put_many_keyed` call. Readers
-/// within the operation see them before the flush.
+/// New blocks of one operation, written to the store in a single `put_many_keyed` call. A batch's
+/// readers see its new nodes before the flush; a bulk build, which never reads back, keeps none.
 #[derive(Default)]
 pub struct Writer {
     blocks: Vec<(Cid, Vec<u8>)>,
-    nodes: HashMap<Cid, Arc<Node>>,
+    nodes: FxHashMap<Cid, Arc<Node>>,
+    retain: bool,
 }
 
 impl Writer {
+    /// A writer whose nodes stay readable before the flush.
+    pub fn retaining() -> Self {
+        Writer {
+            retain: true,
+            ..Writer::default()
+        }
+    }
+
     /// Encodes a node, keeps it for the flush, and returns its entry in the parent level.
     pub fn write(&mut self, node: Node) -> Entry {
         let bytes = node.encode();
         let cid = cid_of(&bytes);
         let entry = Entry {
             key: node.last_key().cloned().unwrap_or_default(),
-            value: Value::Child { cid, count: node.count() },
+            value: Value::Child {
+                cid,
+                count: node.count(),
+            },
         };
-        if !self.nodes.contains_key(&cid) {
+        if !self.retain {
+            self.blocks.push((cid, bytes));
+        } else if !self.nodes.contains_key(&cid) {
             self.blocks.push((cid, bytes));
             self.nodes.insert(cid, Arc::new(node));
         }
@@ -160,20 +207,39 @@ impl Writer {
     }
 
     /// A node written in this operation, or one read from the store.
-    pub fn load<S: Blockstore>(&self, reader: NodeReader<'_, S>, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+    pub fn load<S: Blockstore>(
+        &self,
+        reader: NodeReader<'_, S>,
+        cid: &Cid,
+        level: Option<u32>,
+    ) -> Result<Outcome<Arc<Node>>> {
         match self.nodes.get(cid) {
             Some(node) => {
                 check_level(cid, node, level)?;
                 Ok(Outcome::Complete(node.clone()))
             }
-            None => reader.load(cid, level),
+            None => reader.load_transient(cid, level),
         }
     }
 
-    pub fn flush<S: Blockstore>(self, store: &S) -> Result<()> {
+    /// Writes every new block in one call, then hands the new nodes to the cache: the next
+    /// operation will start from them.
+    pub fn flush<S: Blockstore>(self, store: &S, cache: &NodeCache) -> Result<()> {
         if self.blocks.is_empty() {
             return Ok(());
         }
-        store.put_many_keyed(self.blocks).map_err(|e| Error::Store(e.to_string()))
+        let sizes: FxHashMap<Cid, usize> = if self.retain {
+            self.blocks.iter().map(|(cid, b)| (*cid, b.len())).collect()
+        } else {
+            FxHashMap::default()
+        };
+        store
+            .put_many_keyed(self.blocks)
+            .map_err(|e| Error::Store(e.to_string()))?;
+        // Internal nodes are what the next operation reads again; a new leaf rarely is.
+        for (cid, node) in self.nodes.into_iter().filter(|(_, n)| n.level > 0) {
+            cache.insert(cid, node, sizes.get(&cid).copied().unwrap_or(0));
+        }
+        Ok(())
     }
 }

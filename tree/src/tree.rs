@@ -37,7 +37,10 @@ pub struct Tree<S> {
 
 impl<S> std::fmt::Debug for Tree<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tree").field("cid", &self.cid).field("root", &self.root).finish()
+        f.debug_struct("Tree")
+            .field("cid", &self.cid)
+            .field("root", &self.root)
+            .finish()
     }
 }
 
@@ -54,13 +57,15 @@ impl<S: Blockstore> Tree<S> {
         entries: impl IntoIterator<Item = (K, Ipld)>,
     ) -> Result<Self> {
         let mut invalid = None;
-        let raw = entries.into_iter().map_while(|(k, v)| match RawValue::from_ipld(&v) {
-            Ok(raw) => Some((k, raw)),
-            Err(e) => {
-                invalid = Some(e);
-                None
-            }
-        });
+        let raw = entries
+            .into_iter()
+            .map_while(|(k, v)| match RawValue::from_ipld(&v) {
+                Ok(raw) => Some((k, raw)),
+                Err(e) => {
+                    invalid = Some(e);
+                    None
+                }
+            });
         let tree = Self::build_raw(store, config, raw);
         match invalid {
             Some(e) => Err(e),
@@ -78,7 +83,13 @@ impl<S: Blockstore> Tree<S> {
         let mut writer = Writer::default();
         let mut builder = Builder::new(config);
         for (key, value) in entries {
-            builder.push(Entry { key: key.into(), value: Value::Data(value) }, &mut writer)?;
+            builder.push(
+                Entry {
+                    key: key.into(),
+                    value: Value::Data(value),
+                },
+                &mut writer,
+            )?;
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);
@@ -88,7 +99,12 @@ impl<S: Blockstore> Tree<S> {
     /// Opens the tree whose root object is `cid`.
     pub fn load(store: S, cid: Cid) -> Result<Outcome<Self>> {
         let root = ready!(RootObject::load(&store, &cid));
-        Ok(Outcome::Complete(Tree { store, cid, root, cache: Arc::default() }))
+        Ok(Outcome::Complete(Tree {
+            store,
+            cid,
+            root,
+            cache: Arc::default(),
+        }))
     }
 
     /// Another version in the same store, sharing this handle's node cache.
@@ -97,7 +113,12 @@ impl<S: Blockstore> Tree<S> {
         S: Clone,
     {
         let root = ready!(RootObject::load(&self.store, &cid));
-        Ok(Outcome::Complete(Tree { store: self.store.clone(), cid, root, cache: self.cache.clone() }))
+        Ok(Outcome::Complete(Tree {
+            store: self.store.clone(),
+            cid,
+            root,
+            cache: self.cache.clone(),
+        }))
     }
 
     fn reader(&self) -> NodeReader<'_, S> {
@@ -199,7 +220,7 @@ impl<S: Blockstore> Tree<S> {
     /// Applies puts and deletes in one pass down the tree and one flush. On any error or missing
     /// block, nothing is written and the tree is unchanged.
     pub fn apply(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
-        let mut writer = Writer::default();
+        let mut writer = Writer::retaining();
         let root = ready!(batch::apply(
             self.reader(),
             &self.root.config,
@@ -216,7 +237,7 @@ impl<S: Blockstore> Tree<S> {
         };
         let root_object = RootObject::new(self.root.config, cid, count);
         let cid = writer.write_raw(root_object.encode());
-        writer.flush(&self.store)?;
+        writer.flush(&self.store, &self.cache)?;
         self.cid = cid;
         self.root = root_object;
         Ok(Outcome::Complete(self.cid))
@@ -281,7 +302,13 @@ impl<S: Blockstore> Tree<S> {
         };
         let root = RootObject::new(config, node, count);
         let cid = writer.write_raw(root.encode());
-        writer.flush(&store)?;
-        Ok(Tree { store, cid, root, cache: Arc::default() })
+        let cache = Arc::<NodeCache>::default();
+        writer.flush(&store, &cache)?;
+        Ok(Tree {
+            store,
+            cid,
+            root,
+            cache,
+        })
     }
 }

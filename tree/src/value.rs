@@ -24,14 +24,24 @@ impl RawValue {
 
     /// Encodes any serializable value as DAG-CBOR.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
-        let bytes = fvm_ipld_encoding::to_vec(value).map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
+        let bytes = fvm_ipld_encoding::to_vec(value)
+            .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
         Self::from_bytes(Bytes::from(bytes))
+    }
+
+    /// A byte string value, encoded directly (no serializer on the way).
+    pub fn byte_string(data: &[u8]) -> Self {
+        let mut out = Vec::with_capacity(data.len() + 9);
+        crate::codec::write_bytes(&mut out, data);
+        RawValue(Bytes::from(out))
     }
 
     /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.
     pub fn from_bytes(bytes: Bytes) -> Result<Self> {
         let mut decoder = Decoder::new(bytes);
-        let value = decoder.value().map_err(|e| Error::Invalid(format!("value: {e}")))?;
+        let value = decoder
+            .value()
+            .map_err(|e| Error::Invalid(format!("value: {e}")))?;
         if !decoder.at_end() {
             return Err(Error::Invalid("value: trailing bytes".into()));
         }
@@ -62,7 +72,8 @@ impl RawValue {
 
     /// The value decoded into any deserializable type.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        fvm_ipld_encoding::from_slice(&self.0).map_err(|e| Error::Invalid(format!("value does not decode: {e}")))
+        fvm_ipld_encoding::from_slice(&self.0)
+            .map_err(|e| Error::Invalid(format!("value does not decode: {e}")))
     }
 }
 

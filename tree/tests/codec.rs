@@ -14,7 +14,9 @@ fn ipld_value() -> impl Strategy<Value = Ipld> {
         any::<bool>().prop_map(Ipld::Bool),
         any::<i64>().prop_map(|i| Ipld::Integer(i as i128)),
         any::<u64>().prop_map(|i| Ipld::Integer(i as i128)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Ipld::Float),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Ipld::Float),
         ".{0,12}".prop_map(Ipld::String),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Ipld::Bytes),
         any::<[u8; 32]>().prop_map(|d| Ipld::Link(prolly_tree::cid_of(&d))),
@@ -65,11 +67,20 @@ fn non_canonical_and_non_dag_cbor_values_are_refused() {
         ("0102", "two values"),
         ("", "nothing"),
     ] {
-        let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-        assert!(RawValue::from_bytes(Bytes::from(bytes)).is_err(), "accepted {why}");
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert!(
+            RawValue::from_bytes(Bytes::from(bytes)).is_err(),
+            "accepted {why}"
+        );
     }
     let deep = (0..100).fold(Ipld::Null, |v, _| Ipld::List(vec![v]));
-    assert!(RawValue::from_ipld(&deep).is_err(), "accepted nesting of 100");
+    assert!(
+        RawValue::from_ipld(&deep).is_err(),
+        "accepted nesting of 100"
+    );
     assert!(RawValue::from_ipld(&Ipld::Integer(1 << 64)).is_err());
     assert!(RawValue::from_ipld(&Ipld::Map(BTreeMap::new())).is_ok());
 }
@@ -78,13 +89,17 @@ fn data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PROLLYDB_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    dir.join("ipld-codec-fixtures").is_dir().then_some(dir.join("ipld-codec-fixtures"))
+    dir.join("ipld-codec-fixtures")
+        .is_dir()
+        .then_some(dir.join("ipld-codec-fixtures"))
 }
 
 #[test]
 fn agrees_with_the_ipld_codec_fixtures() {
     let Some(dir) = data_dir() else {
-        eprintln!("SKIP agrees_with_the_ipld_codec_fixtures: no ipld-codec-fixtures under PROLLYDB_DATA or ../shared/data");
+        eprintln!(
+            "SKIP agrees_with_the_ipld_codec_fixtures: no ipld-codec-fixtures under PROLLYDB_DATA or ../shared/data"
+        );
         return;
     };
     let mut accepted = 0;
@@ -99,7 +114,8 @@ fn agrees_with_the_ipld_codec_fixtures() {
                 let bytes = std::fs::read(&file).unwrap();
                 // The fixtures include integers beyond 64 bits only in DAG-JSON; every DAG-CBOR
                 // fixture is a valid value.
-                RawValue::from_bytes(Bytes::from(bytes)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                RawValue::from_bytes(Bytes::from(bytes))
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
                 accepted += 1;
             }
         }
@@ -107,11 +123,19 @@ fn agrees_with_the_ipld_codec_fixtures() {
     assert!(accepted > 100, "only {accepted} fixtures");
     let negative = dir.join("negative-fixtures/dag-cbor/decode");
     for file in std::fs::read_dir(negative).unwrap() {
-        let cases: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(file.unwrap().path()).unwrap()).unwrap();
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(file.unwrap().path()).unwrap()).unwrap();
         for case in cases {
             let hex = case["hex"].as_str().unwrap();
-            let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-            assert!(RawValue::from_bytes(Bytes::from(bytes)).is_err(), "accepted negative fixture {}", case["name"]);
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            assert!(
+                RawValue::from_bytes(Bytes::from(bytes)).is_err(),
+                "accepted negative fixture {}",
+                case["name"]
+            );
         }
     }
 }

@@ -16,12 +16,15 @@ fn sized_value(seed: u64, len: usize) -> Ipld {
     Ipld::Bytes(vec![seed as u8; len])
 }
 
+/// A write of one key: a value (seed, length) or a delete.
+type Write = (u32, Option<(u64, usize)>);
+
 #[derive(Debug, Clone)]
 struct Scenario {
     /// Final entries: key -> (seed, value length).
     target: BTreeMap<u32, (u64, usize)>,
     /// Every write, in the order applied: (key, value or delete).
-    ops: Vec<(u32, Option<(u64, usize)>)>,
+    ops: Vec<Write>,
     /// Batch sizes to cut `ops` into.
     cuts: Vec<usize>,
 }
@@ -35,7 +38,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             // Per key, its writes in order: transient keys are put then deleted, some target keys
             // first get another value, every target key ends with its final value.
             let keys: Vec<u32> = target.keys().copied().collect();
-            let mut per_key: Vec<Vec<(u32, Option<(u64, usize)>)>> = Vec::new();
+            let mut per_key: Vec<Vec<Write>> = Vec::new();
             for k in &transient {
                 per_key.push(vec![(*k, Some((1, 8))), (*k, None)]);
             }

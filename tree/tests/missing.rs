@@ -121,9 +121,7 @@ fn a_missing_leaf_is_reported_by_cid() {
         if node.level == 0 {
             break;
         }
-        let i = node
-            .entries
-            .partition_point(|e| e.key[..] < key(777)[..]);
+        let i = node.entries.partition_point(|e| e.key[..] < key(777)[..]);
         let Value::Child { cid: child, .. } = node.entries[i].value else {
             panic!()
         };
@@ -141,7 +139,10 @@ fn a_missing_leaf_is_reported_by_cid() {
     }
     let tree = Tree::load(&without, tree.cid()).unwrap().expect_complete();
     assert_eq!(tree.get(&key(777)).unwrap(), Outcome::missing_one(cid));
-    assert_eq!(ipld(tree.get(&key(5)).unwrap().expect_complete()), Some(value(5)));
+    assert_eq!(
+        ipld(tree.get(&key(5)).unwrap().expect_complete()),
+        Some(value(5))
+    );
     let range = tree
         .range(
             Bound::Included(&key(700)),

@@ -49,7 +49,10 @@ pub fn assert_valid(store: &MemoryBlockstore, root: &Cid) {
 
 /// A range's pairs as plain keys and IPLD values, to compare with a model.
 pub fn plain(pairs: Vec<prolly_tree::Pair>) -> Vec<(Vec<u8>, Ipld)> {
-    pairs.into_iter().map(|(k, v)| (k.to_vec(), v.to_ipld().unwrap())).collect()
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_ipld().unwrap()))
+        .collect()
 }
 
 pub fn ipld(value: Option<prolly_tree::RawValue>) -> Option<Ipld> {
