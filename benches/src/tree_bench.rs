@@ -213,6 +213,14 @@ fn main() {
         .map(|s| s.split(',').map(|n| n.parse().expect("a size")).collect())
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
     let config = Config::default();
+    if args.iter().any(|a| a == "--settings-only") {
+        let n = *sizes.iter().max().expect("a size");
+        ours::print_settings(
+            n,
+            &[(384, 384), (512, 384), (512, 320), (448, 448), (640, 384)],
+        );
+        return;
+    }
     println!("## prollydb tree vs baselines (keys 16-24 bytes, values 73 bytes; one thread)\n");
     let mut rows = Vec::new();
     for &n in &sizes {

@@ -46,7 +46,7 @@ impl Chunker {
             out.push(self.take());
         }
         let fires = self.entries.len() + 1 >= self.config.min_entries as usize
-            && boundary::fires(&self.config, self.level, &entry.key, len);
+            && boundary::fires(&self.config, self.level, &entry.key, self.payload, len);
         self.entries.push(entry);
         self.payload += len;
         if fires {

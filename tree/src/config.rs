@@ -10,8 +10,9 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// Node-size targets and caps, in encoded bytes, separately for leaves and internal nodes.
 ///
-/// A boundary follows an entry with probability `entry_bytes / target`, so nodes average about
-/// `target` bytes whatever the entry sizes. `cap` is a hard limit on a node's encoded size.
+/// The boundary hash fires more readily as a node grows (see `boundary::fires`), so node sizes
+/// cluster just under `target` whatever the entry sizes. `cap` is a hard limit on a node's
+/// encoded size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize_tuple, Deserialize_tuple)]
 pub struct Config {
     pub leaf_target: u32,
@@ -30,7 +31,7 @@ impl Default for Config {
         Config {
             leaf_target: 512,
             leaf_cap: 16 * 1024,
-            internal_target: 512,
+            internal_target: 384,
             internal_cap: 16 * 1024,
             min_entries: 2,
             salt: 0,
@@ -42,6 +43,8 @@ impl Default for Config {
 const MIN_CAP: u32 = 128;
 /// Largest cap accepted: FVM blocks are at most 1 MiB.
 const MAX_CAP: u32 = 1 << 20;
+/// Largest target accepted: it keeps the boundary arithmetic within 128 bits.
+const MAX_TARGET: u32 = 1 << 21;
 
 impl Config {
     /// Node-size settings with everything else at the default.
@@ -55,8 +58,10 @@ impl Config {
 
     pub fn validate(&self) -> Result<()> {
         let check = |what: &str, target: u32, cap: u32| -> Result<()> {
-            if target == 0 {
-                return Err(Error::Config(format!("{what} target must be positive")));
+            if target == 0 || target > MAX_TARGET {
+                return Err(Error::Config(format!(
+                    "{what} target {target} outside 1..={MAX_TARGET} bytes"
+                )));
             }
             if !(MIN_CAP..=MAX_CAP).contains(&cap) {
                 return Err(Error::Config(format!(
