@@ -202,7 +202,14 @@ fn print_table(rows: &[Row]) {
 }
 
 /// Node-size targets (leaf, internal) compared in the settings table; 512 / 384 is the default.
-const SETTINGS: &[(u32, u32)] = &[(256, 256), (384, 384), (512, 384), (512, 512), (1024, 1024)];
+const SETTINGS: &[(u32, u32)] = &[
+    (256, 256),
+    (384, 384),
+    (512, 384),
+    (512, 512),
+    (1024, 1024),
+    (2048, 2048),
+];
 
 fn main() {
     // Same conditions for all: prolly-map would otherwise spread its builds over a thread pool.
@@ -218,10 +225,7 @@ fn main() {
     let config = Config::default();
     if args.iter().any(|a| a == "--settings-only") {
         let n = *sizes.iter().max().expect("a size");
-        ours::print_settings(
-            n,
-            &[(384, 384), (512, 384), (512, 320), (448, 448), (640, 384)],
-        );
+        ours::print_settings(n, SETTINGS);
         return;
     }
     println!("## prollydb tree vs baselines (keys 16-24 bytes, values 73 bytes; one thread)\n");

@@ -123,6 +123,9 @@ pub(crate) fn apply<S: Blockstore>(
     let root_node = ready!(writer.load(reader, &root, None));
     let top = root_node.level;
     let mut level = 0;
+    // Where the previous level began re-chunking: its parent is where this level begins, so no
+    // level seeks from the root again.
+    let mut start: Option<Position> = None;
     loop {
         if edits.is_empty() {
             return Ok(Outcome::Complete(None));
@@ -134,7 +137,8 @@ pub(crate) fn apply<S: Blockstore>(
             reader,
             writer,
         };
-        let result = ready!(job.run(&edits));
+        let result = ready!(job.run(&edits, start.take()));
+        start = result.first.as_ref().and_then(|p| p.parent(root));
         if level == top {
             let entry = ready!(finish_root(config, top, result.made, reader, writer));
             return Ok(Outcome::Complete(Some(entry)));
@@ -150,6 +154,8 @@ struct LevelResult {
     replaced: Vec<(Bytes, Cid)>,
     /// New nodes, in order, as entries for the level above.
     made: Vec<Entry>,
+    /// The node the first re-chunked run started from.
+    first: Option<Position>,
 }
 
 impl LevelResult {
@@ -184,6 +190,22 @@ struct Position {
 }
 
 impl Position {
+    /// The position of this node's parent, one level up. Every edit of the level above falls
+    /// at or after it: they are the last keys of nodes from this one on.
+    fn parent(&self, root: Cid) -> Option<Position> {
+        let mut ancestors = self.ancestors.clone();
+        let (node, _) = ancestors.pop()?;
+        let cid = match ancestors.last() {
+            Some((parent, idx)) => *child_cid(parent, *idx),
+            None => root,
+        };
+        Some(Position {
+            ancestors,
+            node,
+            cid,
+        })
+    }
+
     /// Whether this is the last node of its level: every ancestor is on its last child.
     fn is_last(&self) -> bool {
         self.ancestors
@@ -201,15 +223,16 @@ struct LevelJob<'a, 's, S> {
 }
 
 impl<S: Blockstore> LevelJob<'_, '_, S> {
-    fn run(&mut self, edits: &Edits) -> Result<Outcome<LevelResult>> {
+    fn run(&mut self, edits: &Edits, start: Option<Position>) -> Result<Outcome<LevelResult>> {
         let mut result = LevelResult {
             replaced: Vec::new(),
             made: Vec::new(),
+            first: None,
         };
         let mut next_edit = 0;
         // The last node whose end is a fixed boundary (the hash fired on its last entry).
         let mut fixed_end: Option<Cid> = None;
-        let mut last: Option<Position> = None;
+        let mut last: Option<Position> = start;
         while next_edit < edits.len() {
             let mut pos = ready!(self.seek(last.as_ref(), &edits[next_edit].0));
             // The cap makes a node's end depend on the next node's first entry. When that entry
@@ -224,6 +247,9 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
                 && Some(prev.cid) != fixed_end
             {
                 pos = prev;
+            }
+            if result.first.is_none() {
+                result.first = Some(pos.clone());
             }
             let mut chunker = Chunker::new(*self.config, self.level);
             let mut out = Vec::new();
