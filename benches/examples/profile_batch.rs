@@ -14,7 +14,16 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(512);
-    let mut tree = Tree::build_raw(&store, Config::with_targets(target, target), entries).unwrap();
+    let mut tree = Tree::build_raw(
+        &store,
+        if target == 0 {
+            Config::default()
+        } else {
+            Config::with_targets(target, target)
+        },
+        entries,
+    )
+    .unwrap();
     let copy = fvm_ipld_blockstore::tracking::TrackingBlockstore::new(MemoryBlockstore::default());
     store.copy_to(&copy).unwrap();
     println!(

@@ -442,15 +442,21 @@ fn finish_root<S: Blockstore>(
     let Some(mut root) = entries.pop() else {
         return Ok(Outcome::Complete(writer.write(Node::empty_leaf())));
     };
-    // The root is the lowest level with a single node: drop roots that have one child.
+    // The root is the lowest level with a single node: drop roots that have one child. A leaf
+    // ends the descent without being read (the writer keeps only internal nodes).
+    let mut root_level = level - 1;
     loop {
         let Value::Child { cid, .. } = root.value else {
             unreachable!("node entry")
         };
-        let node = ready!(writer.load(reader, &cid, None));
-        if node.level == 0 || node.entries.len() > 1 {
+        if root_level == 0 {
+            return Ok(Outcome::Complete(root));
+        }
+        let node = ready!(writer.load(reader, &cid, Some(root_level)));
+        if node.entries.len() > 1 {
             return Ok(Outcome::Complete(root));
         }
         root = node.entries[0].clone();
+        root_level -= 1;
     }
 }

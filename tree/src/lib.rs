@@ -7,6 +7,29 @@
 //!
 //! Reads return [`Outcome`]: complete, or missing the blocks the store lacks, so a client can
 //! fetch them and run again. Errors are only for corrupt blocks, store failures and bad input.
+//!
+//! ```
+//! use std::ops::Bound;
+//! use fvm_ipld_blockstore::MemoryBlockstore;
+//! use ipld_core::ipld::Ipld;
+//! use prolly_tree::{Batch, Config, Direction, Tree};
+//!
+//! let store = MemoryBlockstore::default();
+//! let mut tree = Tree::empty(&store, Config::default())?;
+//! let mut batch = Batch::new();
+//! batch.put(b"apple".to_vec(), Ipld::Integer(3)).put(b"pear".to_vec(), Ipld::Integer(5));
+//! tree.apply(&batch)?.expect_complete(); // one pass down the tree, one flush
+//!
+//! let pear = tree.get(b"pear")?.expect_complete().expect("present");
+//! assert_eq!(pear.to_ipld()?, Ipld::Integer(5));
+//! let all = tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Backward)?.expect_complete();
+//! assert_eq!(all[0].0, &b"pear"[..]);
+//!
+//! // The same entries, in any order of writes, give the same root.
+//! let rebuilt = Tree::build(&store, Config::default(), [(b"apple".to_vec(), Ipld::Integer(3)), (b"pear".to_vec(), Ipld::Integer(5))])?;
+//! assert_eq!(rebuilt.cid(), tree.cid());
+//! # Ok::<(), prolly_tree::Error>(())
+//! ```
 
 mod batch;
 mod boundary;

@@ -162,7 +162,8 @@ pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
 }
 
 /// New blocks of one operation, written to the store in a single `put_many_keyed` call. A batch's
-/// readers see its new nodes before the flush; a bulk build, which never reads back, keeps none.
+/// readers see its new internal nodes before the flush; a bulk build, which never reads back,
+/// keeps none.
 #[derive(Default)]
 pub struct Writer {
     blocks: Vec<(Cid, Vec<u8>)>,
@@ -190,7 +191,9 @@ impl Writer {
                 count: node.count(),
             },
         };
-        if !self.retain {
+        // Internal nodes stay readable (a batch may collapse the root into one, and the cache
+        // takes them after the flush); leaves are done with once encoded.
+        if !self.retain || node.level == 0 {
             self.blocks.push((cid, bytes));
         } else if !self.nodes.contains_key(&cid) {
             self.blocks.push((cid, bytes));
@@ -237,7 +240,7 @@ impl Writer {
             .put_many_keyed(self.blocks)
             .map_err(|e| Error::Store(e.to_string()))?;
         // Internal nodes are what the next operation reads again; a new leaf rarely is.
-        for (cid, node) in self.nodes.into_iter().filter(|(_, n)| n.level > 0) {
+        for (cid, node) in self.nodes {
             cache.insert(cid, node, sizes.get(&cid).copied().unwrap_or(0));
         }
         Ok(())
