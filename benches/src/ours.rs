@@ -116,9 +116,9 @@ fn count_overhead(store: &CountingStore, tree: &Tree<&CountingStore>) -> (u64, u
 pub fn print_settings(n: usize, targets: &[(u32, u32)]) {
     let data = Dataset::new(n);
     println!(
-        "| leaf / internal target | depth | leaves | mean leaf | mean internal | largest | p50 / p90 / p99 node | bytes per update | blocks per update | path bytes | count bytes | est. gas per update | batched inserts/s |"
+        "| leaf / internal target | depth | leaves | mean leaf | mean internal | largest | p50 / p90 / p99 node | bytes per update | blocks per update | path bytes | count bytes | est. gas per update | bytes per insert | batched inserts/s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for &(leaf, internal) in targets {
         let config = Config::with_targets(leaf, internal);
         let store: &'static CountingStore = Box::leak(Box::default());
@@ -178,13 +178,20 @@ pub fn print_settings(n: usize, targets: &[(u32, u32)]) {
             tree.apply(&b).unwrap().expect_complete();
         }
         let batch_rate = 5_000.0 / start.elapsed().as_secs_f64();
+        store.take_written();
+        for (k, v) in &data.singles {
+            let mut b = Batch::new();
+            b.put_raw(k.clone(), RawValue::byte_string(v));
+            tree.apply(&b).unwrap().expect_complete();
+        }
+        let per_insert = store.take_written() as f64 / data.singles.len() as f64;
         let leaves = &stats.levels[0];
         let internal_nodes: u64 = stats.levels[1..].iter().map(|l| l.nodes).sum();
         let internal_bytes: u64 = stats.levels[1..].iter().map(|l| l.bytes).sum();
         // FVM 4.8.4 prices (FVM-NOTES.md): ~506k gas per block stored plus 3,362 per byte.
         let gas = blocks_per_update * 506_000.0 + per_update * 3_362.0;
         println!(
-            "| {leaf} / {internal} | {} | {} | {} | {} | {} | {} / {} / {} | {per_update:.0} | {blocks_per_update:.1} | {} | {:.1}% | {:.1}M | {:.1}k |",
+            "| {leaf} / {internal} | {} | {} | {} | {} | {} | {} / {} / {} | {per_update:.0} | {blocks_per_update:.1} | {} | {:.1}% | {:.1}M | {per_insert:.0} | {:.1}k |",
             stats.depth,
             leaves.nodes,
             leaves.bytes / leaves.nodes.max(1),

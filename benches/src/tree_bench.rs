@@ -94,6 +94,8 @@ fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
         Some(rate)
     });
     push("random single inserts", v, true, "ops/s");
+    let v = each(&mut |s| Some(s.take_written() as f64 / data.singles.len() as f64));
+    push("bytes written per single insert", v, false, "bytes");
     let v = each(&mut |s| {
         // Bytes rewritten by one update of an existing key, averaged.
         s.take_written();
