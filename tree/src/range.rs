@@ -76,18 +76,50 @@ impl<'k> KeyRange<'k> {
     }
 }
 
-/// Reads every node the range needs, level by level, and reports all the missing ones it can see.
+/// A node the frontier will read, with what its parent says about it.
+struct Pending {
+    cid: Cid,
+    level: Option<u32>,
+    /// Every key of the subtree is at or above the range's low bound.
+    lower_ok: bool,
+}
+
+impl KeyRange<'_> {
+    /// Whether every key above `after` is at or above the low bound.
+    fn lower_ok_after(&self, after: &[u8]) -> bool {
+        match self.lo {
+            Bound::Included(lo) | Bound::Excluded(lo) => after >= lo,
+            Bound::Unbounded => true,
+        }
+    }
+}
+
+/// Reads, level by level, every node that reading up to `limit` entries of the range from the
+/// `direction` end needs, and reports all the missing ones it can see at once. A reader over a cold
+/// cache then fetches one level per round, not one block per round.
+///
+/// Per-child entry counts bound the work: children wholly inside the range hold exactly their
+/// count, so at each level the frontier keeps children, in reading order, only until those counts
+/// cover the limit.
 pub fn frontier<S: Blockstore>(
     reader: NodeReader<'_, S>,
     root: Cid,
     range: KeyRange,
+    direction: Direction,
+    limit: usize,
 ) -> Result<Outcome<()>> {
-    let mut level_nodes = vec![(root, None::<u32>)];
+    let root = Pending {
+        cid: root,
+        level: None,
+        lower_ok: range.lo == Bound::Unbounded,
+    };
+    let mut level_nodes = vec![root];
     let mut missing = BTreeSet::new();
     while !level_nodes.is_empty() {
         let mut below = Vec::new();
-        for (cid, level) in level_nodes {
-            let node = match reader.load(&cid, level)? {
+        let mut covered = 0u64;
+        'nodes: for pending in level_nodes {
+            let node = match reader.load(&pending.cid, pending.level)? {
                 Outcome::Complete(node) => node,
                 Outcome::Missing(m) => {
                     missing.extend(m);
@@ -97,10 +129,27 @@ pub fn frontier<S: Blockstore>(
             if node.level == 0 {
                 continue;
             }
-            for (i, entry) in node.entries.iter().enumerate() {
+            let children: Box<dyn Iterator<Item = usize>> = match direction {
+                Direction::Forward => Box::new(0..node.entries.len()),
+                Direction::Backward => Box::new((0..node.entries.len()).rev()),
+            };
+            for i in children {
+                let entry = &node.entries[i];
                 let after = i.checked_sub(1).map(|p| &node.entries[p].key[..]);
-                if range.meets(after, &entry.key) {
-                    below.push((*child_cid(&node, i), Some(node.level - 1)));
+                if !range.meets(after, &entry.key) {
+                    continue;
+                }
+                let lower_ok = after.map_or(pending.lower_ok, |a| range.lower_ok_after(a));
+                below.push(Pending {
+                    cid: *child_cid(&node, i),
+                    level: Some(node.level - 1),
+                    lower_ok,
+                });
+                if lower_ok && range.below_hi(&entry.key) {
+                    covered = covered.saturating_add(entry.count());
+                    if covered >= limit as u64 {
+                        break 'nodes;
+                    }
                 }
             }
         }
@@ -119,14 +168,11 @@ pub fn collect<S: Blockstore>(
     root: Cid,
     range: KeyRange,
     direction: Direction,
-    limit: Option<usize>,
+    limit: usize,
 ) -> Result<Outcome<Vec<Pair>>> {
-    if limit.is_none() {
-        ready!(frontier(reader, root, range));
-    }
+    ready!(frontier(reader, root, range, direction, limit));
     let mut cursor = Cursor::new(reader, root);
     let mut out = Vec::new();
-    let limit = limit.unwrap_or(usize::MAX);
     match direction {
         Direction::Forward => {
             ready!(match range.lo {
@@ -141,8 +187,8 @@ pub fn collect<S: Blockstore>(
                     break;
                 }
                 out.push((key.clone(), value.clone()));
-                // The last key in range needs no look past it.
-                if matches!(range.hi, Bound::Included(hi) if hi == key) {
+                // The last key in range, or the last one wanted, needs no look past it.
+                if out.len() == limit || matches!(range.hi, Bound::Included(hi) if hi == key) {
                     break;
                 }
                 ready!(cursor.next());
@@ -161,7 +207,7 @@ pub fn collect<S: Blockstore>(
                     break;
                 }
                 out.push((key.clone(), value.clone()));
-                if matches!(range.lo, Bound::Included(lo) if lo == key) {
+                if out.len() == limit || matches!(range.lo, Bound::Included(lo) if lo == key) {
                     break;
                 }
                 // Leaving the leaf: the ancestors tell whether anything before it is in range.

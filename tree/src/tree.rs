@@ -191,16 +191,11 @@ impl<S: Blockstore> Tree<S> {
         hi: Bound<&[u8]>,
         direction: Direction,
     ) -> Result<Outcome<Vec<Pair>>> {
-        range::collect(
-            self.reader(),
-            self.root.node,
-            KeyRange::new(lo, hi),
-            direction,
-            None,
-        )
+        self.range_limit(lo, hi, direction, usize::MAX)
     }
 
-    /// At most `limit` entries of a range, starting from the end `direction` reads from.
+    /// At most `limit` entries of a range, starting from the end `direction` reads from. Over a
+    /// partial store it reports, per level, the missing blocks those entries need.
     pub fn range_limit(
         &self,
         lo: Bound<&[u8]>,
@@ -213,7 +208,7 @@ impl<S: Blockstore> Tree<S> {
             self.root.node,
             KeyRange::new(lo, hi),
             direction,
-            Some(limit),
+            limit,
         )
     }
 

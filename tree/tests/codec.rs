@@ -67,12 +67,8 @@ fn non_canonical_and_non_dag_cbor_values_are_refused() {
         ("0102", "two values"),
         ("", "nothing"),
     ] {
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
         assert!(
-            RawValue::from_bytes(Bytes::from(bytes)).is_err(),
+            RawValue::from_bytes(Bytes::from(unhex(hex))).is_err(),
             "accepted {why}"
         );
     }
@@ -83,6 +79,13 @@ fn non_canonical_and_non_dag_cbor_values_are_refused() {
     );
     assert!(RawValue::from_ipld(&Ipld::Integer(1 << 64)).is_err());
     assert!(RawValue::from_ipld(&Ipld::Map(BTreeMap::new())).is_ok());
+}
+
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn data_dir() -> Option<PathBuf> {
@@ -127,12 +130,8 @@ fn agrees_with_the_ipld_codec_fixtures() {
             serde_json::from_slice(&std::fs::read(file.unwrap().path()).unwrap()).unwrap();
         for case in cases {
             let hex = case["hex"].as_str().unwrap();
-            let bytes: Vec<u8> = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect();
             assert!(
-                RawValue::from_bytes(Bytes::from(bytes)).is_err(),
+                RawValue::from_bytes(Bytes::from(unhex(hex))).is_err(),
                 "accepted negative fixture {}",
                 case["name"]
             );

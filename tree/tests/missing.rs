@@ -36,17 +36,29 @@ fn rounds_to_complete<T>(
     root: Cid,
     read: impl Fn(&Tree<&MemoryBlockstore>) -> Outcome<T>,
 ) -> (usize, T) {
+    let (rounds, _, value) = fetched_to_complete(full, root, read);
+    (rounds, value)
+}
+
+/// Like `rounds_to_complete`, and also counts the blocks fetched.
+fn fetched_to_complete<T>(
+    full: &MemoryBlockstore,
+    root: Cid,
+    read: impl Fn(&Tree<&MemoryBlockstore>) -> Outcome<T>,
+) -> (usize, usize, T) {
     let cache = MemoryBlockstore::default();
     let mut rounds = 0;
+    let mut fetched = 0;
     loop {
         let outcome = match Tree::load(&cache, root).unwrap() {
             Outcome::Complete(tree) => read(&tree),
             Outcome::Missing(m) => Outcome::Missing(m),
         };
         match outcome {
-            Outcome::Complete(v) => return (rounds, v),
+            Outcome::Complete(v) => return (rounds, fetched, v),
             Outcome::Missing(m) => {
                 assert!(!m.is_empty());
+                fetched += m.len();
                 fetch(full, &cache, m);
                 rounds += 1;
                 assert!(rounds < 100, "no progress");
@@ -105,6 +117,70 @@ fn a_range_over_a_cold_store_takes_one_round_per_level() {
     let (rounds, got) = rounds_to_complete(&full, tree.cid(), |t| t.get(&key(1234)).unwrap());
     assert_eq!(ipld(got), Some(value(1234)));
     assert!(rounds <= depth + 1);
+}
+
+/// A range read with a limit: (low bound, high bound, direction, limit).
+type LimitedRange<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>, Direction, usize);
+
+#[test]
+fn a_limited_range_over_a_cold_store_fetches_only_what_it_needs() {
+    let full = MemoryBlockstore::default();
+    let tree = big_tree(&full);
+    let stats = tree.stats().unwrap().expect_complete();
+    let depth = stats.depth as usize;
+    let k1000 = key(1000);
+    let k2000 = key(2000);
+    let cases: [LimitedRange; 5] = [
+        (
+            Bound::Included(&k1000),
+            Bound::Unbounded,
+            Direction::Forward,
+            10,
+        ),
+        (Bound::Unbounded, Bound::Unbounded, Direction::Backward, 10),
+        (
+            Bound::Excluded(&k1000),
+            Bound::Included(&k2000),
+            Direction::Backward,
+            25,
+        ),
+        (
+            Bound::Unbounded,
+            Bound::Excluded(&k2000),
+            Direction::Forward,
+            1,
+        ),
+        (
+            Bound::Included(&k1000),
+            Bound::Unbounded,
+            Direction::Forward,
+            200,
+        ),
+    ];
+    for (lo, hi, dir, limit) in cases {
+        let expected = tree
+            .range_limit(lo, hi, dir, limit)
+            .unwrap()
+            .expect_complete();
+        assert_eq!(expected.len(), limit);
+        let (rounds, fetched, got) = fetched_to_complete(&full, tree.cid(), |t| {
+            t.range_limit(lo, hi, dir, limit).unwrap()
+        });
+        assert_eq!(got, expected);
+        assert!(rounds <= depth + 1, "{rounds} rounds for depth {depth}");
+        // The root object, a path down, and the leaves the entries span (small nodes here hold a
+        // handful of entries each), with a few nodes of slack at each level.
+        let leaves = limit.div_ceil(3) + 2;
+        assert!(
+            fetched <= 1 + 3 * depth + leaves,
+            "fetched {fetched} blocks for {limit} entries"
+        );
+    }
+    assert!(
+        stats.nodes > 300,
+        "a tree big enough that fetching it all would show: {}",
+        stats.nodes
+    );
 }
 
 #[test]
