@@ -253,9 +253,12 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             }
             let mut chunker = Chunker::new(*self.config, self.level);
             let mut out = Vec::new();
+            // The old nodes this run re-chunks: a new node equal to one of them is not written again.
+            let mut old_nodes: Vec<(Arc<Node>, Cid)> = Vec::new();
             loop {
                 if let Some(key) = pos.node.last_key() {
                     result.replaced.push((key.clone(), pos.cid));
+                    old_nodes.push((pos.node.clone(), pos.cid));
                 }
                 let is_last = pos.is_last();
                 // Edits up to this node's last key fall in it; the last node takes the rest.
@@ -296,7 +299,19 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             }
             last = Some(pos);
             for node in out {
-                result.made.push(self.writer.write(node));
+                let unchanged = old_nodes.iter().find(|(old, _)| {
+                    old.last_key() == node.last_key() && old.entries == node.entries
+                });
+                result.made.push(match unchanged {
+                    Some((old, cid)) => Entry {
+                        key: node.last_key().cloned().unwrap_or_default(),
+                        value: Value::Child {
+                            cid: *cid,
+                            count: old.count(),
+                        },
+                    },
+                    None => self.writer.write(node),
+                });
             }
         }
         Ok(Outcome::Complete(result))
