@@ -1,0 +1,121 @@
+//! How a write reaches the store: one `put_many_keyed` call per operation (so a transactional store
+//! commits once), no block of the current version written again, nothing at all on failure.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+
+use cid::Cid;
+use common::*;
+use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
+use ipld_core::ipld::Ipld;
+use prolly_tree::{Batch, Node, RootObject, Tree, Value};
+
+#[derive(Default)]
+struct Recording {
+    inner: MemoryBlockstore,
+    put_many_calls: Cell<usize>,
+    blocks_put: Cell<usize>,
+    already_held: Cell<usize>,
+    seen: RefCell<HashSet<Cid>>,
+}
+
+impl Recording {
+    /// Marks the blocks of the current version: writing one of them again is waste.
+    fn mark(&self, root: &Cid) {
+        let mut seen = self.seen.borrow_mut();
+        seen.clear();
+        seen.insert(*root);
+        let root = RootObject::load(&self.inner, root)
+            .unwrap()
+            .expect_complete();
+        let mut stack = vec![root.node];
+        while let Some(cid) = stack.pop() {
+            seen.insert(cid);
+            let node = Node::decode(self.inner.get(&cid).unwrap().unwrap()).unwrap();
+            stack.extend(node.entries.iter().filter_map(|e| match e.value {
+                Value::Child { cid, .. } => Some(cid),
+                Value::Data(_) => None,
+            }));
+        }
+    }
+
+    fn reset(&self) {
+        self.put_many_calls.set(0);
+        self.blocks_put.set(0);
+        self.already_held.set(0);
+    }
+}
+
+impl Blockstore for Recording {
+    fn get(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        self.inner.get(k)
+    }
+    fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
+        self.blocks_put.set(self.blocks_put.get() + 1);
+        if self.seen.borrow().contains(k) {
+            self.already_held.set(self.already_held.get() + 1);
+        }
+        self.inner.put_keyed(k, block)
+    }
+    fn put_many_keyed<D, I>(&self, blocks: I) -> anyhow::Result<()>
+    where
+        Self: Sized,
+        D: AsRef<[u8]>,
+        I: IntoIterator<Item = (Cid, D)>,
+    {
+        self.put_many_calls.set(self.put_many_calls.get() + 1);
+        for (k, block) in blocks {
+            self.put_keyed(&k, block.as_ref())?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn each_write_is_one_put_many_call_of_new_blocks_only() {
+    let store = Recording::default();
+    let entries = (0..5000).map(|n| (key(n), value(n as u64)));
+    let mut tree = Tree::build(&store, small_config(), entries).unwrap();
+    assert_eq!(store.put_many_calls.get(), 1, "a bulk build flushes once");
+    for round in 0..20u32 {
+        store.reset();
+        store.mark(&tree.cid());
+        let mut batch = Batch::new();
+        for i in 0..50 {
+            batch.put(key(10_000 + round * 50 + i), value(1));
+            batch.delete(key(round * 97 + i));
+        }
+        tree.apply(&batch).unwrap().expect_complete();
+        assert_eq!(store.put_many_calls.get(), 1, "one flush per batch");
+        assert!(store.blocks_put.get() > 1);
+        assert_eq!(
+            store.already_held.get(),
+            0,
+            "a block of the current version was written again"
+        );
+    }
+    // A batch that changes nothing writes nothing.
+    store.reset();
+    let mut batch = Batch::new();
+    batch.put(key(10_000), value(1)).delete(key(1));
+    tree.apply(&batch).unwrap().expect_complete();
+    assert_eq!(store.put_many_calls.get(), 0);
+}
+
+#[test]
+fn a_refused_batch_writes_nothing() {
+    let store = Recording::default();
+    let mut tree =
+        Tree::build(&store, small_config(), (0..100).map(|n| (key(n), value(0)))).unwrap();
+    let before = tree.cid();
+    store.reset();
+    let mut batch = Batch::new();
+    batch
+        .put(key(500), value(1))
+        .put(key(501), Ipld::Float(f64::INFINITY));
+    assert!(tree.apply(&batch).is_err());
+    assert_eq!(store.blocks_put.get(), 0);
+    assert_eq!(tree.cid(), before);
+}
