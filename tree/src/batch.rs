@@ -7,6 +7,7 @@
 //! build from scratch would make. The nodes a level replaced, and the nodes it made, become the
 //! edits of the level above. Only touched paths are read and written.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -161,22 +162,42 @@ struct LevelResult {
 impl LevelResult {
     /// Edits for the level above: delete each replaced node, put each new one. A new node equal
     /// to the old one under the same key is no change at all.
+    ///
+    /// Runs are processed in key order, so both lists are already sorted: one merge, no map.
     fn parent_edits(self) -> Edits {
-        let mut edits: BTreeMap<Bytes, Option<Value>> = BTreeMap::new();
-        let old: BTreeMap<Bytes, Cid> = self.replaced.into_iter().collect();
-        for key in old.keys() {
-            edits.insert(key.clone(), None);
-        }
-        for entry in self.made {
-            let unchanged = matches!((&entry.value, old.get(&entry.key)),
-                (Value::Child { cid, .. }, Some(old_cid)) if cid == old_cid);
-            if unchanged {
-                edits.remove(&entry.key);
-            } else {
-                edits.insert(entry.key, Some(entry.value));
+        debug_assert!(self.replaced.windows(2).all(|w| w[0].0 < w[1].0));
+        debug_assert!(self.made.windows(2).all(|w| w[0].key < w[1].key));
+        let mut edits = Vec::with_capacity(self.replaced.len() + self.made.len());
+        let mut old = self.replaced.into_iter().peekable();
+        let mut new = self.made.into_iter().peekable();
+        loop {
+            let order = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((key, _)), Some(entry)) => key.cmp(&entry.key),
+            };
+            match order {
+                Ordering::Less => {
+                    let (key, _) = old.next().expect("peeked");
+                    edits.push((key, None));
+                }
+                Ordering::Greater => {
+                    let entry = new.next().expect("peeked");
+                    edits.push((entry.key, Some(entry.value)));
+                }
+                Ordering::Equal => {
+                    let (_, old_cid) = old.next().expect("peeked");
+                    let entry = new.next().expect("peeked");
+                    let unchanged =
+                        matches!(&entry.value, Value::Child { cid, .. } if *cid == old_cid);
+                    if !unchanged {
+                        edits.push((entry.key, Some(entry.value)));
+                    }
+                }
             }
         }
-        edits.into_iter().collect()
+        edits
     }
 }
 
