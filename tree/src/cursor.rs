@@ -1,7 +1,9 @@
 //! The cursor: the one read path. Seek, next and prev over the entries in key order; point reads
 //! and ranges are built on it.
 //!
-//! A cursor holds the path from the root node to the current leaf. Internal keys are the last key
+//! A cursor holds the path from the root node to the current leaf. A move that meets a missing
+//! block returns `Missing` and leaves the cursor where it was, so it can be retried once the blocks
+//! are there. Internal keys are the last key
 //! of each child, so a seek descends into the first child whose key is at least the target, and
 //! lands directly on the leaf that holds the target's lower bound.
 
@@ -139,12 +141,19 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
                 let at = node.entries.partition_point(|e| before(&e.key));
                 let len = node.entries.len();
                 path.push(Frame { node, idx: at });
+                if backward && at == 0 {
+                    // Nothing here is before the target: it is the previous entry, if any.
+                    let before = (std::mem::replace(&mut self.path, path), self.pos);
+                    self.pos = Pos::At;
+                    let outcome = self.prev()?;
+                    if !outcome.is_complete() {
+                        (self.path, self.pos) = before;
+                    }
+                    return Ok(outcome);
+                }
                 self.path = path;
                 self.pos = Pos::At;
                 if backward {
-                    if at == 0 {
-                        return self.prev();
-                    }
                     self.path.last_mut().expect("leaf frame").idx = at - 1;
                 } else if at == len {
                     // Only the rightmost leaf can lack the target: everything is smaller.

@@ -227,6 +227,36 @@ fn a_missing_leaf_is_reported_by_cid() {
         )
         .unwrap();
     assert_eq!(range.missing(), [cid].into());
+    // A cursor that meets the hole stays where it was, and can go on once the block is there.
+    let leaf = Node::decode(full.get(&cid).unwrap().unwrap()).unwrap();
+    let (first, last) = (
+        leaf.entries.first().unwrap().key.clone(),
+        leaf.last_key().unwrap().clone(),
+    );
+    // The neighbours of the hole, found in the complete store.
+    let whole = Tree::load(&full, tree.cid()).unwrap().expect_complete();
+    let mut probe = whole.cursor();
+    probe.seek_before(&first).unwrap().expect_complete();
+    let before_hole = probe.key().unwrap().to_vec();
+    probe.seek_after(&last).unwrap().expect_complete();
+    let after_hole = probe.key().unwrap().to_vec();
+    let mut cursor = tree.cursor();
+    cursor.seek(&before_hole).unwrap().expect_complete();
+    assert_eq!(cursor.next().unwrap(), Outcome::missing_one(cid));
+    assert_eq!(cursor.key().unwrap(), &before_hole[..]);
+    let mut back = tree.cursor();
+    back.seek(&after_hole).unwrap().expect_complete();
+    assert_eq!(back.prev().unwrap(), Outcome::missing_one(cid));
+    assert_eq!(back.key().unwrap(), &after_hole[..]);
+    assert_eq!(
+        back.seek_at_or_before(&first).unwrap(),
+        Outcome::missing_one(cid)
+    );
+    assert_eq!(
+        back.key().unwrap(),
+        &after_hole[..],
+        "a failed seek leaves the cursor in place"
+    );
     let mut mutated = tree.clone();
     let before = mutated.cid();
     assert_eq!(
