@@ -235,6 +235,18 @@ impl Position {
     }
 }
 
+/// One re-chunked run of nodes.
+struct Run {
+    /// The old nodes it replaces, in order.
+    old: Vec<(Arc<Node>, Cid)>,
+    /// The nodes that replace them.
+    made: Vec<Node>,
+    /// The last old node it read.
+    last: Position,
+    /// Whether `last`'s end is a cut no later edit can move.
+    fixed_end: bool,
+}
+
 struct LevelJob<'a, 's, S> {
     config: &'a Config,
     level: u32,
@@ -244,6 +256,7 @@ struct LevelJob<'a, 's, S> {
 }
 
 impl<S: Blockstore> LevelJob<'_, '_, S> {
+    /// Re-chunks every run of nodes the edits touch, in key order.
     fn run(&mut self, edits: &Edits, start: Option<Position>) -> Result<Outcome<LevelResult>> {
         let mut result = LevelResult {
             replaced: Vec::new(),
@@ -255,87 +268,134 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut fixed_end: Option<Cid> = None;
         let mut last: Option<Position> = start;
         while next_edit < edits.len() {
-            let mut pos = ready!(self.seek(last.as_ref(), &edits[next_edit].0));
-            // The cap makes a node's end depend on the next node's first entry. When that entry
-            // changes, re-chunk from the previous node.
-            let touches_first = pos
-                .node
-                .entries
-                .first()
-                .is_none_or(|first| edits[next_edit].0 <= first.key);
-            if touches_first
-                && let Some(prev) = ready!(self.step(&pos, false))
-                && Some(prev.cid) != fixed_end
-            {
-                pos = prev;
-            }
+            let pos = ready!(self.run_start(last.as_ref(), &edits[next_edit].0, fixed_end));
             if result.first.is_none() {
                 result.first = Some(pos.clone());
             }
-            let mut chunker = Chunker::new(*self.config, self.level);
-            let mut out = Vec::new();
-            // The old nodes this run re-chunks: a new node equal to one of them is not written again.
-            let mut old_nodes: Vec<(Arc<Node>, Cid)> = Vec::new();
-            loop {
-                if let Some(key) = pos.node.last_key() {
-                    result.replaced.push((key.clone(), pos.cid));
-                    old_nodes.push((pos.node.clone(), pos.cid));
-                }
-                let is_last = pos.is_last();
-                // Edits up to this node's last key fall in it; the last node takes the rest.
-                let end = match pos.node.last_key() {
-                    Some(last) if !is_last => {
-                        next_edit + edits[next_edit..].partition_point(|(k, _)| k <= last)
-                    }
-                    _ => edits.len(),
-                };
-                merge(&pos.node.entries, &edits[next_edit..end], |e| {
-                    chunker.push(e, &mut out)
-                });
-                next_edit = end;
-                if is_last {
-                    chunker.finish(&mut out);
-                    break;
-                }
-                if chunker.is_empty() {
-                    fixed_end = Some(pos.cid);
-                    break;
-                }
-                let Some(next) = ready!(self.step(&pos, true)) else {
-                    unreachable!("a node that is not the last has a successor")
-                };
-                let touched = next_edit < edits.len()
-                    && (next.is_last()
-                        || next
-                            .node
-                            .last_key()
-                            .is_some_and(|last| edits[next_edit].0 <= *last));
-                let first_len = next.node.entries.first().map_or(0, Entry::encoded_len);
-                if !touched && chunker.would_overflow(first_len) {
-                    // The cap closes the node right where the old one closed: back in step.
-                    chunker.finish(&mut out);
-                    break;
-                }
-                pos = next;
+            let run = ready!(self.rechunk(pos, edits, &mut next_edit));
+            if run.fixed_end {
+                fixed_end = Some(run.last.cid);
             }
-            last = Some(pos);
-            for node in out {
-                let unchanged = old_nodes.iter().find(|(old, _)| {
-                    old.last_key() == node.last_key() && old.entries == node.entries
-                });
-                result.made.push(match unchanged {
-                    Some((old, cid)) => Entry {
-                        key: node.last_key().cloned().unwrap_or_default(),
-                        value: Value::Child {
-                            cid: *cid,
-                            count: old.count(),
-                        },
-                    },
-                    None => self.writer.write(node),
-                });
+            for (node, cid) in &run.old {
+                if let Some(key) = node.last_key() {
+                    result.replaced.push((key.clone(), *cid));
+                }
             }
+            for node in run.made {
+                result.made.push(self.emit(node, &run.old));
+            }
+            last = Some(run.last);
         }
         Ok(Outcome::Complete(result))
+    }
+
+    /// Where a run starts: the node the first edit falls in, or the node before it when the edit
+    /// changes its first entry (the cap makes a node's end depend on the next node's first entry),
+    /// unless that node's end is already known to be fixed.
+    fn run_start(
+        &mut self,
+        from: Option<&Position>,
+        key: &[u8],
+        fixed_end: Option<Cid>,
+    ) -> Result<Outcome<Position>> {
+        let pos = ready!(self.seek(from, key));
+        let touches_first = pos
+            .node
+            .entries
+            .first()
+            .is_none_or(|first| key <= &first.key[..]);
+        if touches_first
+            && let Some(prev) = ready!(self.step(&pos, false))
+            && Some(prev.cid) != fixed_end
+        {
+            return Ok(Outcome::Complete(prev));
+        }
+        Ok(Outcome::Complete(pos))
+    }
+
+    /// Merges the edits into the nodes from `pos` on and re-chunks them, until the new cuts meet
+    /// an old node boundary with no edit left for the next node, or the level ends.
+    fn rechunk(
+        &mut self,
+        mut pos: Position,
+        edits: &Edits,
+        next_edit: &mut usize,
+    ) -> Result<Outcome<Run>> {
+        let mut chunker = Chunker::new(*self.config, self.level);
+        let mut made = Vec::new();
+        let mut old = Vec::new();
+        loop {
+            old.push((pos.node.clone(), pos.cid));
+            let is_last = pos.is_last();
+            // Edits up to this node's last key fall in it; the last node takes the rest.
+            let end = match pos.node.last_key() {
+                Some(last) if !is_last => {
+                    *next_edit + edits[*next_edit..].partition_point(|(k, _)| k <= last)
+                }
+                _ => edits.len(),
+            };
+            merge(&pos.node.entries, &edits[*next_edit..end], |e| {
+                chunker.push(e, &mut made)
+            });
+            *next_edit = end;
+            if is_last {
+                chunker.finish(&mut made);
+                return Ok(Outcome::Complete(Run {
+                    old,
+                    made,
+                    last: pos,
+                    fixed_end: false,
+                }));
+            }
+            if chunker.is_empty() {
+                // The hash fired on this node's last entry: whatever follows, the cut stays.
+                return Ok(Outcome::Complete(Run {
+                    old,
+                    made,
+                    last: pos,
+                    fixed_end: true,
+                }));
+            }
+            let Some(next) = ready!(self.step(&pos, true)) else {
+                unreachable!("a node that is not the last has a successor")
+            };
+            let touched = *next_edit < edits.len()
+                && (next.is_last()
+                    || next
+                        .node
+                        .last_key()
+                        .is_some_and(|last| edits[*next_edit].0 <= *last));
+            let first_len = next.node.entries.first().map_or(0, Entry::encoded_len);
+            if !touched && chunker.would_overflow(first_len) {
+                // The cap closes the node right where the old one closed: back in step.
+                chunker.finish(&mut made);
+                return Ok(Outcome::Complete(Run {
+                    old,
+                    made,
+                    last: pos,
+                    fixed_end: false,
+                }));
+            }
+            pos = next;
+        }
+    }
+
+    /// A new node's entry for the level above. A node equal to one the run replaced keeps that
+    /// node's CID and is not written again.
+    fn emit(&mut self, node: Node, old: &[(Arc<Node>, Cid)]) -> Entry {
+        let same = old
+            .iter()
+            .find(|(o, _)| o.last_key() == node.last_key() && o.entries == node.entries);
+        match same {
+            Some((o, cid)) => Entry {
+                key: node.last_key().cloned().unwrap_or_default(),
+                value: Value::Child {
+                    cid: *cid,
+                    count: o.count(),
+                },
+            },
+            None => self.writer.write(node),
+        }
     }
 
     /// The node at the working level that `key` routes to: the first child whose last key is
