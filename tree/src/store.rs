@@ -209,7 +209,7 @@ impl Writer {
         cid
     }
 
-    /// A node written in this operation, or one read from the store.
+    /// A node written in this operation, or one read from the store (leaves bypass the cache).
     pub fn load<S: Blockstore>(
         &self,
         reader: NodeReader<'_, S>,
@@ -221,7 +221,10 @@ impl Writer {
                 check_level(cid, node, level)?;
                 Ok(Outcome::Complete(node.clone()))
             }
-            None => reader.load_transient(cid, level),
+            // Internal nodes are read again by the next run and the next batch: cache them. A
+            // leaf is read once, to be replaced.
+            None if level == Some(0) => reader.load_transient(cid, level),
+            None => reader.load(cid, level),
         }
     }
 
