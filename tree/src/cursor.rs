@@ -228,47 +228,30 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
     /// that direction, then descends along the sibling's near edge. The path changes only if every
     /// block is present, so a missing block leaves the cursor where it was.
     fn step(&mut self, forward: bool) -> Result<Outcome<()>> {
-        let mut path = self.path.clone();
-        path.pop();
-        loop {
-            let Some(frame) = path.last_mut() else {
-                self.path.clear();
-                self.pos = if forward { Pos::End } else { Pos::Start };
-                return Ok(Outcome::Complete(()));
-            };
-            let has_sibling = if forward {
-                frame.idx + 1 < frame.node.entries.len()
-            } else {
-                frame.idx > 0
-            };
-            if has_sibling {
-                frame.idx = if forward {
-                    frame.idx + 1
-                } else {
-                    frame.idx - 1
-                };
-                break;
-            }
-            path.pop();
+        // The nearest ancestor (above the leaf) with a sibling in that direction.
+        let ancestors = self.path.len().saturating_sub(1);
+        let Some(pivot) = (0..ancestors).rev().find(|&i| {
+            let frame = &self.path[i];
+            if forward { frame.idx + 1 < frame.node.entries.len() } else { frame.idx > 0 }
+        }) else {
+            self.path.clear();
+            self.pos = if forward { Pos::End } else { Pos::Start };
+            return Ok(Outcome::Complete(()));
+        };
+        // Descend along the sibling's near edge into new frames; the path changes only once they
+        // are all read.
+        let pivot_idx = if forward { self.path[pivot].idx + 1 } else { self.path[pivot].idx - 1 };
+        let mut fresh: Vec<Frame> = Vec::with_capacity(ancestors - pivot);
+        let (mut parent, mut idx) = (self.path[pivot].node.clone(), pivot_idx);
+        while parent.level > 0 {
+            let node = ready!(self.reader.load(child_cid(&parent, idx), Some(parent.level - 1)));
+            let near = if forward { 0 } else { node.entries.len().saturating_sub(1) };
+            fresh.push(Frame { node: node.clone(), idx: near });
+            (parent, idx) = (node, near);
         }
-        loop {
-            let parent = path.last().expect("ancestor frame");
-            if parent.node.level == 0 {
-                break;
-            }
-            let level = parent.node.level - 1;
-            let node = ready!(
-                self.reader
-                    .load(child_cid(&parent.node, parent.idx), Some(level))
-            );
-            let idx = if forward {
-                0
-            } else {
-                node.entries.len().saturating_sub(1)
-            };
-            path.push(Frame { node, idx });
-        }
-        self.path = path;
+        self.path.truncate(pivot + 1);
+        self.path[pivot].idx = pivot_idx;
+        self.path.extend(fresh);
         self.pos = Pos::At;
         if self.leaf_entry().is_none() {
             // Only an empty tree has an empty leaf.

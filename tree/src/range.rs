@@ -162,7 +162,9 @@ pub fn frontier<S: Blockstore>(
     }
 }
 
-/// Collects the entries in range, in the given direction, up to `limit` of them.
+/// Collects the entries in range, in the given direction, up to `limit` of them. Over a partial
+/// store it reports the whole frontier of missing blocks, not just the first one met; over a
+/// complete store the frontier costs nothing, since it is only mapped when a block is missing.
 pub fn collect<S: Blockstore>(
     reader: NodeReader<'_, S>,
     root: Cid,
@@ -170,7 +172,25 @@ pub fn collect<S: Blockstore>(
     direction: Direction,
     limit: usize,
 ) -> Result<Outcome<Vec<Pair>>> {
-    ready!(frontier(reader, root, range, direction, limit));
+    match walk(reader, root, range, direction, limit)? {
+        Outcome::Complete(pairs) => Ok(Outcome::Complete(pairs)),
+        Outcome::Missing(mut missing) => {
+            if let Outcome::Missing(more) = frontier(reader, root, range, direction, limit)? {
+                missing.extend(more);
+            }
+            Ok(Outcome::Missing(missing))
+        }
+    }
+}
+
+/// The range read itself: a cursor from one end.
+fn walk<S: Blockstore>(
+    reader: NodeReader<'_, S>,
+    root: Cid,
+    range: KeyRange,
+    direction: Direction,
+    limit: usize,
+) -> Result<Outcome<Vec<Pair>>> {
     let mut cursor = Cursor::new(reader, root);
     let mut out = Vec::new();
     match direction {
