@@ -131,12 +131,9 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         before: impl Fn(&[u8]) -> bool,
         backward: bool,
     ) -> Result<Outcome<()>> {
-        let mut path = Vec::with_capacity(8);
-        let mut cid = self.root;
-        let mut expected_level = None;
+        let mut path: Vec<Frame> = Vec::with_capacity(16);
+        let mut node = ready!(self.reader.load(&self.root, None));
         loop {
-            let node = ready!(self.reader.load(&cid, expected_level));
-            expected_level = node.level.checked_sub(1);
             if node.level == 0 {
                 let at = node.entries.partition_point(|e| before(&e.key));
                 let len = node.entries.len();
@@ -171,8 +168,10 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
                 self.pos = Pos::End;
                 return Ok(Outcome::Complete(()));
             };
-            cid = *child_cid(&node, idx);
             path.push(Frame { node, idx });
+            let parent = path.last().expect("just pushed");
+            let level = parent.node.level - 1;
+            node = ready!(self.reader.load(child_cid(&parent.node, idx), Some(level)));
         }
     }
 
@@ -232,7 +231,11 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         let ancestors = self.path.len().saturating_sub(1);
         let Some(pivot) = (0..ancestors).rev().find(|&i| {
             let frame = &self.path[i];
-            if forward { frame.idx + 1 < frame.node.entries.len() } else { frame.idx > 0 }
+            if forward {
+                frame.idx + 1 < frame.node.entries.len()
+            } else {
+                frame.idx > 0
+            }
         }) else {
             self.path.clear();
             self.pos = if forward { Pos::End } else { Pos::Start };
@@ -240,13 +243,27 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         };
         // Descend along the sibling's near edge into new frames; the path changes only once they
         // are all read.
-        let pivot_idx = if forward { self.path[pivot].idx + 1 } else { self.path[pivot].idx - 1 };
+        let pivot_idx = if forward {
+            self.path[pivot].idx + 1
+        } else {
+            self.path[pivot].idx - 1
+        };
         let mut fresh: Vec<Frame> = Vec::with_capacity(ancestors - pivot);
         let (mut parent, mut idx) = (self.path[pivot].node.clone(), pivot_idx);
         while parent.level > 0 {
-            let node = ready!(self.reader.load(child_cid(&parent, idx), Some(parent.level - 1)));
-            let near = if forward { 0 } else { node.entries.len().saturating_sub(1) };
-            fresh.push(Frame { node: node.clone(), idx: near });
+            let node = ready!(
+                self.reader
+                    .load(child_cid(&parent, idx), Some(parent.level - 1))
+            );
+            let near = if forward {
+                0
+            } else {
+                node.entries.len().saturating_sub(1)
+            };
+            fresh.push(Frame {
+                node: node.clone(),
+                idx: near,
+            });
             (parent, idx) = (node, near);
         }
         self.path.truncate(pivot + 1);
