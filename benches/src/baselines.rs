@@ -13,7 +13,7 @@ use prolly::{
 };
 
 use crate::Subject;
-use crate::counting::CountingStore;
+use prolly_bench::counting::CountingStore;
 
 const BIT_WIDTH: u32 = 5;
 

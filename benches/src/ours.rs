@@ -6,8 +6,8 @@ use fvm_ipld_blockstore::Blockstore;
 use prolly_tree::{Batch, Config, Direction, Node, RawValue, RootObject, Tree, Value};
 
 use crate::Subject;
-use crate::counting::CountingStore;
-use crate::data::Dataset;
+use prolly_bench::counting::CountingStore;
+use prolly_bench::data::Dataset;
 
 pub struct Ours {
     config: Config,

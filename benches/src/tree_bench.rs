@@ -5,15 +5,13 @@
 //! `cargo run --release -p prolly_bench --bin tree-bench [-- --sizes 10000,100000,1000000]`
 
 mod baselines;
-mod counting;
-mod data;
 mod ours;
 
 use std::time::Instant;
 
 use baselines::{Hamt, ProllyMap};
-use data::Dataset;
 use ours::Ours;
+use prolly_bench::data::Dataset;
 use prolly_tree::Config;
 
 /// One map implementation under test. Every call works on the same logical map.

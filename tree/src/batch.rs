@@ -324,7 +324,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut chunker = Chunker::new(*self.config, self.level);
         let mut made = Vec::new();
         let mut old = Vec::new();
-        loop {
+        let fixed_end = loop {
             old.push((pos.node.clone(), pos.cid));
             let is_last = pos.is_last();
             // Edits up to this node's last key fall in it; the last node takes the rest.
@@ -340,21 +340,11 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             *next_edit = end;
             if is_last {
                 chunker.finish(&mut made);
-                return Ok(Outcome::Complete(Run {
-                    old,
-                    made,
-                    last: pos,
-                    fixed_end: false,
-                }));
+                break false;
             }
             if chunker.is_empty() {
                 // The hash fired on this node's last entry: whatever follows, the cut stays.
-                return Ok(Outcome::Complete(Run {
-                    old,
-                    made,
-                    last: pos,
-                    fixed_end: true,
-                }));
+                break true;
             }
             let Some(next) = ready!(self.step(&pos, true)) else {
                 unreachable!("a node that is not the last has a successor")
@@ -369,15 +359,16 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             if !touched && chunker.would_overflow(first_len) {
                 // The cap closes the node right where the old one closed: back in step.
                 chunker.finish(&mut made);
-                return Ok(Outcome::Complete(Run {
-                    old,
-                    made,
-                    last: pos,
-                    fixed_end: false,
-                }));
+                break false;
             }
             pos = next;
-        }
+        };
+        Ok(Outcome::Complete(Run {
+            old,
+            made,
+            last: pos,
+            fixed_end,
+        }))
     }
 
     /// A new node's entry for the level above. A node equal to one the run replaced keeps that

@@ -1,0 +1,4 @@
+//! Shared pieces of the benchmarks: the data set and a blockstore that counts what passes.
+
+pub mod counting;
+pub mod data;
