@@ -7,7 +7,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -17,15 +17,15 @@ impl Rng {
 }
 
 pub fn key(rng: &mut Rng) -> Vec<u8> {
-    let r = rng.next();
+    let r = rng.next_u64();
     // "acct/" plus 11 to 19 hex digits: 16 to 24 bytes.
     let width = 11 + (r % 9) as usize;
-    let digits = format!("{:019x}", rng.next() as u128 * 7 + 3);
+    let digits = format!("{:019x}", rng.next_u64() as u128 * 7 + 3);
     format!("acct/{}", &digits[digits.len() - width..]).into_bytes()
 }
 
 pub fn value(rng: &mut Rng) -> Vec<u8> {
-    (0..73).map(|_| rng.next() as u8).collect()
+    (0..73).map(|_| rng.next_u64() as u8).collect()
 }
 
 pub struct Dataset {
@@ -68,7 +68,7 @@ impl Dataset {
         let sorted: Vec<_> = map.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         let probes: Vec<Vec<u8>> = (0..2000)
             .map(|_| {
-                sorted[(rng.next() % sorted.len() as u64) as usize]
+                sorted[(rng.next_u64() % sorted.len() as u64) as usize]
                     .0
                     .clone()
             })
