@@ -97,9 +97,9 @@ fn count_overhead(store: &CountingStore, tree: &Tree<&CountingStore>) -> (u64, u
             let bytes = store.get(&cid).unwrap().unwrap();
             total += bytes.len() as u64;
             let node = Node::decode(bytes).unwrap();
-            if node.level > 0 {
-                counts += prolly_tree::size::head_len(node.entries.len() as u64) as u64;
-                for e in &node.entries {
+            if node.level() > 0 {
+                counts += prolly_tree::size::head_len(node.entries().len() as u64) as u64;
+                for e in node.entries() {
                     if let Value::Child { cid, count } = e.value {
                         counts += prolly_tree::size::head_len(count) as u64;
                         below.push(cid);
@@ -142,7 +142,7 @@ pub fn print_settings(n: usize, targets: &[(u32, u32)]) {
                     let bytes = store.get(&cid).unwrap().unwrap();
                     sizes.push(bytes.len() as u64);
                     let node = Node::decode(bytes).unwrap();
-                    below.extend(node.entries.iter().filter_map(|e| match e.value {
+                    below.extend(node.entries().iter().filter_map(|e| match e.value {
                         Value::Child { cid, .. } => Some(cid),
                         _ => None,
                     }));

@@ -43,14 +43,59 @@ impl Entry {
     }
 }
 
-/// A decoded node. Level 0 holds data entries, higher levels hold child entries.
+/// A decoded node. Level 0 holds data entries, higher levels hold child entries. Built only by
+/// the constructors and the decoder, so it is always well-formed and encodes exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    pub level: u32,
-    pub entries: Vec<Entry>,
+    pub(crate) level: u32,
+    pub(crate) entries: Vec<Entry>,
 }
 
 impl Node {
+    /// A leaf of (key, value) entries in strictly ascending key order.
+    pub fn leaf(entries: impl IntoIterator<Item = (Bytes, RawValue)>) -> Result<Node, String> {
+        let entries = entries
+            .into_iter()
+            .map(|(key, v)| Entry {
+                key,
+                value: Value::Data(v),
+            })
+            .collect();
+        let node = Node { level: 0, entries };
+        node.check_shape()?;
+        Ok(node)
+    }
+
+    /// An internal node at `level` (at least 1) of (last key, child CID, child entry count)
+    /// entries in strictly ascending key order.
+    pub fn internal(
+        level: u32,
+        children: impl IntoIterator<Item = (Bytes, Cid, u64)>,
+    ) -> Result<Node, String> {
+        if level == 0 {
+            return Err("an internal node is above level 0".into());
+        }
+        let entries = children
+            .into_iter()
+            .map(|(key, cid, count)| Entry {
+                key,
+                value: Value::Child { cid, count },
+            })
+            .collect();
+        let node = Node { level, entries };
+        node.check_shape()?;
+        Ok(node)
+    }
+
+    /// 0 for a leaf.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     pub fn empty_leaf() -> Self {
         Node {
             level: 0,

@@ -10,7 +10,7 @@ use cid::Cid;
 use common::*;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
 use ipld_core::ipld::Ipld;
-use prolly_tree::{Bytes, Direction, Entry, Error, Node, Outcome, RootObject, Tree, Value, cid_of};
+use prolly_tree::{Bytes, Direction, Error, Node, Outcome, RootObject, Tree, Value, cid_of};
 use proptest::prelude::*;
 
 fn big_tree(store: &MemoryBlockstore) -> Tree<&MemoryBlockstore> {
@@ -194,11 +194,11 @@ fn a_missing_leaf_is_reported_by_cid() {
     let mut cid = root.node;
     loop {
         let node = Node::decode(full.get(&cid).unwrap().unwrap()).unwrap();
-        if node.level == 0 {
+        if node.level() == 0 {
             break;
         }
-        let i = node.entries.partition_point(|e| e.key[..] < key(777)[..]);
-        let Value::Child { cid: child, .. } = node.entries[i].value else {
+        let i = node.entries().partition_point(|e| e.key[..] < key(777)[..]);
+        let Value::Child { cid: child, .. } = node.entries()[i].value else {
             panic!()
         };
         cid = child;
@@ -230,7 +230,7 @@ fn a_missing_leaf_is_reported_by_cid() {
     // A cursor that meets the hole stays where it was, and can go on once the block is there.
     let leaf = Node::decode(full.get(&cid).unwrap().unwrap()).unwrap();
     let (first, last) = (
-        leaf.entries.first().unwrap().key.clone(),
+        leaf.entries().first().unwrap().key.clone(),
         leaf.last_key().unwrap().clone(),
     );
     // The neighbours of the hole, found in the complete store.
@@ -287,25 +287,9 @@ impl TrackingCopy {
 
 /// A tree whose root node has one child, the given block.
 fn tree_over(store: &MemoryBlockstore, child: Cid) -> Tree<&MemoryBlockstore> {
-    let parent = Node {
-        level: 1,
-        entries: vec![
-            Entry {
-                key: Bytes::from_static(b"a"),
-                value: Value::Child {
-                    cid: child,
-                    count: 1,
-                },
-            },
-            Entry {
-                key: Bytes::from_static(b"z"),
-                value: Value::Child {
-                    cid: child,
-                    count: 1,
-                },
-            },
-        ],
-    };
+    let a = (Bytes::from_static(b"a"), child, 1);
+    let z = (Bytes::from_static(b"z"), child, 1);
+    let parent = Node::internal(1, [a, z]).unwrap();
     let bytes = parent.encode();
     let node = cid_of(&bytes);
     store.put_keyed(&node, &bytes).unwrap();
@@ -327,48 +311,19 @@ fn expect_corrupt<T: std::fmt::Debug>(result: prolly_tree::Result<T>, cid: Cid) 
 fn corrupt_blocks_are_errors() {
     let store = MemoryBlockstore::default();
     // 1. Bytes that do not hash to their CID.
-    let good = Node {
-        level: 0,
-        entries: vec![Entry {
-            key: Bytes::from_static(b"a"),
-            value: Value::Data(raw(&Ipld::Null)),
-        }],
-    };
+    let good = Node::leaf([(Bytes::from_static(b"a"), raw(&Ipld::Null))]).unwrap();
     let cid = cid_of(&good.encode());
     store.put_keyed(&cid, b"\x83\x00\x80\x80 tampered").unwrap();
     let tree = tree_over(&store, cid);
     expect_corrupt(tree.get(b"a"), cid);
     // 2. Well-hashed bytes that are not a node: truncated CBOR, wrong shapes, unsorted keys,
     //    a leaf where an internal node belongs.
-    let level2_leaf = {
-        let n = Node {
-            level: 0,
-            entries: vec![],
-        };
-        n.encode()
-    };
-    let unsorted = Node {
-        level: 0,
-        entries: vec![
-            Entry {
-                key: Bytes::from_static(b"b"),
-                value: Value::Data(raw(&Ipld::Null)),
-            },
-            Entry {
-                key: Bytes::from_static(b"a"),
-                value: Value::Data(raw(&Ipld::Null)),
-            },
-        ],
-    }
-    .encode();
-    let internal_as_child = Node {
-        level: 3,
-        entries: vec![Entry {
-            key: Bytes::from_static(b"a"),
-            value: Value::Child { cid, count: 1 },
-        }],
-    }
-    .encode();
+    let level2_leaf = Node::empty_leaf().encode();
+    // A leaf [0, ["b", "a"], [null, null]]: keys out of order (the constructors refuse to build it).
+    let unsorted = b"\x83\x00\x82\x41b\x41a\x82\xf6\xf6".to_vec();
+    let internal_as_child = Node::internal(3, [(Bytes::from_static(b"a"), cid, 1)])
+        .unwrap()
+        .encode();
     for bytes in [
         b"".to_vec(),
         b"\x83\x00\x81".to_vec(),
@@ -422,10 +377,10 @@ proptest! {
         let _ = tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Backward);
         let _ = tree.stats();
         // A real node with one byte flipped.
-        let good = Node { level: 0, entries: vec![
-            Entry { key: Bytes::from_static(b"a"), value: Value::Data(raw(&Ipld::String("x".into()))) },
-            Entry { key: Bytes::from_static(b"b"), value: Value::Data(raw(&Ipld::List(vec![Ipld::Integer(-3)]))) },
-        ] }.encode();
+        let good = Node::leaf([
+            (Bytes::from_static(b"a"), raw(&Ipld::String("x".into()))),
+            (Bytes::from_static(b"b"), raw(&Ipld::List(vec![Ipld::Integer(-3)]))),
+        ]).unwrap().encode();
         let mut bad = good.clone();
         let i = flip.index(bad.len());
         bad[i] ^= 0x5a;

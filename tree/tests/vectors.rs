@@ -117,7 +117,7 @@ fn nodes(store: &MemoryBlockstore, root: Cid) -> Vec<(Cid, Vec<u8>)> {
         for cid in level {
             let bytes = store.get(&cid).unwrap().unwrap();
             let node = Node::decode(bytes.clone()).unwrap();
-            for e in &node.entries {
+            for e in node.entries() {
                 if let Value::Child { cid, .. } = e.value {
                     below.push(cid);
                 }

@@ -34,7 +34,7 @@ impl Recording {
         while let Some(cid) = stack.pop() {
             seen.insert(cid);
             let node = Node::decode(self.inner.get(&cid).unwrap().unwrap()).unwrap();
-            stack.extend(node.entries.iter().filter_map(|e| match e.value {
+            stack.extend(node.entries().iter().filter_map(|e| match e.value {
                 Value::Child { cid, .. } => Some(cid),
                 Value::Data(_) => None,
             }));
