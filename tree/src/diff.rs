@@ -8,6 +8,7 @@
 //! places again, so their streams soon face equal subtrees.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -83,7 +84,92 @@ impl<'s, S: Blockstore> Walk<'s, S> {
 
 /// Every key whose value differs between the trees rooted at the nodes `left` and `right`, in
 /// key order.
+///
+/// Over a partial store it reports every missing block of the differing region it can see, a
+/// level at a time (see [`frontier`]), not just the first one the walk meets.
 pub fn diff<S: Blockstore>(
+    reader: NodeReader<'_, S>,
+    left: Cid,
+    right: Cid,
+) -> Result<Outcome<Vec<Change>>> {
+    match walk(reader, left, right)? {
+        Outcome::Complete(changes) => Ok(Outcome::Complete(changes)),
+        Outcome::Missing(mut missing) => {
+            if let Outcome::Missing(more) = frontier(reader, left, right)? {
+                missing.extend(more);
+            }
+            Ok(Outcome::Missing(missing))
+        }
+    }
+}
+
+/// The blocks a diff reads, level by level from the top: at each level, the nodes of one tree
+/// whose CID is not among the other tree's nodes there are opened, the rest are shared subtrees.
+/// Missing blocks are collected rather than returned at the first.
+fn frontier<S: Blockstore>(
+    reader: NodeReader<'_, S>,
+    left: Cid,
+    right: Cid,
+) -> Result<Outcome<()>> {
+    let mut missing = BTreeSet::new();
+    // (cid, level) of the nodes still to compare; a root's level is known once it is read.
+    let mut sides: [Vec<(Cid, u32)>; 2] = [Vec::new(), Vec::new()];
+    for (side, root) in [left, right].into_iter().enumerate() {
+        match reader.load(&root, None)? {
+            Outcome::Complete(node) => sides[side].push((root, node.level)),
+            Outcome::Missing(m) => missing.extend(m),
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(Outcome::Missing(missing));
+    }
+    let top = sides
+        .iter()
+        .flatten()
+        .map(|(_, level)| *level)
+        .max()
+        .unwrap_or(0);
+    for level in (0..=top).rev() {
+        let here: [BTreeSet<Cid>; 2] = [0, 1].map(|side| {
+            sides[side]
+                .iter()
+                .filter(|(_, l)| *l == level)
+                .map(|(cid, _)| *cid)
+                .collect()
+        });
+        for side in 0..2 {
+            let other = &here[1 - side];
+            let mut below = Vec::new();
+            for (cid, l) in std::mem::take(&mut sides[side]) {
+                if l != level {
+                    below.push((cid, l)); // a lower root, not reached yet
+                    continue;
+                }
+                if other.contains(&cid) {
+                    continue; // the same subtree on both sides
+                }
+                match reader.load(&cid, Some(level))? {
+                    Outcome::Missing(m) => missing.extend(m),
+                    Outcome::Complete(node) if level > 0 => {
+                        below.extend(
+                            (0..node.entries.len()).map(|i| (*child_cid(&node, i), level - 1)),
+                        );
+                    }
+                    Outcome::Complete(_) => {}
+                }
+            }
+            sides[side] = below;
+        }
+    }
+    if missing.is_empty() {
+        Ok(Outcome::Complete(()))
+    } else {
+        Ok(Outcome::Missing(missing))
+    }
+}
+
+/// The diff itself: both trees walked as item streams.
+fn walk<S: Blockstore>(
     reader: NodeReader<'_, S>,
     left: Cid,
     right: Cid,

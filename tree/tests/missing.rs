@@ -119,6 +119,50 @@ fn a_range_over_a_cold_store_takes_one_round_per_level() {
     assert!(rounds <= depth + 1);
 }
 
+#[test]
+fn a_diff_over_a_cold_store_fetches_the_changed_paths_a_level_per_round() {
+    let full = MemoryBlockstore::default();
+    let base = big_tree(&full);
+    let depth = base.stats().unwrap().expect_complete().depth as usize;
+    let mut changed = base.clone();
+    let mut batch = prolly_tree::Batch::new();
+    for n in [10, 700, 1500, 2200, 2990] {
+        batch.put(key(n), Ipld::String("changed".into()));
+    }
+    changed.apply(&batch).unwrap().expect_complete();
+    let expected = base.diff(&changed).unwrap().expect_complete();
+    assert_eq!(expected.len(), 5);
+    let cache = MemoryBlockstore::default();
+    let (mut rounds, mut fetched) = (0, 0);
+    let got = loop {
+        let trees = (
+            Tree::load(&cache, base.cid()).unwrap(),
+            Tree::load(&cache, changed.cid()).unwrap(),
+        );
+        let outcome = match trees {
+            (Outcome::Complete(a), Outcome::Complete(b)) => a.diff(&b).unwrap(),
+            (a, b) => Outcome::Missing(a.missing().into_iter().chain(b.missing()).collect()),
+        };
+        match outcome {
+            Outcome::Complete(changes) => break changes,
+            Outcome::Missing(m) => {
+                fetched += m.len();
+                fetch(&full, &cache, m);
+                rounds += 1;
+                assert!(rounds < 100);
+            }
+        }
+    };
+    assert_eq!(got, expected);
+    // The two root objects, then one round per level.
+    assert!(rounds <= depth + 1, "{rounds} rounds for depth {depth}");
+    // Both versions of each changed path (plus a neighbour where a cut moved), not the trees.
+    assert!(
+        fetched <= 2 + 2 * 5 * (depth + 1),
+        "fetched {fetched} blocks"
+    );
+}
+
 /// A range read with a limit: (low bound, high bound, direction, limit).
 type LimitedRange<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>, Direction, usize);
 
