@@ -45,6 +45,7 @@ mod merge;
 mod node;
 mod outcome;
 mod range;
+mod rank;
 mod root;
 pub mod size;
 mod stats;

@@ -19,6 +19,7 @@ use crate::merge::{self, Conflict, Resolution};
 use crate::node::{Entry, Value};
 use crate::outcome::Outcome;
 use crate::range::{self, Direction, KeyRange, Pair};
+use crate::rank;
 use crate::ready;
 use crate::root::RootObject;
 use crate::stats::{self, Stats};
@@ -210,6 +211,32 @@ impl<S: Blockstore> Tree<S> {
             direction,
             limit,
         )
+    }
+
+    /// How many entries have a key in `[lo, hi]` (each bound included, excluded or open). Reads
+    /// at most two paths, through the per-child counts.
+    pub fn count(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<Outcome<u64>> {
+        let below_lo = match lo {
+            Bound::Included(k) => ready!(rank::rank(self.reader(), self.root.node, k, false)),
+            Bound::Excluded(k) => ready!(rank::rank(self.reader(), self.root.node, k, true)),
+            Bound::Unbounded => 0,
+        };
+        let up_to_hi = match hi {
+            Bound::Included(k) => ready!(rank::rank(self.reader(), self.root.node, k, true)),
+            Bound::Excluded(k) => ready!(rank::rank(self.reader(), self.root.node, k, false)),
+            Bound::Unbounded => self.root.count,
+        };
+        Ok(Outcome::Complete(up_to_hi.saturating_sub(below_lo)))
+    }
+
+    /// The number of entries with a key below `key`: its position if present.
+    pub fn rank(&self, key: &[u8]) -> Result<Outcome<u64>> {
+        rank::rank(self.reader(), self.root.node, key, false)
+    }
+
+    /// The entry at position `index` in key order (0-based), if any: one path, not a scan.
+    pub fn nth(&self, index: u64) -> Result<Outcome<Option<Pair>>> {
+        rank::select(self.reader(), self.root.node, index)
     }
 
     /// Applies puts and deletes in one pass down the tree and one flush. On any error or missing

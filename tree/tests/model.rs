@@ -103,6 +103,10 @@ proptest! {
             prop_assert_eq!(tree.len(), model.len() as u64);
             for &p in &probes {
                 prop_assert_eq!(ipld(tree.get(&key(p)).unwrap().expect_complete()), model.get(&key(p)).cloned());
+                let rank = model.range::<Vec<u8>, _>(..key(p)).count() as u64;
+                prop_assert_eq!(tree.rank(&key(p)).unwrap().expect_complete(), rank);
+                let nth = tree.nth(p as u64).unwrap().expect_complete().map(|(k, v)| (k.to_vec(), v.to_ipld().unwrap()));
+                prop_assert_eq!(nth, model.iter().nth(p as usize).map(|(k, v)| (k.clone(), v.clone())));
             }
             for (lo, hi) in &ranges {
                 let (lo, hi) = (bound(*lo), bound(*hi));
@@ -113,6 +117,8 @@ proptest! {
                 let mut reversed = expected.clone();
                 reversed.reverse();
                 prop_assert_eq!(&backward, &reversed);
+                let count = tree.count(as_ref(&lo), as_ref(&hi)).unwrap().expect_complete();
+                prop_assert_eq!(count, expected.len() as u64);
                 let limited = plain(tree.range_limit(as_ref(&lo), as_ref(&hi), Direction::Backward, 3).unwrap().expect_complete());
                 prop_assert_eq!(&limited[..], &reversed[..reversed.len().min(3)]);
             }
