@@ -1,0 +1,443 @@
+//! Order-preserving, typed key encoding, in the way of FoundationDB's tuple layer.
+//!
+//! `encode_key` turns a list of IPLD values, each ascending or descending, into bytes whose
+//! bytewise order is exactly the order of [`compare`] element by element, and `decode_key` gives
+//! the values back with their exact types. The order (spec/SPEC.md, "Key encoding"):
+//!
+//! - across types: null < false < true < numbers < strings < bytes < lists < maps < CIDs;
+//! - numbers by exact value over the integers of DAG-CBOR (−2^64 ..= 2^64 − 1) and finite f64,
+//!   never rounded through f64; an integer sorts before a float of equal value; the zeros are
+//!   `0 < -0.0 < 0.0`; NaN and the infinities are not values (DAG-CBOR has none) and are refused;
+//! - strings bytewise in UTF-8 (embedded zero bytes included), bytes bytewise, CIDs by their binary
+//!   form bytewise;
+//! - lists element by element, a shorter prefix first; maps as the list of their (key, value)
+//!   pairs in key order.
+//!
+//! Every element encoding is self-delimiting and none is a prefix of another, so a descending
+//! element is simply the bitwise complement of its ascending encoding.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+const END: u8 = 0x00;
+/// After a 0x00 inside a string, bytes or CID: the 0x00 was data.
+const ESCAPE: u8 = 0xFF;
+const NULL: u8 = 0x02;
+const FALSE: u8 = 0x03;
+const TRUE: u8 = 0x04;
+const NEGATIVE: u8 = 0x10;
+const ZERO: u8 = 0x11;
+const POSITIVE: u8 = 0x12;
+const STRING: u8 = 0x20;
+const BYTES: u8 = 0x21;
+const LIST: u8 = 0x30;
+const MAP: u8 = 0x31;
+const LINK: u8 = 0x40;
+
+/// Added to a number's binary exponent (−1074 ..= 1023 for floats, 0 ..= 64 for integers) so that
+/// it encodes as an unsigned 16-bit value.
+const EXPONENT_BIAS: i32 = 1100;
+/// Number kinds, the tiebreak between equal values: integers before floats.
+const KIND_INTEGER: u8 = 0;
+const KIND_FLOAT: u8 = 1;
+/// Zero kinds: `0 < -0.0 < 0.0`.
+const ZERO_KINDS: [u8; 3] = [0, 1, 2];
+
+/// Largest and smallest integers DAG-CBOR can hold.
+const INT_MAX: i128 = u64::MAX as i128;
+const INT_MIN: i128 = -(u64::MAX as i128) - 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0} cannot be part of a key")]
+    Unsupported(&'static str),
+    #[error("malformed key: {0}")]
+    Malformed(&'static str),
+}
+
+/// Encodes a compound key: each value with its own order.
+pub fn encode_key<'a>(
+    parts: impl IntoIterator<Item = (&'a Ipld, Order)>,
+) -> Result<Vec<u8>, KeyError> {
+    let mut out = Vec::new();
+    for (value, order) in parts {
+        encode_value(&mut out, value, order)?;
+    }
+    Ok(out)
+}
+
+/// Appends one element.
+pub fn encode_value(out: &mut Vec<u8>, value: &Ipld, order: Order) -> Result<(), KeyError> {
+    let start = out.len();
+    encode(out, value, 0)?;
+    if order == Order::Descending {
+        out[start..].iter_mut().for_each(|b| *b = !*b);
+    }
+    Ok(())
+}
+
+/// Decodes a compound key of `orders.len()` elements; the bytes must be exactly that.
+pub fn decode_key(bytes: &[u8], orders: &[Order]) -> Result<Vec<Ipld>, KeyError> {
+    let mut decoder = Decoder {
+        bytes,
+        pos: 0,
+        mask: 0,
+    };
+    let mut values = Vec::with_capacity(orders.len());
+    for order in orders {
+        decoder.mask = if *order == Order::Descending { 0xFF } else { 0 };
+        let start = decoder.pos;
+        let value = decoder.value(0)?;
+        // Only the one canonical encoding of each value is accepted.
+        let mut again = Vec::new();
+        encode_value(&mut again, &value, *order)?;
+        if again != bytes[start..decoder.pos] {
+            return Err(KeyError::Malformed("not the canonical encoding"));
+        }
+        values.push(value);
+    }
+    if decoder.pos != bytes.len() {
+        return Err(KeyError::Malformed("trailing bytes"));
+    }
+    Ok(values)
+}
+
+/// Nesting deeper than this is refused, as in DAG-CBOR values.
+const MAX_DEPTH: usize = 64;
+
+fn encode(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), KeyError> {
+    if depth > MAX_DEPTH {
+        return Err(KeyError::Unsupported("a value nested deeper than 64"));
+    }
+    match value {
+        Ipld::Null => out.push(NULL),
+        Ipld::Bool(false) => out.push(FALSE),
+        Ipld::Bool(true) => out.push(TRUE),
+        Ipld::Integer(i) => encode_integer(out, *i)?,
+        Ipld::Float(f) => encode_float(out, *f)?,
+        Ipld::String(s) => escaped(out, STRING, s.as_bytes()),
+        Ipld::Bytes(b) => escaped(out, BYTES, b),
+        Ipld::Link(cid) => escaped(out, LINK, &cid.to_bytes()),
+        Ipld::List(items) => {
+            out.push(LIST);
+            for item in items {
+                encode(out, item, depth + 1)?;
+            }
+            out.push(END);
+        }
+        Ipld::Map(map) => {
+            out.push(MAP);
+            for (k, v) in map {
+                escaped(out, STRING, k.as_bytes());
+                encode(out, v, depth + 1)?;
+            }
+            out.push(END);
+        }
+    }
+    Ok(())
+}
+
+/// A tag, the bytes with each 0x00 written 0x00 0xFF, then 0x00 0x00.
+fn escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    for &b in bytes {
+        out.push(b);
+        if b == 0 {
+            out.push(ESCAPE);
+        }
+    }
+    out.extend_from_slice(&[END, END]);
+}
+
+fn encode_integer(out: &mut Vec<u8>, i: i128) -> Result<(), KeyError> {
+    if !(INT_MIN..=INT_MAX).contains(&i) {
+        return Err(KeyError::Unsupported("an integer beyond 64 bits"));
+    }
+    if i == 0 {
+        out.extend_from_slice(&[ZERO, ZERO_KINDS[0]]);
+        return Ok(());
+    }
+    let magnitude = i.unsigned_abs();
+    let exponent = 127 - magnitude.leading_zeros() as i32;
+    // The bits below the leading one, left-aligned in 64 bits (at most 64 of them).
+    let below = magnitude
+        .checked_shl(magnitude.leading_zeros() + 1)
+        .unwrap_or(0);
+    magnitude_bytes(out, i < 0, exponent, (below >> 64) as u64, KIND_INTEGER);
+    Ok(())
+}
+
+fn encode_float(out: &mut Vec<u8>, f: f64) -> Result<(), KeyError> {
+    if !f.is_finite() {
+        return Err(KeyError::Unsupported("NaN or an infinite float"));
+    }
+    if f == 0.0 {
+        let kind = if f.is_sign_negative() {
+            ZERO_KINDS[1]
+        } else {
+            ZERO_KINDS[2]
+        };
+        out.extend_from_slice(&[ZERO, kind]);
+        return Ok(());
+    }
+    let bits = f.to_bits();
+    let exponent_bits = ((bits >> 52) & 0x7ff) as i32;
+    let mantissa = bits & ((1 << 52) - 1);
+    let (exponent, below) = if exponent_bits != 0 {
+        (exponent_bits - 1023, mantissa << 12)
+    } else {
+        // Subnormal: the leading one is somewhere in the mantissa.
+        let lz = mantissa.leading_zeros();
+        (
+            63 - lz as i32 - 1074,
+            mantissa.checked_shl(lz + 1).unwrap_or(0),
+        )
+    };
+    magnitude_bytes(out, f < 0.0, exponent, below, KIND_FLOAT);
+    Ok(())
+}
+
+/// Sign tag, biased exponent, fraction bits, kind. Negative magnitudes are complemented so that
+/// larger magnitudes sort first; the kind is not, so integers still sort before equal floats.
+fn magnitude_bytes(out: &mut Vec<u8>, negative: bool, exponent: i32, below: u64, kind: u8) {
+    let exponent = (exponent + EXPONENT_BIAS) as u16;
+    let (tag, exponent, below) = if negative {
+        (NEGATIVE, !exponent, !below)
+    } else {
+        (POSITIVE, exponent, below)
+    };
+    out.push(tag);
+    out.extend_from_slice(&exponent.to_be_bytes());
+    out.extend_from_slice(&below.to_be_bytes());
+    out.push(kind);
+}
+
+struct Decoder<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    /// 0xFF inside a descending element.
+    mask: u8,
+}
+
+impl Decoder<'_> {
+    fn byte(&mut self) -> Result<u8, KeyError> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or(KeyError::Malformed("truncated"))?;
+        self.pos += 1;
+        Ok(b ^ self.mask)
+    }
+
+    fn peek(&self) -> Result<u8, KeyError> {
+        Ok(*self
+            .bytes
+            .get(self.pos)
+            .ok_or(KeyError::Malformed("truncated"))?
+            ^ self.mask)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], KeyError> {
+        let mut out = [0; N];
+        for b in &mut out {
+            *b = self.byte()?;
+        }
+        Ok(out)
+    }
+
+    fn escaped(&mut self) -> Result<Vec<u8>, KeyError> {
+        let mut out = Vec::new();
+        loop {
+            match self.byte()? {
+                END => match self.byte()? {
+                    END => return Ok(out),
+                    ESCAPE => out.push(0),
+                    _ => return Err(KeyError::Malformed("bad escape")),
+                },
+                b => out.push(b),
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Ipld, KeyError> {
+        if depth > MAX_DEPTH {
+            return Err(KeyError::Malformed("nested too deep"));
+        }
+        Ok(match self.byte()? {
+            NULL => Ipld::Null,
+            FALSE => Ipld::Bool(false),
+            TRUE => Ipld::Bool(true),
+            ZERO => match self.byte()? {
+                0 => Ipld::Integer(0),
+                1 => Ipld::Float(-0.0),
+                2 => Ipld::Float(0.0),
+                _ => return Err(KeyError::Malformed("bad zero kind")),
+            },
+            tag @ (NEGATIVE | POSITIVE) => self.number(tag == NEGATIVE)?,
+            STRING => Ipld::String(
+                String::from_utf8(self.escaped()?).map_err(|_| KeyError::Malformed("bad UTF-8"))?,
+            ),
+            BYTES => Ipld::Bytes(self.escaped()?),
+            LINK => Ipld::Link(
+                Cid::try_from(self.escaped()?.as_slice())
+                    .map_err(|_| KeyError::Malformed("bad CID"))?,
+            ),
+            LIST => {
+                let mut items = Vec::new();
+                while self.peek()? != END {
+                    items.push(self.value(depth + 1)?);
+                }
+                self.pos += 1;
+                Ipld::List(items)
+            }
+            MAP => {
+                let mut map = BTreeMap::new();
+                while self.peek()? != END {
+                    if self.byte()? != STRING {
+                        return Err(KeyError::Malformed("map key is not a string"));
+                    }
+                    let key = String::from_utf8(self.escaped()?)
+                        .map_err(|_| KeyError::Malformed("bad UTF-8"))?;
+                    let value = self.value(depth + 1)?;
+                    map.insert(key, value);
+                }
+                self.pos += 1;
+                Ipld::Map(map)
+            }
+            _ => return Err(KeyError::Malformed("unknown tag")),
+        })
+    }
+
+    fn number(&mut self, negative: bool) -> Result<Ipld, KeyError> {
+        let mut exponent = u16::from_be_bytes(self.array()?);
+        let mut below = u64::from_be_bytes(self.array()?);
+        if negative {
+            exponent = !exponent;
+            below = !below;
+        }
+        let exponent = exponent as i32 - EXPONENT_BIAS;
+        let kind = self.byte()?;
+        // Canonical form is enforced by the caller's re-encoding check; here, rebuild the value.
+        match kind {
+            KIND_INTEGER => {
+                if !(0..=64).contains(&exponent) {
+                    return Err(KeyError::Malformed("integer exponent out of range"));
+                }
+                // The leading one, then the top `exponent` bits of `below`.
+                let rest = below.checked_shr(64 - exponent as u32).unwrap_or(0);
+                let magnitude = (1u128 << exponent) | rest as u128;
+                let value = if negative {
+                    -(magnitude as i128)
+                } else {
+                    magnitude as i128
+                };
+                Ok(Ipld::Integer(value))
+            }
+            KIND_FLOAT => {
+                if !(-1074..=1023).contains(&exponent) {
+                    return Err(KeyError::Malformed("float exponent out of range"));
+                }
+                let bits = if exponent >= -1022 {
+                    (((exponent + 1023) as u64) << 52) | (below >> 12)
+                } else {
+                    let top = (exponent + 1074) as u32; // position of the leading one
+                    (1u64 << top) | below.checked_shr(64 - top).unwrap_or(0)
+                };
+                let f = f64::from_bits(bits);
+                Ok(Ipld::Float(if negative { -f } else { f }))
+            }
+            _ => Err(KeyError::Malformed("bad number kind")),
+        }
+    }
+}
+
+/// The documented order of values: what key bytes must agree with.
+pub fn compare(a: &Ipld, b: &Ipld) -> Ordering {
+    fn rank(v: &Ipld) -> u8 {
+        match v {
+            Ipld::Null => 0,
+            Ipld::Bool(false) => 1,
+            Ipld::Bool(true) => 2,
+            Ipld::Integer(_) | Ipld::Float(_) => 3,
+            Ipld::String(_) => 4,
+            Ipld::Bytes(_) => 5,
+            Ipld::List(_) => 6,
+            Ipld::Map(_) => 7,
+            Ipld::Link(_) => 8,
+        }
+    }
+    match (a, b) {
+        (Ipld::Integer(x), Ipld::Integer(y)) => x.cmp(y),
+        (Ipld::Float(x), Ipld::Float(y)) => compare_floats(*x, *y),
+        (Ipld::Integer(x), Ipld::Float(y)) => compare_int_float(*x, *y),
+        (Ipld::Float(x), Ipld::Integer(y)) => compare_int_float(*y, *x).reverse(),
+        (Ipld::String(x), Ipld::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Ipld::Bytes(x), Ipld::Bytes(y)) => x.cmp(y),
+        (Ipld::Link(x), Ipld::Link(y)) => x.to_bytes().cmp(&y.to_bytes()),
+        (Ipld::List(x), Ipld::List(y)) => compare_lists(x.iter(), y.iter()),
+        (Ipld::Map(x), Ipld::Map(y)) => {
+            let pairs = |m: &BTreeMap<String, Ipld>| {
+                m.iter()
+                    .flat_map(|(k, v)| [Ipld::String(k.clone()), v.clone()])
+                    .collect::<Vec<_>>()
+            };
+            compare_lists(pairs(x).iter(), pairs(y).iter())
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn compare_lists<'a>(
+    mut x: impl Iterator<Item = &'a Ipld>,
+    mut y: impl Iterator<Item = &'a Ipld>,
+) -> Ordering {
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(a), Some(b)) => match compare(a, b) {
+                Ordering::Equal => continue,
+                other => return other,
+            },
+        }
+    }
+}
+
+/// Finite floats by value; `-0.0` before `0.0`.
+fn compare_floats(x: f64, y: f64) -> Ordering {
+    match x.partial_cmp(&y).unwrap_or(Ordering::Equal) {
+        Ordering::Equal => x.is_sign_positive().cmp(&y.is_sign_positive()),
+        other => other,
+    }
+}
+
+/// An integer against a finite float, exactly; on equal value the integer is first.
+fn compare_int_float(i: i128, f: f64) -> Ordering {
+    const LIMIT: f64 = 73_786_976_294_838_206_464.0; // 2^66: beyond every DAG-CBOR integer
+    if f >= LIMIT {
+        return Ordering::Less;
+    }
+    if f <= -LIMIT {
+        return Ordering::Greater;
+    }
+    let whole = f.trunc();
+    match i.cmp(&(whole as i128)) {
+        Ordering::Equal => match (f - whole).partial_cmp(&0.0).unwrap_or(Ordering::Equal) {
+            Ordering::Greater => Ordering::Less,
+            Ordering::Less => Ordering::Greater,
+            // Equal value (0 against -0.0 and 0.0 included): the integer first.
+            Ordering::Equal => Ordering::Less,
+        },
+        other => other,
+    }
+}
