@@ -110,7 +110,11 @@ impl Node {
 
     /// Entries in this node's subtree.
     pub fn count(&self) -> u64 {
-        self.entries.iter().map(Entry::count).sum()
+        // Saturating: counts read from a hostile block must not overflow.
+        self.entries
+            .iter()
+            .map(Entry::count)
+            .fold(0, u64::saturating_add)
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -28,11 +28,15 @@ pub fn rank<S: Blockstore>(
         }
     };
     let mut node = ready!(reader.load(&root, None));
-    let mut rank = 0;
+    let mut rank = 0u64;
     loop {
         // Children whose last key is before the bound lie wholly before it.
         let at = node.entries.partition_point(before);
-        rank += node.entries[..at].iter().map(Entry::count).sum::<u64>();
+        let before_child = node.entries[..at]
+            .iter()
+            .map(Entry::count)
+            .fold(0, u64::saturating_add);
+        rank = rank.saturating_add(before_child);
         if node.level == 0 || at == node.entries.len() {
             return Ok(Outcome::Complete(rank));
         }

@@ -431,3 +431,34 @@ proptest! {
         let _ = Node::decode(bad);
     }
 }
+
+#[test]
+fn hostile_counts_do_not_overflow() {
+    let store = MemoryBlockstore::default();
+    let leaf = Node::leaf([(Bytes::from_static(b"a"), raw(&Ipld::Null))])
+        .unwrap()
+        .encode();
+    let leaf_cid = cid_of(&leaf);
+    store.put_keyed(&leaf_cid, &leaf).unwrap();
+    // Two children claiming u64::MAX entries each.
+    let parent = Node::internal(
+        1,
+        [
+            (Bytes::from_static(b"a"), leaf_cid, u64::MAX),
+            (Bytes::from_static(b"b"), leaf_cid, u64::MAX),
+        ],
+    )
+    .unwrap();
+    let bytes = parent.encode();
+    let node = cid_of(&bytes);
+    store.put_keyed(&node, &bytes).unwrap();
+    let root = RootObject::new(small_config(), node, 2).encode();
+    let root_cid = cid_of(&root);
+    store.put_keyed(&root_cid, &root).unwrap();
+    let tree = Tree::load(&store, root_cid).unwrap().expect_complete();
+    assert_eq!(tree.rank(b"z").unwrap().expect_complete(), u64::MAX);
+    let _ = tree.count(Bound::Unbounded, Bound::Included(b"z"));
+    let _ = tree.nth(5);
+    let _ = tree.range_limit(Bound::Unbounded, Bound::Unbounded, Direction::Forward, 3);
+    assert!(prolly_tree::check_invariants(&store, &root_cid).is_err());
+}
