@@ -92,15 +92,7 @@ pub fn diff<S: Blockstore>(
     left: Cid,
     right: Cid,
 ) -> Result<Outcome<Vec<Change>>> {
-    match walk(reader, left, right)? {
-        Outcome::Complete(changes) => Ok(Outcome::Complete(changes)),
-        Outcome::Missing(mut missing) => {
-            if let Outcome::Missing(more) = frontier(reader, left, right)? {
-                missing.extend(more);
-            }
-            Ok(Outcome::Missing(missing))
-        }
-    }
+    walk(reader, left, right)?.or_frontier(|| frontier(reader, left, right))
 }
 
 /// The blocks a diff reads, level by level from the top: at each level, the nodes of one tree
@@ -161,11 +153,7 @@ fn frontier<S: Blockstore>(
             sides[side] = below;
         }
     }
-    if missing.is_empty() {
-        Ok(Outcome::Complete(()))
-    } else {
-        Ok(Outcome::Missing(missing))
-    }
+    Ok(Outcome::from_missing(missing))
 }
 
 /// The diff itself: both trees walked as item streams.

@@ -15,6 +15,17 @@ pub enum Outcome<T> {
     Missing(BTreeSet<Cid>),
 }
 
+impl Outcome<()> {
+    /// Complete when nothing is missing.
+    pub fn from_missing(missing: BTreeSet<Cid>) -> Self {
+        if missing.is_empty() {
+            Outcome::Complete(())
+        } else {
+            Outcome::Missing(missing)
+        }
+    }
+}
+
 impl<T> Outcome<T> {
     pub fn missing_one(cid: Cid) -> Self {
         Outcome::Missing(BTreeSet::from([cid]))
@@ -37,6 +48,22 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Complete(_) => BTreeSet::new(),
             Outcome::Missing(m) => m.clone(),
+        }
+    }
+
+    /// A complete outcome as it is; a missing one widened by `frontier`, which maps every block
+    /// the operation needs. The frontier is only worked out when something is missing, so a
+    /// complete store pays nothing for it.
+    pub fn or_frontier(
+        self,
+        frontier: impl FnOnce() -> crate::Result<Outcome<()>>,
+    ) -> crate::Result<Outcome<T>> {
+        match self {
+            Outcome::Complete(v) => Ok(Outcome::Complete(v)),
+            Outcome::Missing(mut missing) => {
+                missing.extend(frontier()?.missing());
+                Ok(Outcome::Missing(missing))
+            }
         }
     }
 

@@ -155,11 +155,7 @@ pub fn frontier<S: Blockstore>(
         }
         level_nodes = below;
     }
-    if missing.is_empty() {
-        Ok(Outcome::Complete(()))
-    } else {
-        Ok(Outcome::Missing(missing))
-    }
+    Ok(Outcome::from_missing(missing))
 }
 
 /// Collects the entries in range, in the given direction, up to `limit` of them. Over a partial
@@ -172,15 +168,8 @@ pub fn collect<S: Blockstore>(
     direction: Direction,
     limit: usize,
 ) -> Result<Outcome<Vec<Pair>>> {
-    match walk(reader, root, range, direction, limit)? {
-        Outcome::Complete(pairs) => Ok(Outcome::Complete(pairs)),
-        Outcome::Missing(mut missing) => {
-            if let Outcome::Missing(more) = frontier(reader, root, range, direction, limit)? {
-                missing.extend(more);
-            }
-            Ok(Outcome::Missing(missing))
-        }
-    }
+    walk(reader, root, range, direction, limit)?
+        .or_frontier(|| frontier(reader, root, range, direction, limit))
 }
 
 /// The range read itself: a cursor from one end.
