@@ -34,7 +34,7 @@ pub struct Dataset {
     pub singles: Vec<(Vec<u8>, Vec<u8>)>,
     /// Existing keys with new values, one at a time: the bytes-rewritten measure.
     pub updates: Vec<(Vec<u8>, Vec<u8>)>,
-    /// New keys in batches of 1,000.
+    /// New keys in batches of 1,000 (three rounds of ten).
     pub batches: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
     /// Existing keys, in random order.
     pub probes: Vec<Vec<u8>>,
@@ -60,8 +60,8 @@ impl Dataset {
             }
             out
         };
-        let singles = fresh(200, &mut rng);
-        let batches = (0..10).map(|_| fresh(1000, &mut rng)).collect();
+        let singles = fresh(600, &mut rng);
+        let batches = (0..30).map(|_| fresh(1000, &mut rng)).collect();
         for (k, _) in &singles {
             map.remove(k);
         }
