@@ -23,6 +23,9 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 const END: u8 = 0x00;
+/// An absent field, in index and sort keys: below every value. Not a value, so `decode_key`
+/// refuses it; `element_len` steps over it.
+pub const MISSING: u8 = 0x01;
 /// After a 0x00 inside a string, bytes or CID: the 0x00 was data.
 const ESCAPE: u8 = 0xFF;
 const NULL: u8 = 0x02;
@@ -440,4 +443,103 @@ fn compare_int_float(i: i128, f: f64) -> Ordering {
         },
         other => other,
     }
+}
+
+/// Appends the marker of an absent field.
+pub fn encode_missing(out: &mut Vec<u8>, order: Order) {
+    out.push(match order {
+        Order::Ascending => MISSING,
+        Order::Descending => !MISSING,
+    });
+}
+
+/// The length of the first element of `bytes` (a value or the missing marker).
+pub fn element_len(bytes: &[u8], order: Order) -> Result<usize, KeyError> {
+    let mask = if order == Order::Descending { 0xFF } else { 0 };
+    if bytes.first().map(|b| b ^ mask) == Some(MISSING) {
+        return Ok(1);
+    }
+    let mut decoder = Decoder {
+        bytes,
+        pos: 0,
+        mask,
+    };
+    decoder.value(0)?;
+    Ok(decoder.pos)
+}
+
+/// Every value numerically equal to `value`, in key order: `1` and `1.0`, or the three zeros. For
+/// anything but a number, the value itself. `$eq` and `$in` scan all of them.
+pub fn numeric_equals(value: &Ipld) -> Vec<Ipld> {
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    let zeros = || vec![Ipld::Integer(0), Ipld::Float(-0.0), Ipld::Float(0.0)];
+    match value {
+        Ipld::Integer(0) => zeros(),
+        Ipld::Float(f) if *f == 0.0 => zeros(),
+        Ipld::Integer(i) => {
+            let f = *i as f64;
+            // Exactly representable, and not rounded up to 2^64 (which no integer equals).
+            if f.abs() < TWO_POW_64 && f as i128 == *i || f == -TWO_POW_64 && *i == INT_MIN {
+                vec![Ipld::Integer(*i), Ipld::Float(f)]
+            } else {
+                vec![Ipld::Integer(*i)]
+            }
+        }
+        Ipld::Float(f) if f.fract() == 0.0 && (-TWO_POW_64..TWO_POW_64).contains(f) => {
+            vec![Ipld::Integer(*f as i128), Ipld::Float(*f)]
+        }
+        other => vec![other.clone()],
+    }
+}
+
+/// The kinds of value that range operators compare with each other: `$gt: 5` matches numbers
+/// only, `$lt: "m"` strings only (type bracketing, as in MongoDB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    Null,
+    Bool,
+    Number,
+    String,
+    Bytes,
+    List,
+    Map,
+    Link,
+}
+
+impl Class {
+    pub fn of(value: &Ipld) -> Class {
+        match value {
+            Ipld::Null => Class::Null,
+            Ipld::Bool(_) => Class::Bool,
+            Ipld::Integer(_) | Ipld::Float(_) => Class::Number,
+            Ipld::String(_) => Class::String,
+            Ipld::Bytes(_) => Class::Bytes,
+            Ipld::List(_) => Class::List,
+            Ipld::Map(_) => Class::Map,
+            Ipld::Link(_) => Class::Link,
+        }
+    }
+
+    /// Ascending keys of this class are those in `[first, end)`: a single-byte range of tags.
+    pub fn tag_range(self) -> (u8, u8) {
+        match self {
+            Class::Null => (NULL, FALSE),
+            Class::Bool => (FALSE, TRUE + 1),
+            Class::Number => (NEGATIVE, POSITIVE + 1),
+            Class::String => (STRING, BYTES),
+            Class::Bytes => (BYTES, BYTES + 1),
+            Class::List => (LIST, MAP),
+            Class::Map => (MAP, MAP + 1),
+            Class::Link => (LINK, LINK + 1),
+        }
+    }
+}
+
+/// The ascending encoding of a string prefix: every string that starts with `prefix` encodes to
+/// bytes that start with these.
+pub fn string_prefix(prefix: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + 1);
+    escaped(&mut out, STRING, prefix.as_bytes());
+    out.truncate(out.len() - 2);
+    out
 }

@@ -1,0 +1,78 @@
+//! Document-level diff of two roots: per collection, the documents added, removed and changed,
+//! from the tree's diff (which skips every shared subtree unread). Index entries are left out:
+//! they follow from the documents. Catalog changes are reported per collection.
+
+use std::collections::BTreeMap;
+
+use fvm_ipld_blockstore::Blockstore;
+use ipld_core::ipld::Ipld;
+use prolly_tree::{Outcome, Tree, ready};
+
+use crate::document;
+use crate::error::{Error, Result};
+use crate::key::{self, Order};
+use crate::keyspace;
+
+/// What changed in one collection between two roots. Documents carry `_id`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CollectionDiff {
+    pub added: Vec<Ipld>,
+    pub removed: Vec<Ipld>,
+    /// (before, after).
+    pub changed: Vec<(Ipld, Ipld)>,
+    /// The collection record itself (created, dropped, or its indexes changed).
+    pub schema_changed: bool,
+}
+
+pub type DocDiff = BTreeMap<String, CollectionDiff>;
+
+/// The collection name a key starts with (after its one-byte section tag), and the rest.
+fn split_collection(key: &[u8]) -> Result<(String, &[u8])> {
+    let bad = |e: key::KeyError| Error::Catalog(format!("key does not parse: {e}"));
+    let rest = &key[1..];
+    let len = key::element_len(rest, Order::Ascending).map_err(bad)?;
+    let name = match key::decode_key(&rest[..len], &[Order::Ascending])
+        .map_err(bad)?
+        .remove(0)
+    {
+        Ipld::String(s) => s,
+        _ => return Err(Error::Catalog("collection name is not a string".into())),
+    };
+    Ok((name, &rest[len..]))
+}
+
+pub fn diff<S: Blockstore>(before: &Tree<S>, after: &Tree<S>) -> Result<Outcome<DocDiff>> {
+    let changes = ready!(before.diff(after));
+    let mut out = DocDiff::new();
+    for change in changes {
+        let Some(&section) = change.key.first() else {
+            continue;
+        };
+        match section {
+            keyspace::CATALOG => {
+                let (name, _) = split_collection(&change.key)?;
+                out.entry(name).or_default().schema_changed = true;
+            }
+            keyspace::DOCUMENTS => {
+                let (name, id_key) = split_collection(&change.key)?;
+                let id = document::decode_id(id_key)
+                    .map_err(|e| Error::Catalog(format!("document key: {e}")))?;
+                let doc = |raw: Option<prolly_tree::RawValue>| -> Result<Option<Ipld>> {
+                    match raw {
+                        None => Ok(None),
+                        Some(raw) => Ok(document::with_id(raw.to_ipld()?, id.clone())),
+                    }
+                };
+                let entry = out.entry(name).or_default();
+                match (doc(change.left)?, doc(change.right)?) {
+                    (None, Some(new)) => entry.added.push(new),
+                    (Some(old), None) => entry.removed.push(old),
+                    (Some(old), Some(new)) => entry.changed.push((old, new)),
+                    (None, None) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Outcome::Complete(out))
+}

@@ -1,0 +1,119 @@
+//! Documents: a map of IPLD data with a primary key, `_id`. The body is stored inline in the
+//! leaf under `02 S(collection) E(_id)`, without the `_id` (the key already holds it), as plain
+//! DAG-CBOR that any IPLD tool reads. SPEC.md ("Documents") gives the measurements behind inline
+//! storage.
+
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+use multihash_codetable::{Code, MultihashDigest};
+use prolly_tree::RawValue;
+
+use crate::error::{WriteError, show};
+use crate::key::{self, Order};
+use crate::path::ID_FIELD;
+
+/// Largest document body, in encoded bytes. A leaf holds at most 16 KiB, and a document shares
+/// its entry with its key.
+pub const MAX_DOCUMENT_BYTES: usize = 12 * 1024;
+/// Largest encoded `_id`, and largest index key.
+pub const MAX_ID_BYTES: usize = 512;
+pub const MAX_INDEX_KEY_BYTES: usize = 1024;
+/// Bytes of a generated `_id`.
+pub const GENERATED_ID_BYTES: usize = 16;
+
+/// A document split into its primary key and its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub id: Ipld,
+    /// `E(_id)`, the key encoding of the id.
+    pub id_key: Vec<u8>,
+    /// The document without `_id`.
+    pub body: BTreeMap<String, Ipld>,
+}
+
+/// Whether a value can be a primary key: strings, integers, bytes and CIDs.
+fn check_id(id: &Ipld) -> Result<Vec<u8>, WriteError> {
+    match id {
+        Ipld::String(_) | Ipld::Integer(_) | Ipld::Bytes(_) | Ipld::Link(_) => {}
+        other => {
+            return Err(WriteError::BadDocument(format!(
+                "_id must be a string, integer, bytes or CID, not {}",
+                show(other)
+            )));
+        }
+    }
+    let mut id_key = Vec::new();
+    key::encode_value(&mut id_key, id, Order::Ascending)
+        .map_err(|e| WriteError::BadDocument(format!("_id: {e}")))?;
+    if id_key.len() > MAX_ID_BYTES {
+        return Err(WriteError::KeyTooLarge {
+            size: id_key.len(),
+            max: MAX_ID_BYTES,
+        });
+    }
+    Ok(id_key)
+}
+
+/// The id that a document without `_id` gets: the first 16 bytes of
+/// blake2b-256(parent root CID bytes ‖ operation index as u32 big-endian). It depends only on the
+/// batch and the root it applies to, so every replica derives the same one.
+pub fn generated_id(parent_root: &Cid, op: usize) -> Ipld {
+    let mut input = parent_root.to_bytes();
+    input.extend_from_slice(&(op as u32).to_be_bytes());
+    let digest = Code::Blake2b256.digest(&input);
+    Ipld::Bytes(digest.digest()[..GENERATED_ID_BYTES].to_vec())
+}
+
+impl Document {
+    /// Splits a document. Without `_id`, `generate` supplies one.
+    pub fn new(doc: Ipld, generate: impl FnOnce() -> Ipld) -> Result<Document, WriteError> {
+        let Ipld::Map(mut body) = doc else {
+            return Err(WriteError::BadDocument("a document is a map".into()));
+        };
+        let id = body.remove(ID_FIELD).unwrap_or_else(generate);
+        Self::from_parts(id, body)
+    }
+
+    pub fn from_parts(id: Ipld, body: BTreeMap<String, Ipld>) -> Result<Document, WriteError> {
+        let id_key = check_id(&id)?;
+        Ok(Document { id, id_key, body })
+    }
+
+    /// The stored body, checked against the size limit and DAG-CBOR's rules.
+    pub fn encode_body(&self) -> Result<RawValue, WriteError> {
+        let raw =
+            RawValue::encode(&self.body).map_err(|e| WriteError::BadDocument(e.to_string()))?;
+        if raw.len() > MAX_DOCUMENT_BYTES {
+            return Err(WriteError::DocumentTooLarge {
+                size: raw.len(),
+                max: MAX_DOCUMENT_BYTES,
+            });
+        }
+        Ok(raw)
+    }
+
+    /// The whole document, `_id` included: what filters see and queries return.
+    pub fn to_ipld(&self) -> Ipld {
+        let mut map = self.body.clone();
+        map.insert(ID_FIELD.to_string(), self.id.clone());
+        Ipld::Map(map)
+    }
+}
+
+/// Reads `_id` back from its key encoding.
+pub fn decode_id(id_key: &[u8]) -> Result<Ipld, key::KeyError> {
+    Ok(key::decode_key(id_key, &[Order::Ascending])?.remove(0))
+}
+
+/// A stored document as queries see it: its body with `_id` put back.
+pub fn with_id(body: Ipld, id: Ipld) -> Option<Ipld> {
+    match body {
+        Ipld::Map(mut map) => {
+            map.insert(ID_FIELD.to_string(), id);
+            Some(Ipld::Map(map))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,568 @@
+//! The executor: runs a plan over the tree. It is synchronous, reads only through the tree (so
+//! only through a Blockstore), and is deterministic: the same root and query read the same blocks
+//! and give the same bytes. The actor, the client and the proof verifier all run it.
+//!
+//! Over a partial store it returns every missing block it can see in one pass: the first chunk of
+//! every key range at once, then the documents of a whole batch of candidates at once. A range
+//! then completes in about depth + 1 rounds, an index query with its documents in about
+//! 2 × depth + 2.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, VecDeque};
+use std::ops::Bound;
+
+use fvm_ipld_blockstore::Blockstore;
+use ipld_core::ipld::Ipld;
+use prolly_tree::{Bytes, Direction, Outcome, RawValue, Tree, ready};
+
+use crate::catalog::Collection;
+use crate::document;
+use crate::error::{Error, Result};
+use crate::form::Map;
+use crate::index;
+use crate::key::{self, Order};
+use crate::keyspace;
+use crate::plan::{self, Plan, Stream};
+use crate::query::Query;
+use crate::result::{self, MAX_RESULT_BYTES, QueryResult, Stop};
+
+/// Candidates whose documents are fetched together, at most.
+const MAX_FETCH_BATCH: usize = 256;
+/// Entries one range read asks for, at most.
+const MAX_CHUNK: usize = 4096;
+
+/// The collection's catalog record at this root.
+pub fn collection<S: Blockstore>(tree: &Tree<S>, name: &str) -> Result<Outcome<Collection>> {
+    let raw = ready!(tree.get(&keyspace::collection_key(name)));
+    match raw {
+        None => Err(Error::NoCollection(name.to_string())),
+        Some(raw) => Ok(Outcome::Complete(
+            Collection::from_ipld(&raw.to_ipld()?).map_err(|e| Error::Catalog(e.to_string()))?,
+        )),
+    }
+}
+
+/// The plan a query would run with at this root.
+pub fn explain<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<Plan>> {
+    query.validate()?;
+    let collection = ready!(collection(tree, &query.collection));
+    Ok(Outcome::Complete(plan::plan(query, &collection)))
+}
+
+/// Runs a query.
+pub fn query<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<QueryResult>> {
+    let plan = ready!(explain(tree, query));
+    if query.require_index && plan.full_scan {
+        return Err(Error::Refused(format!(
+            "needs a full scan: {}",
+            plan.describe()
+        )));
+    }
+    if query.require_index && plan.in_memory_sort() && !query.count {
+        return Err(Error::Refused(format!(
+            "needs an in-memory sort: {}",
+            plan.describe()
+        )));
+    }
+    let position = result::decode_cursor(query)?;
+    let run = Run {
+        tree,
+        query,
+        plan: &plan,
+        docs_prefix: keyspace::documents_prefix(&query.collection),
+        index_prefix_len: if plan.primary {
+            0
+        } else {
+            keyspace::index_prefix(&query.collection, &plan.index).len()
+        },
+        orders: plan.fields.iter().map(|f| f.order).collect(),
+    };
+    if query.count {
+        return run.count();
+    }
+    if plan.index_order {
+        run.streaming(position)
+    } else {
+        run.sorted_in_memory(position)
+    }
+}
+
+/// An index entry on its way to becoming a result.
+struct Candidate {
+    key: Bytes,
+    value: RawValue,
+    /// Where it sits in the result order (for a streaming plan; in-memory sorts compute it later).
+    sort_key: Vec<u8>,
+}
+
+/// One key range being read in chunks.
+struct Cursor<'p> {
+    stream: &'p Stream,
+    lo: Bound<Vec<u8>>,
+    buffer: VecDeque<(Bytes, RawValue)>,
+    exhausted: bool,
+    chunk: usize,
+}
+
+impl Cursor<'_> {
+    fn fill<S: Blockstore>(&mut self, tree: &Tree<S>) -> Result<Outcome<()>> {
+        if self.exhausted || !self.buffer.is_empty() {
+            return Ok(Outcome::Complete(()));
+        }
+        let lo = match &self.lo {
+            Bound::Included(k) => Bound::Included(k.as_slice()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let hi = match &self.stream.hi {
+            Some(h) => Bound::Excluded(h.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let entries = ready!(tree.range_limit(lo, hi, Direction::Forward, self.chunk));
+        if entries.len() < self.chunk {
+            self.exhausted = true;
+        }
+        if let Some((last, _)) = entries.last() {
+            self.lo = Bound::Excluded(last.to_vec());
+        }
+        self.buffer.extend(entries);
+        self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        Ok(Outcome::Complete(()))
+    }
+}
+
+struct Run<'a, S> {
+    tree: &'a Tree<S>,
+    query: &'a Query,
+    plan: &'a Plan,
+    docs_prefix: Vec<u8>,
+    index_prefix_len: usize,
+    orders: Vec<Order>,
+}
+
+fn bad_entry(why: impl std::fmt::Display) -> Error {
+    Error::Catalog(format!("index entry does not parse: {why}"))
+}
+
+impl<S: Blockstore> Run<'_, S> {
+    /// The field spans and `E(_id)` of an index (or document) key.
+    fn parts<'k>(&self, key: &'k [u8]) -> Result<(Vec<&'k [u8]>, &'k [u8])> {
+        if self.plan.primary {
+            return Ok((Vec::new(), &key[self.docs_prefix.len()..]));
+        }
+        index::split_key(&self.orders, &key[self.index_prefix_len..]).map_err(bad_entry)
+    }
+
+    /// The result-order key of an entry read from `stream` under a streaming plan: the sort's
+    /// equality fields, then the remaining index fields as stored, then `E(_id)`.
+    fn streaming_sort_key(&self, stream: &Stream, key: &[u8]) -> Result<Vec<u8>> {
+        let (spans, id) = self.parts(key)?;
+        let mut out = stream.eq_sort_key.clone();
+        for span in spans.iter().skip(self.plan.eq_fields) {
+            out.extend_from_slice(span);
+        }
+        out.extend_from_slice(id);
+        Ok(out)
+    }
+
+    fn cursors(&self, position: Option<&[u8]>) -> Result<Vec<Cursor<'_>>> {
+        let first_chunk =
+            (self.query.skip + self.query.effective_limit()).clamp(1, MAX_CHUNK as u64) as usize;
+        let mut cursors = Vec::new();
+        for stream in &self.plan.streams {
+            let mut lo = Bound::Included(stream.lo.clone());
+            if let Some(position) = position {
+                // Split off the position's equality part and compare it with this range's.
+                let sort_orders: Vec<Order> = self.plan.sort[..self.plan.eq_sort_fields]
+                    .iter()
+                    .map(|s| s.order)
+                    .collect();
+                let (eq_spans, _) = index::split_key(&sort_orders, position)
+                    .map_err(|e| Error::BadCursor(e.to_string()))?;
+                let eq_len: usize = eq_spans.iter().map(|s| s.len()).sum();
+                match stream.eq_sort_key.as_slice().cmp(&position[..eq_len]) {
+                    Ordering::Less => continue,
+                    Ordering::Greater => {}
+                    Ordering::Equal => {
+                        let mut after = stream.base.clone();
+                        after.extend_from_slice(&position[eq_len..]);
+                        if after >= stream.lo {
+                            lo = Bound::Excluded(after);
+                        }
+                    }
+                }
+            }
+            cursors.push(Cursor {
+                stream,
+                lo,
+                buffer: VecDeque::new(),
+                exhausted: false,
+                chunk: first_chunk,
+            });
+        }
+        Ok(cursors)
+    }
+
+    /// Fills every empty range at once, so a cold store reports all their blocks together.
+    fn fill_all(&self, cursors: &mut [Cursor<'_>]) -> Result<Outcome<()>> {
+        let mut missing = BTreeSet::new();
+        for cursor in cursors.iter_mut() {
+            if let Outcome::Missing(m) = cursor.fill(self.tree)? {
+                missing.extend(m);
+            }
+        }
+        Ok(Outcome::from_missing(missing))
+    }
+
+    /// The documents of a batch of candidates, as filters see them (`_id` included), fetched
+    /// together: every missing block of the batch is reported at once.
+    fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Ipld>>> {
+        let mut docs = Vec::with_capacity(batch.len());
+        let mut missing = BTreeSet::new();
+        for candidate in batch {
+            let (spans, id_key) = self.parts(&candidate.key)?;
+            let id = document::decode_id(id_key).map_err(bad_entry)?;
+            let body = if self.plan.primary {
+                candidate.value.clone()
+            } else if self.plan.covering {
+                docs.push(self.covered_document(&spans, &candidate.value, id)?);
+                continue;
+            } else {
+                let mut key = self.docs_prefix.clone();
+                key.extend_from_slice(id_key);
+                match self.tree.get(&key)? {
+                    Outcome::Missing(m) => {
+                        missing.extend(m);
+                        continue;
+                    }
+                    Outcome::Complete(Some(body)) => body,
+                    Outcome::Complete(None) => {
+                        return Err(bad_entry("it names a document that is not there"));
+                    }
+                }
+            };
+            docs.push(
+                document::with_id(body.to_ipld()?, id)
+                    .ok_or_else(|| bad_entry("a document body is not a map"))?,
+            );
+        }
+        ready!(Ok::<_, Error>(Outcome::from_missing(missing)));
+        Ok(Outcome::Complete(docs))
+    }
+
+    /// A document rebuilt from a covering index entry: the plain fields from the key, the
+    /// included ones from the value.
+    fn covered_document(&self, spans: &[&[u8]], value: &RawValue, id: Ipld) -> Result<Ipld> {
+        let mut doc = Map::new();
+        for (field, span) in self.plan.fields.iter().zip(spans) {
+            if field.each || is_missing(span, field.order) {
+                continue;
+            }
+            let value = key::decode_key(span, &[field.order])
+                .map_err(bad_entry)?
+                .remove(0);
+            field.path.set(&mut doc, value);
+        }
+        if let Ipld::Map(included) = value.to_ipld()? {
+            for (path, value) in included {
+                let path = crate::path::Path::parse(&path).map_err(bad_entry)?;
+                path.set(&mut doc, value);
+            }
+        }
+        doc.insert(crate::path::ID_FIELD.to_string(), id);
+        Ok(Ipld::Map(doc))
+    }
+
+    /// What a matching document becomes in the result.
+    fn project(&self, doc: Ipld) -> Ipld {
+        let Some(paths) = &self.query.projection else {
+            return doc;
+        };
+        let mut out = Map::new();
+        for path in paths {
+            if let Some(value) = path.get(&doc) {
+                path.set(&mut out, value.clone());
+            }
+        }
+        if let Ipld::Map(map) = &doc
+            && let Some(id) = map.get(crate::path::ID_FIELD)
+        {
+            out.insert(crate::path::ID_FIELD.to_string(), id.clone());
+        }
+        Ipld::Map(out)
+    }
+
+    /// The next candidate in result order across all ranges, refilling as needed.
+    fn next_candidate(&self, cursors: &mut [Cursor<'_>]) -> Result<Outcome<Option<Candidate>>> {
+        for cursor in cursors.iter_mut() {
+            ready!(cursor.fill(self.tree));
+        }
+        let mut best: Option<(usize, Vec<u8>)> = None;
+        for (i, cursor) in cursors.iter().enumerate() {
+            if let Some((key, _)) = cursor.buffer.front() {
+                let sort_key = self.streaming_sort_key(cursor.stream, key)?;
+                if best.as_ref().is_none_or(|(_, b)| sort_key < *b) {
+                    best = Some((i, sort_key));
+                }
+            }
+        }
+        Ok(Outcome::Complete(best.map(|(i, sort_key)| {
+            let (key, value) = cursors[i].buffer.pop_front().expect("front exists");
+            Candidate {
+                key,
+                value,
+                sort_key,
+            }
+        })))
+    }
+
+    /// Results straight from the index order: merge the ranges, filter, page.
+    fn streaming(&self, position: Option<Vec<u8>>) -> Result<Outcome<QueryResult>> {
+        let query = self.query;
+        let limit = query.effective_limit() as usize;
+        let budget = query.effective_budget();
+        let mut cursors = self.cursors(position.as_deref())?;
+        ready!(self.fill_all(&mut cursors));
+        let mut page = Page::new(self, query.skip);
+        let mut examined = 0u64;
+        let mut last: Option<Vec<u8>> = position;
+        'pages: loop {
+            if page.docs.len() == limit {
+                page.stop = Some(Stop::Limit);
+                break;
+            }
+            if examined >= budget {
+                page.stop = Some(Stop::Budget);
+                page.position = last.clone();
+                break;
+            }
+            let wanted = (page.skip_left + limit - page.docs.len())
+                .max(1)
+                .min(MAX_FETCH_BATCH)
+                .min((budget - examined) as usize);
+            let mut batch = Vec::with_capacity(wanted);
+            while batch.len() < wanted {
+                let Some(candidate) = ready!(self.next_candidate(&mut cursors)) else {
+                    break;
+                };
+                // A multi-entry field can list one document under two equal points (1 and 1.0).
+                if last.as_ref() == Some(&candidate.sort_key) {
+                    continue;
+                }
+                last = Some(candidate.sort_key.clone());
+                examined += 1;
+                batch.push(candidate);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let docs = ready!(self.documents(&batch));
+            for (candidate, doc) in batch.into_iter().zip(docs) {
+                if !page.offer(doc, &candidate.sort_key) {
+                    break 'pages;
+                }
+                if page.docs.len() == limit {
+                    page.stop = Some(Stop::Limit);
+                    break 'pages;
+                }
+            }
+        }
+        Ok(Outcome::Complete(page.finish(query)))
+    }
+
+    /// Every candidate of every range, in key order (budgeted: refusing beats a wrong answer).
+    fn all_candidates(&self) -> Result<Outcome<Vec<Candidate>>> {
+        let mut cursors = self.cursors(None)?;
+        for cursor in &mut cursors {
+            cursor.chunk = MAX_CHUNK;
+        }
+        let budget = self.query.effective_budget();
+        let mut out = Vec::new();
+        loop {
+            ready!(self.fill_all(&mut cursors));
+            let mut progressed = false;
+            for cursor in &mut cursors {
+                while let Some((key, value)) = cursor.buffer.pop_front() {
+                    progressed = true;
+                    out.push(Candidate {
+                        key,
+                        value,
+                        sort_key: Vec::new(),
+                    });
+                    if out.len() as u64 > budget {
+                        return Err(Error::Refused(format!(
+                            "needs more than its budget of {budget} entries: {}",
+                            self.plan.describe()
+                        )));
+                    }
+                }
+            }
+            if !progressed {
+                return Ok(Outcome::Complete(out));
+            }
+        }
+    }
+
+    /// The matching documents of all candidates, each once, with their `E(_id)`.
+    fn all_matches(&self) -> Result<Outcome<Vec<(Vec<u8>, Ipld)>>> {
+        let candidates = ready!(self.all_candidates());
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut missing = BTreeSet::new();
+        for batch in candidates.chunks(MAX_FETCH_BATCH) {
+            match self.documents(batch)? {
+                Outcome::Missing(m) => missing.extend(m),
+                Outcome::Complete(docs) => {
+                    for (candidate, doc) in batch.iter().zip(docs) {
+                        let (_, id_key) = self.parts(&candidate.key)?;
+                        if self.query.filter.matches(&doc) && seen.insert(id_key.to_vec()) {
+                            out.push((id_key.to_vec(), doc));
+                        }
+                    }
+                }
+            }
+        }
+        ready!(Ok::<_, Error>(Outcome::from_missing(missing)));
+        Ok(Outcome::Complete(out))
+    }
+
+    /// Results that need sorting after the scan: read every candidate, sort, then page.
+    fn sorted_in_memory(&self, position: Option<Vec<u8>>) -> Result<Outcome<QueryResult>> {
+        let query = self.query;
+        let mut matches: Vec<(Vec<u8>, Ipld)> = ready!(self.all_matches())
+            .into_iter()
+            .map(|(id_key, doc)| self.sort_key_of(doc, &id_key))
+            .collect::<Result<_>>()?;
+        matches.sort_by(|a, b| a.0.cmp(&b.0));
+        let limit = query.effective_limit() as usize;
+        let mut page = Page::new(self, query.skip);
+        for (sort_key, doc) in matches {
+            if position.as_ref().is_some_and(|p| sort_key <= *p) {
+                continue;
+            }
+            if page.docs.len() == limit {
+                page.stop = Some(Stop::Limit);
+                break;
+            }
+            if !page.offer_matched(doc, &sort_key) {
+                break;
+            }
+        }
+        if page.stop.is_none() && page.docs.len() == limit {
+            page.stop = Some(Stop::Limit);
+        }
+        Ok(Outcome::Complete(page.finish(query)))
+    }
+
+    /// A document's place in the result order: its sort fields, then `E(_id)`.
+    fn sort_key_of(&self, doc: Ipld, id_key: &[u8]) -> Result<(Vec<u8>, Ipld)> {
+        let mut out = Vec::new();
+        for field in &self.plan.sort {
+            match field.path.get(&doc) {
+                Some(value) => key::encode_value(&mut out, value, field.order)
+                    .map_err(|e| bad_entry(format!("sort field {}: {e}", field.path)))?,
+                None => key::encode_missing(&mut out, field.order),
+            }
+        }
+        out.extend_from_slice(id_key);
+        Ok((out, doc))
+    }
+
+    fn count(&self) -> Result<Outcome<QueryResult>> {
+        let total = if self.plan.exact {
+            let mut total = 0u64;
+            let mut missing = BTreeSet::new();
+            for stream in &self.plan.streams {
+                let hi = match &stream.hi {
+                    Some(h) => Bound::Excluded(h.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                match self.tree.count(Bound::Included(stream.lo.as_slice()), hi)? {
+                    Outcome::Complete(n) => total += n,
+                    Outcome::Missing(m) => missing.extend(m),
+                }
+            }
+            ready!(Ok::<_, Error>(Outcome::from_missing(missing)));
+            total
+        } else {
+            ready!(self.all_matches()).len() as u64
+        };
+        Ok(Outcome::Complete(QueryResult {
+            docs: Vec::new(),
+            count: Some(total),
+            stop: None,
+            cursor: None,
+        }))
+    }
+}
+
+fn is_missing(span: &[u8], order: Order) -> bool {
+    let mut marker = Vec::new();
+    key::encode_missing(&mut marker, order);
+    span == marker.as_slice()
+}
+
+/// A page being filled: skip, limit, the byte cap and the resume position.
+struct Page<'r, 'a, S> {
+    run: &'r Run<'a, S>,
+    docs: Vec<Ipld>,
+    bytes: usize,
+    skip_left: usize,
+    stop: Option<Stop>,
+    /// The sort key of the last entry consumed.
+    position: Option<Vec<u8>>,
+}
+
+impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
+    fn new(run: &'r Run<'a, S>, skip: u64) -> Self {
+        Page {
+            run,
+            docs: Vec::new(),
+            bytes: 0,
+            skip_left: usize::try_from(skip).unwrap_or(usize::MAX),
+            stop: None,
+            position: None,
+        }
+    }
+
+    /// Considers one candidate: filters it, and keeps it if it matches. False when the page is
+    /// full by bytes (the candidate is then not consumed).
+    fn offer(&mut self, doc: Ipld, sort_key: &[u8]) -> bool {
+        if !self.run.query.filter.matches(&doc) {
+            self.position = Some(sort_key.to_vec());
+            return true;
+        }
+        self.offer_matched(doc, sort_key)
+    }
+
+    fn offer_matched(&mut self, doc: Ipld, sort_key: &[u8]) -> bool {
+        if self.skip_left > 0 {
+            self.skip_left -= 1;
+            self.position = Some(sort_key.to_vec());
+            return true;
+        }
+        let projected = self.run.project(doc);
+        let size = crate::query::encode_raw(&projected).len();
+        if !self.docs.is_empty() && self.bytes + size > MAX_RESULT_BYTES {
+            self.stop = Some(Stop::Bytes);
+            return false;
+        }
+        self.bytes += size;
+        self.docs.push(projected);
+        self.position = Some(sort_key.to_vec());
+        true
+    }
+
+    fn finish(self, query: &Query) -> QueryResult {
+        let cursor = match (&self.stop, &self.position) {
+            (Some(_), Some(position)) => Some(result::encode_cursor(query, position)),
+            _ => None,
+        };
+        QueryResult {
+            docs: self.docs,
+            count: None,
+            stop: if cursor.is_some() { self.stop } else { None },
+            cursor,
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! `Query`: what to read. Its IPLD form is the MongoDB-style shape below; the JSON form is that
+//! shape in DAG-JSON, and the canonical form is its DAG-CBOR encoding with `"v": 1`.
+//!
+//! ```json
+//! {"v": 1, "collection": "flights",
+//!  "filter": {"carrier": "UA", "dep_delay": {"$gt": 60}},
+//!  "sort": [["dep_time", "asc"]], "limit": 32, "skip": 0, "cursor": "…",
+//!  "count": false, "projection": ["dep_time", "dest"], "budget": 10000, "require_index": false}
+//! ```
+
+use ipld_core::ipld::Ipld;
+use prolly_tree::RawValue;
+
+use crate::catalog::{order_name, parse_order};
+use crate::error::Error;
+use crate::filter::Filter;
+use crate::form::{self, Map};
+use crate::key::Order;
+use crate::path::Path;
+
+/// The version of the query, write-batch and result forms.
+pub const FORM_VERSION: u64 = 1;
+/// Results per page when the query gives no limit, and the most it may ask for.
+pub const DEFAULT_LIMIT: u64 = 100;
+pub const MAX_LIMIT: u64 = 1000;
+/// Entries a query may examine (index entries and documents) when it gives no budget, and the
+/// most it may ask for.
+pub const DEFAULT_BUDGET: u64 = 10_000;
+pub const MAX_BUDGET: u64 = 1_000_000;
+/// Most sort fields and projected paths.
+pub const MAX_SORT_FIELDS: usize = 8;
+pub const MAX_PROJECTION: usize = 32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortField {
+    pub path: Path,
+    pub order: Order,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub collection: String,
+    pub filter: Filter,
+    /// Ties are always broken by `_id`, ascending.
+    pub sort: Vec<SortField>,
+    pub limit: Option<u64>,
+    pub skip: u64,
+    /// Where the previous page stopped.
+    pub cursor: Option<Vec<u8>>,
+    /// Return the number of matches instead of documents.
+    pub count: bool,
+    /// Return only these paths (and `_id`).
+    pub projection: Option<Vec<Path>>,
+    pub budget: Option<u64>,
+    /// Refuse a full scan or an in-memory sort instead of running it.
+    pub require_index: bool,
+}
+
+impl Query {
+    pub fn new(collection: impl Into<String>) -> Query {
+        Query {
+            collection: collection.into(),
+            filter: Filter::default(),
+            sort: Vec::new(),
+            limit: None,
+            skip: 0,
+            cursor: None,
+            count: false,
+            projection: None,
+            budget: None,
+            require_index: false,
+        }
+    }
+
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    pub fn sort(mut self, path: &str, order: Order) -> Result<Self, Error> {
+        self.sort.push(SortField {
+            path: Path::parse(path)?,
+            order,
+        });
+        Ok(self)
+    }
+
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    pub fn effective_limit(&self) -> u64 {
+        self.limit.unwrap_or(DEFAULT_LIMIT)
+    }
+
+    pub fn effective_budget(&self) -> u64 {
+        self.budget.unwrap_or(DEFAULT_BUDGET)
+    }
+
+    /// Checks the limits on the query's own shape.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |reason: String| Err(form::malformed("query", reason));
+        if self.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
+            return bad(format!("limit must be 1 to {MAX_LIMIT}"));
+        }
+        if self.budget.is_some_and(|b| b == 0 || b > MAX_BUDGET) {
+            return bad(format!("budget must be 1 to {MAX_BUDGET}"));
+        }
+        if self
+            .cursor
+            .as_ref()
+            .is_some_and(|c| c.len() > crate::result::MAX_CURSOR_BYTES)
+        {
+            return Err(Error::BadCursor("too large".into()));
+        }
+        if self.sort.len() > MAX_SORT_FIELDS {
+            return bad(format!("more than {MAX_SORT_FIELDS} sort fields"));
+        }
+        if self
+            .projection
+            .as_ref()
+            .is_some_and(|p| p.len() > MAX_PROJECTION)
+        {
+            return bad(format!("more than {MAX_PROJECTION} projected paths"));
+        }
+        Ok(())
+    }
+
+    /// The canonical IPLD form: defaults are left out.
+    pub fn to_ipld(&self) -> Ipld {
+        let mut map = Map::new();
+        map.insert("v".into(), Ipld::Integer(FORM_VERSION.into()));
+        map.insert("collection".into(), form::string_value(&self.collection));
+        if self.filter != Filter::default() {
+            map.insert("filter".into(), self.filter.to_ipld());
+        }
+        if !self.sort.is_empty() {
+            let sort = self
+                .sort
+                .iter()
+                .map(|s| {
+                    Ipld::List(vec![
+                        form::string_value(s.path.as_str()),
+                        form::string_value(order_name(s.order)),
+                    ])
+                })
+                .collect();
+            map.insert("sort".into(), Ipld::List(sort));
+        }
+        if let Some(limit) = self.limit {
+            map.insert("limit".into(), Ipld::Integer(limit.into()));
+        }
+        if self.skip > 0 {
+            map.insert("skip".into(), Ipld::Integer(self.skip.into()));
+        }
+        if let Some(cursor) = &self.cursor {
+            map.insert("cursor".into(), Ipld::Bytes(cursor.clone()));
+        }
+        if self.count {
+            map.insert("count".into(), Ipld::Bool(true));
+        }
+        if let Some(paths) = &self.projection {
+            let paths = paths
+                .iter()
+                .map(|p| form::string_value(p.as_str()))
+                .collect();
+            map.insert("projection".into(), Ipld::List(paths));
+        }
+        if let Some(budget) = self.budget {
+            map.insert("budget".into(), Ipld::Integer(budget.into()));
+        }
+        if self.require_index {
+            map.insert("require_index".into(), Ipld::Bool(true));
+        }
+        Ipld::Map(map)
+    }
+
+    /// Reads the IPLD form. Lenient where JSON users need it: `v` may be left out, a sort field
+    /// may be a bare path (ascending) and a cursor may be a base64url string.
+    pub fn from_ipld(value: &Ipld) -> Result<Query, Error> {
+        const WHAT: &str = "query";
+        let map = form::map(
+            value,
+            &[
+                "v",
+                "collection",
+                "filter",
+                "sort",
+                "limit",
+                "skip",
+                "cursor",
+                "count",
+                "projection",
+                "budget",
+                "require_index",
+            ],
+            WHAT,
+        )?;
+        if let Some(v) = map.get("v")
+            && form::unsigned(v, WHAT)? != FORM_VERSION
+        {
+            return Err(form::malformed(WHAT, format!("unsupported version {v:?}")));
+        }
+        let mut query = Query::new(form::string(
+            form::required(map, "collection", WHAT)?,
+            WHAT,
+        )?);
+        if let Some(filter) = map.get("filter") {
+            query.filter = Filter::from_ipld(filter)?;
+        }
+        if let Some(sort) = map.get("sort") {
+            for field in form::list(sort, WHAT)? {
+                query.sort.push(match field {
+                    Ipld::String(path) => SortField {
+                        path: Path::parse(path)?,
+                        order: Order::Ascending,
+                    },
+                    Ipld::List(pair) if pair.len() == 2 => SortField {
+                        path: Path::parse(form::string(&pair[0], WHAT)?)?,
+                        order: parse_order(&pair[1], WHAT)?,
+                    },
+                    _ => {
+                        return Err(form::malformed(
+                            WHAT,
+                            "a sort field is path or [path, order]",
+                        ));
+                    }
+                });
+            }
+        }
+        if let Some(limit) = map.get("limit") {
+            query.limit = Some(form::unsigned(limit, WHAT)?);
+        }
+        if let Some(skip) = map.get("skip") {
+            query.skip = form::unsigned(skip, WHAT)?;
+        }
+        if let Some(cursor) = map.get("cursor") {
+            query.cursor = Some(match cursor {
+                Ipld::Bytes(b) => b.clone(),
+                Ipld::String(s) => data_encoding::BASE64URL_NOPAD
+                    .decode(s.as_bytes())
+                    .map_err(|_| Error::BadCursor("not base64url".into()))?,
+                _ => return Err(form::malformed(WHAT, "a cursor is bytes")),
+            });
+        }
+        if let Some(count) = map.get("count") {
+            query.count = form::boolean(count, WHAT)?;
+        }
+        if let Some(paths) = map.get("projection") {
+            let paths = form::list(paths, WHAT)?
+                .iter()
+                .map(|p| Path::parse(form::string(p, WHAT)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            query.projection = Some(paths);
+        }
+        if let Some(budget) = map.get("budget") {
+            query.budget = Some(form::unsigned(budget, WHAT)?);
+        }
+        if let Some(flag) = map.get("require_index") {
+            query.require_index = form::boolean(flag, WHAT)?;
+        }
+        query.validate()?;
+        Ok(query)
+    }
+
+    /// The canonical DAG-CBOR bytes: what the actor takes as params and a proof carries.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        crate::form::to_cbor(&self.to_ipld())
+    }
+
+    /// Reads canonical bytes; anything else (other field order, defaults spelled out, a missing
+    /// version) is refused, so that one query has exactly one encoding.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Query, Error> {
+        let query = Query::from_ipld(&crate::form::from_cbor(bytes, "query")?)?;
+        crate::form::check_canonical(bytes, &query.to_ipld(), "query")?;
+        Ok(query)
+    }
+
+    /// Parses the JSON form.
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<Query, Error> {
+        Query::from_ipld(&crate::json::parse(text)?)
+    }
+
+    /// The JSON form, with the cursor as a base64url string.
+    #[cfg(feature = "json")]
+    pub fn to_json(&self) -> String {
+        let mut ipld = self.to_ipld();
+        if let (Ipld::Map(map), Some(cursor)) = (&mut ipld, &self.cursor) {
+            map.insert(
+                "cursor".into(),
+                Ipld::String(data_encoding::BASE64URL_NOPAD.encode(cursor)),
+            );
+        }
+        crate::json::to_string(&ipld)
+    }
+}
+
+/// Encodes through the tree's DAG-CBOR encoder (canonical map order, strict).
+pub(crate) fn encode_raw(value: &Ipld) -> RawValue {
+    RawValue::from_ipld(value).expect("our own forms always encode")
+}

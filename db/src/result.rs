@@ -1,0 +1,180 @@
+//! `QueryResult`, and the cursor that continues a page.
+//!
+//! A cursor is the DAG-CBOR list `[1, query hash, position]`. The position is the sort key of the
+//! last entry the page consumed: the encoded sort fields (each in its sort order, absent fields as
+//! the missing marker) followed by `E(_id)`. The next page starts strictly after it. The query
+//! hash (blake2b-256 of the query's canonical form without cursor, limit and skip, first 16 bytes)
+//! stops a cursor from being replayed against another query.
+//!
+//! A position names a place in the order, not a snapshot, so a cursor stays valid across roots:
+//! on a newer root the next page continues after the same position, and shows what that root
+//! holds there.
+
+use ipld_core::ipld::Ipld;
+use multihash_codetable::{Code, MultihashDigest};
+
+use crate::error::Error;
+use crate::form::{self, Map};
+use crate::query::{FORM_VERSION, Query};
+
+const CURSOR_VERSION: u64 = 1;
+const QUERY_HASH_BYTES: usize = 16;
+/// Largest accepted cursor.
+pub const MAX_CURSOR_BYTES: usize = 4096;
+/// Largest result: the documents' encoded bytes. An FVM block holds at most 1 MiB, and a proof
+/// envelope carries the query and the result together.
+pub const MAX_RESULT_BYTES: usize = 512 * 1024;
+
+/// Why a page ended before the matches did. A page that ends with `None` is the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The page holds `limit` documents.
+    Limit,
+    /// The query examined its whole budget.
+    Budget,
+    /// The next document would take the page past the result byte cap.
+    Bytes,
+}
+
+impl Stop {
+    fn name(self) -> &'static str {
+        match self {
+            Stop::Limit => "limit",
+            Stop::Budget => "budget",
+            Stop::Bytes => "bytes",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The matching documents (projected), `_id` included, in sort order.
+    pub docs: Vec<Ipld>,
+    /// For a count query, the number of matches.
+    pub count: Option<u64>,
+    /// Set when the page ended early; `cursor` then continues it.
+    pub stop: Option<Stop>,
+    pub cursor: Option<Vec<u8>>,
+}
+
+impl QueryResult {
+    pub fn to_ipld(&self) -> Ipld {
+        let mut map = Map::new();
+        map.insert("v".into(), Ipld::Integer(FORM_VERSION.into()));
+        if let Some(count) = self.count {
+            map.insert("count".into(), Ipld::Integer(count.into()));
+        } else {
+            map.insert("docs".into(), Ipld::List(self.docs.clone()));
+        }
+        if let Some(stop) = self.stop {
+            map.insert("stop".into(), form::string_value(stop.name()));
+        }
+        if let Some(cursor) = &self.cursor {
+            map.insert("cursor".into(), Ipld::Bytes(cursor.clone()));
+        }
+        Ipld::Map(map)
+    }
+
+    pub fn from_ipld(value: &Ipld) -> Result<QueryResult, Error> {
+        const WHAT: &str = "query result";
+        let map = form::map(value, &["v", "docs", "count", "stop", "cursor"], WHAT)?;
+        if form::unsigned(form::required(map, "v", WHAT)?, WHAT)? != FORM_VERSION {
+            return Err(form::malformed(WHAT, "unsupported version"));
+        }
+        let docs = match map.get("docs") {
+            Some(docs) => form::list(docs, WHAT)?.to_vec(),
+            None => Vec::new(),
+        };
+        let count = map
+            .get("count")
+            .map(|c| form::unsigned(c, WHAT))
+            .transpose()?;
+        let stop = match map.get("stop") {
+            None => None,
+            Some(s) => Some(match form::string(s, WHAT)? {
+                "limit" => Stop::Limit,
+                "budget" => Stop::Budget,
+                "bytes" => Stop::Bytes,
+                other => return Err(form::malformed(WHAT, format!("unknown stop {other:?}"))),
+            }),
+        };
+        let cursor = match map.get("cursor") {
+            None => None,
+            Some(Ipld::Bytes(b)) => Some(b.clone()),
+            Some(_) => return Err(form::malformed(WHAT, "a cursor is bytes")),
+        };
+        Ok(QueryResult {
+            docs,
+            count,
+            stop,
+            cursor,
+        })
+    }
+
+    /// The canonical DAG-CBOR bytes: the actor's return value, byte-identical to what a proof
+    /// carries.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        form::to_cbor(&self.to_ipld())
+    }
+
+    pub fn from_cbor(bytes: &[u8]) -> Result<QueryResult, Error> {
+        let result = QueryResult::from_ipld(&form::from_cbor(bytes, "query result")?)?;
+        form::check_canonical(bytes, &result.to_ipld(), "query result")?;
+        Ok(result)
+    }
+
+    #[cfg(feature = "json")]
+    pub fn to_json(&self) -> String {
+        let mut ipld = self.to_ipld();
+        if let (Ipld::Map(map), Some(cursor)) = (&mut ipld, &self.cursor) {
+            map.insert(
+                "cursor".into(),
+                Ipld::String(data_encoding::BASE64URL_NOPAD.encode(cursor)),
+            );
+        }
+        crate::json::to_string(&ipld)
+    }
+}
+
+/// What a cursor is bound to: the query without its page controls.
+pub fn query_hash(query: &Query) -> Vec<u8> {
+    let mut bound = query.clone();
+    bound.cursor = None;
+    bound.limit = None;
+    bound.skip = 0;
+    let digest = Code::Blake2b256.digest(&bound.to_cbor());
+    digest.digest()[..QUERY_HASH_BYTES].to_vec()
+}
+
+pub fn encode_cursor(query: &Query, position: &[u8]) -> Vec<u8> {
+    form::to_cbor(&Ipld::List(vec![
+        Ipld::Integer(CURSOR_VERSION.into()),
+        Ipld::Bytes(query_hash(query)),
+        Ipld::Bytes(position.to_vec()),
+    ]))
+}
+
+/// The position a query's cursor holds, after checking that the cursor belongs to the query.
+pub fn decode_cursor(query: &Query) -> Result<Option<Vec<u8>>, Error> {
+    let Some(bytes) = &query.cursor else {
+        return Ok(None);
+    };
+    if bytes.len() > MAX_CURSOR_BYTES {
+        return Err(Error::BadCursor("too large".into()));
+    }
+    let value = form::from_cbor(bytes, "cursor").map_err(|e| Error::BadCursor(e.to_string()))?;
+    match value {
+        Ipld::List(items) if items.len() == 3 => match (&items[0], &items[1], &items[2]) {
+            (Ipld::Integer(v), Ipld::Bytes(hash), Ipld::Bytes(position))
+                if *v == CURSOR_VERSION as i128 =>
+            {
+                if *hash != query_hash(query) {
+                    return Err(Error::BadCursor("it belongs to another query".into()));
+                }
+                Ok(Some(position.clone()))
+            }
+            _ => Err(Error::BadCursor("unknown layout".into())),
+        },
+        _ => Err(Error::BadCursor("unknown layout".into())),
+    }
+}

@@ -1,0 +1,679 @@
+//! `WriteBatch`: schema changes and document writes, applied all or nothing as one tree mutation
+//! with one flush. Indexes are maintained in the same batch, so they always match the documents.
+//!
+//! IPLD form: `{"v": 1, "ops": [op, …]}`, each op a map with `"op"` naming it:
+//!
+//! | op | fields |
+//! |---|---|
+//! | `create_collection`, `drop_collection` | `collection` |
+//! | `create_index` | `collection`, `index` (an index definition) |
+//! | `drop_index` | `collection`, `name` |
+//! | `insert` | `collection`, `doc` (a map; `_id` generated when absent) |
+//! | `upsert` | `collection`, `doc` (with `_id`): insert, or replace the whole document |
+//! | `update` | `collection`, `id`, and `replace` (a new body) or `set` (path → value) / `unset` (paths) |
+//! | `delete` | `collection`, `id` (deleting an absent document does nothing) |
+
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use ipld_core::ipld::Ipld;
+use prolly_tree::{Outcome, RawValue, Tree, ready};
+
+use crate::catalog::{Collection, IndexDef, check_name};
+use crate::document::{self, Document};
+use crate::error::{Error, Result, WriteError, show};
+use crate::form::{self, Map};
+use crate::index::{self, IndexEntry};
+use crate::keyspace;
+use crate::overlay::Overlay;
+use crate::path::{ID_FIELD, Path};
+use crate::query::FORM_VERSION;
+
+/// Most operations in one batch.
+pub const MAX_OPS: usize = 1_000_000;
+
+/// How `update` changes a document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patch {
+    /// A new body (any `_id` in it must equal the document's).
+    Replace(Map),
+    /// Set some paths and remove others.
+    Merge {
+        set: Vec<(Path, Ipld)>,
+        unset: Vec<Path>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    CreateCollection {
+        collection: String,
+    },
+    DropCollection {
+        collection: String,
+    },
+    CreateIndex {
+        collection: String,
+        index: IndexDef,
+    },
+    DropIndex {
+        collection: String,
+        name: String,
+    },
+    Insert {
+        collection: String,
+        doc: Ipld,
+    },
+    Upsert {
+        collection: String,
+        doc: Ipld,
+    },
+    Update {
+        collection: String,
+        id: Ipld,
+        patch: Patch,
+    },
+    Delete {
+        collection: String,
+        id: Ipld,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WriteBatch {
+    pub ops: Vec<Op>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, op: Op) -> &mut Self {
+        self.ops.push(op);
+        self
+    }
+
+    pub fn create_collection(&mut self, name: &str) -> &mut Self {
+        self.push(Op::CreateCollection {
+            collection: name.into(),
+        })
+    }
+
+    pub fn create_index(&mut self, collection: &str, index: IndexDef) -> &mut Self {
+        self.push(Op::CreateIndex {
+            collection: collection.into(),
+            index,
+        })
+    }
+
+    pub fn insert(&mut self, collection: &str, doc: Ipld) -> &mut Self {
+        self.push(Op::Insert {
+            collection: collection.into(),
+            doc,
+        })
+    }
+
+    pub fn upsert(&mut self, collection: &str, doc: Ipld) -> &mut Self {
+        self.push(Op::Upsert {
+            collection: collection.into(),
+            doc,
+        })
+    }
+
+    pub fn delete(&mut self, collection: &str, id: Ipld) -> &mut Self {
+        self.push(Op::Delete {
+            collection: collection.into(),
+            id,
+        })
+    }
+
+    pub fn to_ipld(&self) -> Ipld {
+        let ops = self.ops.iter().map(Op::to_ipld).collect();
+        Ipld::Map(Map::from([
+            ("v".to_string(), Ipld::Integer(FORM_VERSION.into())),
+            ("ops".to_string(), Ipld::List(ops)),
+        ]))
+    }
+
+    pub fn from_ipld(value: &Ipld) -> Result<WriteBatch> {
+        const WHAT: &str = "write batch";
+        let map = form::map(value, &["v", "ops"], WHAT)?;
+        if let Some(v) = map.get("v")
+            && form::unsigned(v, WHAT)? != FORM_VERSION
+        {
+            return Err(form::malformed(WHAT, "unsupported version"));
+        }
+        let ops = form::list(form::required(map, "ops", WHAT)?, WHAT)?;
+        if ops.len() > MAX_OPS {
+            return Err(form::malformed(
+                WHAT,
+                format!("more than {MAX_OPS} operations"),
+            ));
+        }
+        Ok(WriteBatch {
+            ops: ops.iter().map(Op::from_ipld).collect::<Result<_>>()?,
+        })
+    }
+
+    pub fn to_cbor(&self) -> Vec<u8> {
+        form::to_cbor(&self.to_ipld())
+    }
+
+    /// Reads canonical bytes only (see `Query::from_cbor`).
+    pub fn from_cbor(bytes: &[u8]) -> Result<WriteBatch> {
+        let batch = WriteBatch::from_ipld(&form::from_cbor(bytes, "write batch")?)?;
+        form::check_canonical(bytes, &batch.to_ipld(), "write batch")?;
+        Ok(batch)
+    }
+
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<WriteBatch> {
+        WriteBatch::from_ipld(&crate::json::parse(text)?)
+    }
+
+    #[cfg(feature = "json")]
+    pub fn to_json(&self) -> String {
+        crate::json::to_string(&self.to_ipld())
+    }
+}
+
+impl Op {
+    pub fn collection(&self) -> &str {
+        match self {
+            Op::CreateCollection { collection }
+            | Op::DropCollection { collection }
+            | Op::CreateIndex { collection, .. }
+            | Op::DropIndex { collection, .. }
+            | Op::Insert { collection, .. }
+            | Op::Upsert { collection, .. }
+            | Op::Update { collection, .. }
+            | Op::Delete { collection, .. } => collection,
+        }
+    }
+
+    pub fn to_ipld(&self) -> Ipld {
+        let mut map = Map::new();
+        let mut put = |k: &str, v: Ipld| {
+            map.insert(k.to_string(), v);
+        };
+        put("collection", form::string_value(self.collection()));
+        let name = match self {
+            Op::CreateCollection { .. } => "create_collection",
+            Op::DropCollection { .. } => "drop_collection",
+            Op::CreateIndex { index, .. } => {
+                put("index", index.to_ipld());
+                "create_index"
+            }
+            Op::DropIndex { name, .. } => {
+                put("name", form::string_value(name));
+                "drop_index"
+            }
+            Op::Insert { doc, .. } => {
+                put("doc", doc.clone());
+                "insert"
+            }
+            Op::Upsert { doc, .. } => {
+                put("doc", doc.clone());
+                "upsert"
+            }
+            Op::Update { id, patch, .. } => {
+                put("id", id.clone());
+                match patch {
+                    Patch::Replace(body) => put("replace", Ipld::Map(body.clone())),
+                    Patch::Merge { set, unset } => {
+                        if !set.is_empty() {
+                            let set = set
+                                .iter()
+                                .map(|(p, v)| (p.to_string(), v.clone()))
+                                .collect();
+                            put("set", Ipld::Map(set));
+                        }
+                        if !unset.is_empty() {
+                            let unset = unset
+                                .iter()
+                                .map(|p| form::string_value(p.as_str()))
+                                .collect();
+                            put("unset", Ipld::List(unset));
+                        }
+                    }
+                }
+                "update"
+            }
+            Op::Delete { id, .. } => {
+                put("id", id.clone());
+                "delete"
+            }
+        };
+        put("op", form::string_value(name));
+        Ipld::Map(map)
+    }
+
+    pub fn from_ipld(value: &Ipld) -> Result<Op> {
+        const WHAT: &str = "write";
+        let map = form::map(
+            value,
+            &[
+                "op",
+                "collection",
+                "index",
+                "name",
+                "doc",
+                "id",
+                "replace",
+                "set",
+                "unset",
+            ],
+            WHAT,
+        )?;
+        let op = form::string(form::required(map, "op", WHAT)?, WHAT)?;
+        let collection = form::string(form::required(map, "collection", WHAT)?, WHAT)?.to_string();
+        let field = |k: &str| form::required(map, k, WHAT);
+        let allowed = |fields: &[&str]| -> Result<()> {
+            match map.keys().find(|k| {
+                !["op", "collection"].contains(&k.as_str()) && !fields.contains(&k.as_str())
+            }) {
+                Some(k) => Err(form::malformed(WHAT, format!("{op} takes no field {k:?}"))),
+                None => Ok(()),
+            }
+        };
+        Ok(match op {
+            "create_collection" => {
+                allowed(&[])?;
+                Op::CreateCollection { collection }
+            }
+            "drop_collection" => {
+                allowed(&[])?;
+                Op::DropCollection { collection }
+            }
+            "create_index" => {
+                allowed(&["index"])?;
+                Op::CreateIndex {
+                    collection,
+                    index: IndexDef::from_ipld(field("index")?)?,
+                }
+            }
+            "drop_index" => {
+                allowed(&["name"])?;
+                Op::DropIndex {
+                    collection,
+                    name: form::string(field("name")?, WHAT)?.to_string(),
+                }
+            }
+            "insert" | "upsert" => {
+                allowed(&["doc"])?;
+                let doc = field("doc")?.clone();
+                if op == "insert" {
+                    Op::Insert { collection, doc }
+                } else {
+                    Op::Upsert { collection, doc }
+                }
+            }
+            "update" => {
+                allowed(&["id", "replace", "set", "unset"])?;
+                let id = field("id")?.clone();
+                let patch = match map.get("replace") {
+                    Some(body) => {
+                        if map.contains_key("set") || map.contains_key("unset") {
+                            return Err(form::malformed(WHAT, "replace excludes set and unset"));
+                        }
+                        let Ipld::Map(body) = body else {
+                            return Err(form::malformed(WHAT, "replace is a map"));
+                        };
+                        Patch::Replace(body.clone())
+                    }
+                    None => {
+                        let mut set = Vec::new();
+                        if let Some(fields) = map.get("set") {
+                            let Ipld::Map(fields) = fields else {
+                                return Err(form::malformed(WHAT, "set is a map"));
+                            };
+                            for (path, value) in fields {
+                                set.push((Path::parse(path)?, value.clone()));
+                            }
+                        }
+                        let mut unset = Vec::new();
+                        if let Some(paths) = map.get("unset") {
+                            for path in form::list(paths, WHAT)? {
+                                unset.push(Path::parse(form::string(path, WHAT)?)?);
+                            }
+                        }
+                        Patch::Merge { set, unset }
+                    }
+                };
+                Op::Update {
+                    collection,
+                    id,
+                    patch,
+                }
+            }
+            "delete" => {
+                allowed(&["id"])?;
+                Op::Delete {
+                    collection,
+                    id: field("id")?.clone(),
+                }
+            }
+            other => return Err(form::malformed(WHAT, format!("unknown op {other:?}"))),
+        })
+    }
+}
+
+/// Applies a batch to `tree` in one mutation. On any refused operation or missing block nothing
+/// is written and the tree is unchanged.
+pub fn apply<S: Blockstore>(tree: &mut Tree<S>, batch: &WriteBatch) -> Result<Outcome<Cid>> {
+    let parent = tree.cid();
+    let tree_batch = {
+        let mut state = State {
+            overlay: Overlay::new(tree),
+            catalog: BTreeMap::new(),
+            parent,
+        };
+        for (op, write) in batch.ops.iter().enumerate() {
+            match state.apply(op, write) {
+                Ok(Outcome::Complete(())) => {}
+                Ok(Outcome::Missing(m)) => return Ok(Outcome::Missing(m)),
+                Err(Failure::Refused(reason)) => return Err(Error::Write { op, reason }),
+                Err(Failure::Other(e)) => return Err(e),
+            }
+        }
+        state.overlay.into_batch()
+    };
+    Ok(tree.apply(&tree_batch)?)
+}
+
+/// A refused write (to be tagged with its position) or any other error.
+enum Failure {
+    Refused(WriteError),
+    Other(Error),
+}
+
+impl From<WriteError> for Failure {
+    fn from(e: WriteError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::BadPath(p) => Failure::Refused(WriteError::BadPath(p)),
+            other => Failure::Other(other),
+        }
+    }
+}
+
+impl From<prolly_tree::Error> for Failure {
+    fn from(e: prolly_tree::Error) -> Self {
+        Failure::Other(e.into())
+    }
+}
+
+type Step<T> = std::result::Result<Outcome<T>, Failure>;
+
+struct State<'t, S> {
+    overlay: Overlay<'t, S>,
+    /// Collections as this batch has left them so far (`None`: absent).
+    catalog: BTreeMap<String, Option<Collection>>,
+    parent: Cid,
+}
+
+impl<S: Blockstore> State<'_, S> {
+    fn collection(&mut self, name: &str) -> Step<Option<Collection>> {
+        if let Some(known) = self.catalog.get(name) {
+            return Ok(Outcome::Complete(known.clone()));
+        }
+        let raw = ready!(self.overlay.get(&keyspace::collection_key(name)));
+        let found = match raw {
+            Some(raw) => Some(
+                Collection::from_ipld(&raw.to_ipld()?)
+                    .map_err(|e| Error::Catalog(e.to_string()))?,
+            ),
+            None => None,
+        };
+        self.catalog.insert(name.to_string(), found.clone());
+        Ok(Outcome::Complete(found))
+    }
+
+    fn existing(&mut self, name: &str) -> Step<Collection> {
+        match ready!(self.collection(name)) {
+            Some(c) => Ok(Outcome::Complete(c)),
+            None => Err(WriteError::NoCollection(name.to_string()).into()),
+        }
+    }
+
+    fn save(&mut self, name: &str, collection: Option<Collection>) {
+        let key = keyspace::collection_key(name);
+        match &collection {
+            Some(c) => self
+                .overlay
+                .put(key, crate::query::encode_raw(&c.to_ipld())),
+            None => self.overlay.delete(key),
+        }
+        self.catalog.insert(name.to_string(), collection);
+    }
+
+    fn delete_prefix(&mut self, prefix: &[u8]) -> Step<()> {
+        for (key, _) in ready!(self.overlay.scan_prefix(prefix)) {
+            self.overlay.delete(key);
+        }
+        Ok(Outcome::Complete(()))
+    }
+
+    fn apply(&mut self, op: usize, write: &Op) -> Step<()> {
+        let name = write.collection();
+        match write {
+            Op::CreateCollection { .. } => {
+                check_name(name)?;
+                if ready!(self.collection(name)).is_some() {
+                    return Err(WriteError::CollectionExists(name.into()).into());
+                }
+                self.save(name, Some(Collection::default()));
+            }
+            Op::DropCollection { .. } => {
+                ready!(self.existing(name));
+                ready!(self.delete_prefix(&keyspace::documents_prefix(name)));
+                ready!(self.delete_prefix(&keyspace::indexes_prefix(name)));
+                self.save(name, None);
+            }
+            Op::CreateIndex { index, .. } => {
+                index.validate()?;
+                let mut collection = ready!(self.existing(name));
+                if collection.indexes.contains_key(&index.name) {
+                    return Err(WriteError::IndexExists(index.name.clone()).into());
+                }
+                let docs = ready!(self.overlay.scan_prefix(&keyspace::documents_prefix(name)));
+                let prefix_len = keyspace::documents_prefix(name).len();
+                for (key, body) in docs {
+                    let doc = stored_document(&key[prefix_len..], &body)?;
+                    ready!(self.put_entries(name, index, &doc));
+                }
+                collection.indexes.insert(index.name.clone(), index.clone());
+                self.save(name, Some(collection));
+            }
+            Op::DropIndex { name: index, .. } => {
+                let mut collection = ready!(self.existing(name));
+                if collection.indexes.remove(index).is_none() {
+                    return Err(WriteError::NoIndex(index.clone()).into());
+                }
+                ready!(self.delete_prefix(&keyspace::index_prefix(name, index)));
+                self.save(name, Some(collection));
+            }
+            Op::Insert { doc, .. } => {
+                let parent = self.parent;
+                let doc = Document::new(doc.clone(), || document::generated_id(&parent, op))?;
+                let collection = ready!(self.existing(name));
+                if ready!(self.overlay.get(&doc_key(name, &doc))).is_some() {
+                    return Err(WriteError::DuplicateId(show(&doc.id)).into());
+                }
+                ready!(self.write_document(name, &collection, None, &doc));
+            }
+            Op::Upsert { doc, .. } => {
+                let Ipld::Map(map) = doc else {
+                    return Err(WriteError::BadDocument("a document is a map".into()).into());
+                };
+                if !map.contains_key(ID_FIELD) {
+                    return Err(WriteError::BadDocument("upsert needs an _id".into()).into());
+                }
+                let doc = Document::new(doc.clone(), || unreachable!("checked above"))?;
+                let collection = ready!(self.existing(name));
+                let old = ready!(self.load(name, &doc));
+                ready!(self.write_document(name, &collection, old.as_ref(), &doc));
+            }
+            Op::Update { id, patch, .. } => {
+                let collection = ready!(self.existing(name));
+                let probe = Document::from_parts(id.clone(), Map::new())?;
+                let Some(old) = ready!(self.load(name, &probe)) else {
+                    return Err(WriteError::NotFound(show(id)).into());
+                };
+                let body = patched(&old, patch)?;
+                let new = Document::from_parts(id.clone(), body)?;
+                ready!(self.write_document(name, &collection, Some(&old), &new));
+            }
+            Op::Delete { id, .. } => {
+                let collection = ready!(self.existing(name));
+                let probe = Document::from_parts(id.clone(), Map::new())?;
+                if let Some(old) = ready!(self.load(name, &probe)) {
+                    for def in collection.indexes.values() {
+                        for entry in index::entries(name, def, &old)? {
+                            self.overlay.delete(entry.key);
+                        }
+                    }
+                    self.overlay.delete(doc_key(name, &old));
+                }
+            }
+        }
+        Ok(Outcome::Complete(()))
+    }
+
+    /// The stored document with `doc`'s id, if any.
+    fn load(&mut self, collection: &str, doc: &Document) -> Step<Option<Document>> {
+        let Some(body) = ready!(self.overlay.get(&doc_key(collection, doc))) else {
+            return Ok(Outcome::Complete(None));
+        };
+        Ok(Outcome::Complete(Some(stored_document(
+            &doc.id_key,
+            &body,
+        )?)))
+    }
+
+    /// Writes a document and moves its index entries from `old` to `new`.
+    fn write_document(
+        &mut self,
+        name: &str,
+        collection: &Collection,
+        old: Option<&Document>,
+        new: &Document,
+    ) -> Step<()> {
+        let body = new.encode_body()?;
+        let key = doc_key(name, new);
+        // Size the whole leaf entry: key and body share one node.
+        if key.len() > document::MAX_ID_BYTES + keyspace::documents_prefix(name).len() {
+            return Err(WriteError::KeyTooLarge {
+                size: key.len(),
+                max: document::MAX_ID_BYTES,
+            }
+            .into());
+        }
+        for def in collection.indexes.values() {
+            let before = match old {
+                Some(old) => index::entries(name, def, old)?,
+                None => Vec::new(),
+            };
+            for entry in &before {
+                self.overlay.delete(entry.key.clone());
+            }
+            ready!(self.put_entries(name, def, new));
+        }
+        self.overlay.put(key, body);
+        Ok(Outcome::Complete(()))
+    }
+
+    /// Adds a document's entries to one index, holding unique indexes to their promise.
+    fn put_entries(&mut self, name: &str, def: &IndexDef, doc: &Document) -> Step<()> {
+        for IndexEntry {
+            key,
+            value,
+            unique_prefix,
+        } in index::entries(name, def, doc)?
+        {
+            if def.unique
+                && let Some(prefix) = unique_prefix
+                && let Some(other) = ready!(self.overlay.other_with_prefix(&prefix, &key))
+            {
+                let existing = document::decode_id(&other[prefix.len()..])
+                    .map(|id| show(&id))
+                    .unwrap_or_else(|_| "?".into());
+                let value = def
+                    .fields
+                    .iter()
+                    .map(|f| f.path.get(&doc.to_ipld()).map(show).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(WriteError::Unique {
+                    index: def.name.clone(),
+                    value,
+                    existing,
+                }
+                .into());
+            }
+            self.overlay.put(key, value);
+        }
+        Ok(Outcome::Complete(()))
+    }
+}
+
+fn doc_key(collection: &str, doc: &Document) -> Vec<u8> {
+    let mut key = keyspace::documents_prefix(collection);
+    key.extend_from_slice(&doc.id_key);
+    key
+}
+
+/// A document read back from its key suffix (`E(_id)`) and stored body.
+pub(crate) fn stored_document(id_key: &[u8], body: &RawValue) -> Result<Document> {
+    let corrupt = |why: String| Error::Catalog(format!("stored document: {why}"));
+    let id = document::decode_id(id_key).map_err(|e| corrupt(e.to_string()))?;
+    let Ipld::Map(body) = body.to_ipld()? else {
+        return Err(corrupt("body is not a map".into()));
+    };
+    Ok(Document {
+        id,
+        id_key: id_key.to_vec(),
+        body,
+    })
+}
+
+fn patched(old: &Document, patch: &Patch) -> std::result::Result<Map, WriteError> {
+    match patch {
+        Patch::Replace(body) => {
+            let mut body = body.clone();
+            if let Some(id) = body.remove(ID_FIELD)
+                && !crate::filter::values_equal(&id, &old.id)
+            {
+                return Err(WriteError::BadDocument("replace may not change _id".into()));
+            }
+            Ok(body)
+        }
+        Patch::Merge { set, unset } => {
+            let mut body = old.body.clone();
+            for (path, value) in set {
+                if path.is_id() {
+                    return Err(WriteError::BadDocument("set may not change _id".into()));
+                }
+                if !path.set(&mut body, value.clone()) {
+                    return Err(WriteError::BadPath(format!(
+                        "{path}: steps through a non-map"
+                    )));
+                }
+            }
+            for path in unset {
+                if path.is_id() {
+                    return Err(WriteError::BadDocument("unset may not remove _id".into()));
+                }
+                path.remove(&mut body);
+            }
+            Ok(body)
+        }
+    }
+}
