@@ -64,7 +64,9 @@ pub fn query<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<Que
             plan.describe()
         )));
     }
-    let position = result::decode_cursor(query)?;
+    let resume = result::decode_cursor(query)?;
+    let skip = resume.as_ref().map_or(query.skip, |r| r.skip);
+    let position = resume.map(|r| r.position);
     let run = Run {
         tree,
         query,
@@ -76,6 +78,7 @@ pub fn query<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<Que
             keyspace::index_prefix(&query.collection, &plan.index).len()
         },
         orders: plan.fields.iter().map(|f| f.order).collect(),
+        skip,
     };
     if query.count {
         return run.count();
@@ -86,6 +89,9 @@ pub fn query<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<Que
         run.sorted_in_memory(position)
     }
 }
+
+/// Matching documents with their `E(_id)`.
+type Matches = Vec<(Vec<u8>, Ipld)>;
 
 /// An index entry on its way to becoming a result.
 struct Candidate {
@@ -138,6 +144,8 @@ struct Run<'a, S> {
     docs_prefix: Vec<u8>,
     index_prefix_len: usize,
     orders: Vec<Order>,
+    /// The query's skip, or what a cursor says is left of it.
+    skip: u64,
 }
 
 fn bad_entry(why: impl std::fmt::Display) -> Error {
@@ -323,7 +331,7 @@ impl<S: Blockstore> Run<'_, S> {
         let budget = query.effective_budget();
         let mut cursors = self.cursors(position.as_deref())?;
         ready!(self.fill_all(&mut cursors));
-        let mut page = Page::new(self, query.skip);
+        let mut page = Page::new(self, self.skip);
         let mut examined = 0u64;
         let mut last: Option<Vec<u8>> = position;
         'pages: loop {
@@ -337,8 +345,7 @@ impl<S: Blockstore> Run<'_, S> {
                 break;
             }
             let wanted = (page.skip_left + limit - page.docs.len())
-                .max(1)
-                .min(MAX_FETCH_BATCH)
+                .clamp(1, MAX_FETCH_BATCH)
                 .min((budget - examined) as usize);
             let mut batch = Vec::with_capacity(wanted);
             while batch.len() < wanted {
@@ -404,7 +411,7 @@ impl<S: Blockstore> Run<'_, S> {
     }
 
     /// The matching documents of all candidates, each once, with their `E(_id)`.
-    fn all_matches(&self) -> Result<Outcome<Vec<(Vec<u8>, Ipld)>>> {
+    fn all_matches(&self) -> Result<Outcome<Matches>> {
         let candidates = ready!(self.all_candidates());
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
@@ -435,7 +442,7 @@ impl<S: Blockstore> Run<'_, S> {
             .collect::<Result<_>>()?;
         matches.sort_by(|a, b| a.0.cmp(&b.0));
         let limit = query.effective_limit() as usize;
-        let mut page = Page::new(self, query.skip);
+        let mut page = Page::new(self, self.skip);
         for (sort_key, doc) in matches {
             if position.as_ref().is_some_and(|p| sort_key <= *p) {
                 continue;
@@ -555,7 +562,13 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
 
     fn finish(self, query: &Query) -> QueryResult {
         let cursor = match (&self.stop, &self.position) {
-            (Some(_), Some(position)) => Some(result::encode_cursor(query, position)),
+            (Some(_), Some(position)) => Some(result::encode_cursor(
+                query,
+                &result::Resume {
+                    position: position.clone(),
+                    skip: self.skip_left as u64,
+                },
+            )),
             _ => None,
         };
         QueryResult {

@@ -10,6 +10,9 @@ use prolly_tree::{Batch, Bytes, Direction, Outcome, RawValue, Tree, ready};
 use crate::error::Result;
 use crate::keyspace::prefix_end;
 
+/// Live entries, in key order.
+pub type Entries = Vec<(Vec<u8>, RawValue)>;
+
 pub struct Overlay<'t, S> {
     tree: &'t Tree<S>,
     changes: BTreeMap<Vec<u8>, Option<RawValue>>,
@@ -39,7 +42,7 @@ impl<'t, S: Blockstore> Overlay<'t, S> {
     }
 
     /// Every live entry whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Outcome<Vec<(Vec<u8>, RawValue)>>> {
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Outcome<Entries>> {
         let end = prefix_end(prefix);
         let hi = match &end {
             Some(end) => Bound::Excluded(end.as_slice()),

@@ -1,8 +1,10 @@
 //! `QueryResult`, and the cursor that continues a page.
 //!
-//! A cursor is the DAG-CBOR list `[1, query hash, position]`. The position is the sort key of the
-//! last entry the page consumed: the encoded sort fields (each in its sort order, absent fields as
-//! the missing marker) followed by `E(_id)`. The next page starts strictly after it. The query
+//! A cursor is the DAG-CBOR list `[1, query hash, position, skip]`. The position is the sort key
+//! of the last entry the page consumed: the encoded sort fields (each in its sort order, absent
+//! fields as the missing marker) followed by `E(_id)`. The next page starts strictly after it.
+//! `skip` is what is left of the query's skip (a budget can end a page before the skip is used
+//! up); with a cursor, the query's own `skip` is ignored. The query
 //! hash (blake2b-256 of the query's canonical form without cursor, limit and skip, first 16 bytes)
 //! stops a cursor from being replayed against another query.
 //!
@@ -146,16 +148,24 @@ pub fn query_hash(query: &Query) -> Vec<u8> {
     digest.digest()[..QUERY_HASH_BYTES].to_vec()
 }
 
-pub fn encode_cursor(query: &Query, position: &[u8]) -> Vec<u8> {
+/// Where a page resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub position: Vec<u8>,
+    pub skip: u64,
+}
+
+pub fn encode_cursor(query: &Query, resume: &Resume) -> Vec<u8> {
     form::to_cbor(&Ipld::List(vec![
         Ipld::Integer(CURSOR_VERSION.into()),
         Ipld::Bytes(query_hash(query)),
-        Ipld::Bytes(position.to_vec()),
+        Ipld::Bytes(resume.position.clone()),
+        Ipld::Integer(resume.skip.into()),
     ]))
 }
 
-/// The position a query's cursor holds, after checking that the cursor belongs to the query.
-pub fn decode_cursor(query: &Query) -> Result<Option<Vec<u8>>, Error> {
+/// Where a query's cursor resumes, after checking that the cursor belongs to the query.
+pub fn decode_cursor(query: &Query) -> Result<Option<Resume>, Error> {
     let Some(bytes) = &query.cursor else {
         return Ok(None);
     };
@@ -164,14 +174,19 @@ pub fn decode_cursor(query: &Query) -> Result<Option<Vec<u8>>, Error> {
     }
     let value = form::from_cbor(bytes, "cursor").map_err(|e| Error::BadCursor(e.to_string()))?;
     match value {
-        Ipld::List(items) if items.len() == 3 => match (&items[0], &items[1], &items[2]) {
-            (Ipld::Integer(v), Ipld::Bytes(hash), Ipld::Bytes(position))
+        Ipld::List(items) if items.len() == 4 => match (&items[0], &items[1], &items[2], &items[3])
+        {
+            (Ipld::Integer(v), Ipld::Bytes(hash), Ipld::Bytes(position), Ipld::Integer(skip))
                 if *v == CURSOR_VERSION as i128 =>
             {
                 if *hash != query_hash(query) {
                     return Err(Error::BadCursor("it belongs to another query".into()));
                 }
-                Ok(Some(position.clone()))
+                let skip = u64::try_from(*skip).map_err(|_| Error::BadCursor("bad skip".into()))?;
+                Ok(Some(Resume {
+                    position: position.clone(),
+                    skip,
+                }))
             }
             _ => Err(Error::BadCursor("unknown layout".into())),
         },

@@ -1,0 +1,180 @@
+//! Random documents, random indexes and random queries: the executor gives exactly what the naive
+//! evaluator gives (scan everything, filter, sort, skip, limit), and following cursors returns
+//! every match exactly once, also when a small budget cuts pages short.
+
+use fvm_ipld_blockstore::MemoryBlockstore;
+use ipld_core::ipld::Ipld;
+use prolly_db::testing::{all_documents, check_indexes, document, index_def, naive_query, query};
+use prolly_db::{Database, Error, IndexDef, Query, WriteBatch};
+use prolly_tree::Config;
+use proptest::prelude::*;
+
+fn database(
+    docs: &[Ipld],
+    indexes: &[IndexDef],
+    indexes_first: bool,
+) -> Database<MemoryBlockstore> {
+    // Small nodes, so that even a few dozen documents make a tree several levels deep.
+    let config = Config::with_targets(128, 128);
+    let mut db = Database::create(MemoryBlockstore::default(), config).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.create_collection("c");
+    let mut add_indexes = |batch: &mut WriteBatch| {
+        for def in indexes {
+            batch.create_index("c", def.clone());
+        }
+    };
+    if indexes_first {
+        add_indexes(&mut batch);
+    }
+    for doc in docs {
+        batch.upsert("c", doc.clone());
+    }
+    if !indexes_first {
+        add_indexes(&mut batch);
+    }
+    db.apply(&batch).unwrap().expect_complete();
+    db
+}
+
+/// Every page of a query, following cursors; skip applies to the first page only.
+fn all_pages(db: &Database<MemoryBlockstore>, query: &Query) -> Result<Vec<Ipld>, Error> {
+    let mut out = Vec::new();
+    let mut page_query = query.clone();
+    for _ in 0..1000 {
+        let page = db.query(&page_query)?.expect_complete();
+        out.extend(page.docs);
+        match page.cursor {
+            None => return Ok(out),
+            Some(cursor) => {
+                page_query.cursor = Some(cursor);
+                page_query.skip = 0;
+            }
+        }
+    }
+    panic!("paging does not end");
+}
+
+proptest! {
+    #[test]
+    fn queries_agree_with_the_naive_evaluator(
+        docs in prop::collection::vec(document(), 0..50),
+        i1 in index_def("i1"),
+        i2 in index_def("i2"),
+        indexes_first in any::<bool>(),
+        queries in prop::collection::vec(query(), 1..8),
+        budget in 1u64..12,
+    ) {
+        let db = database(&docs, &[i1, i2], indexes_first);
+        check_indexes(&db, "c").map_err(TestCaseError::fail)?;
+        let all = all_documents(&db, "c");
+        for query in queries {
+            let plan = db.explain(&query).unwrap().expect_complete();
+            let expected = naive_query(&all, &query, &plan.sort);
+            if std::env::var("SHOW_PLANS").is_ok() { eprintln!("PLAN {} -> {}", plan.describe(), expected.len()); }
+            let limit = query.effective_limit() as usize;
+
+            let page = db.query(&query).unwrap().expect_complete();
+            let first: Vec<Ipld> = expected.iter().take(limit).cloned().collect();
+            prop_assert_eq!(&page.docs, &first, "first page; plan {}", plan.describe());
+
+            let pages = all_pages(&db, &query).unwrap();
+            prop_assert_eq!(&pages, &expected, "all pages; plan {}", plan.describe());
+
+            // A tiny budget ends pages early, but the pages still cover every match once.
+            let mut tight = query.clone();
+            tight.budget = Some(budget);
+            match all_pages(&db, &tight) {
+                Ok(pages) => prop_assert_eq!(&pages, &expected, "budget {}; plan {}", budget, plan.describe()),
+                Err(Error::Refused(_)) => prop_assert!(plan.in_memory_sort(), "only in-memory sorts refuse"),
+                Err(e) => return Err(TestCaseError::fail(e.to_string())),
+            }
+
+            let mut count = query.clone();
+            count.count = true;
+            count.limit = None;
+            count.skip = 0;
+            count.projection = None;
+            let counted = db.query(&count).unwrap().expect_complete().count;
+            let all_matches = naive_query(&all, &count, &[]).len() as u64;
+            prop_assert_eq!(counted, Some(all_matches), "count; plan {}", plan.describe());
+        }
+    }
+}
+
+/// A query shaped for `def`: equality on its first `eq` fields (values taken from a document, so
+/// that something matches), maybe a range on the next, sorted by the rest or not at all.
+fn index_shaped(
+    def: &IndexDef,
+    doc: &Ipld,
+    eq: usize,
+    range: u8,
+    sorted: bool,
+    limit: u64,
+) -> Query {
+    use prolly_db::{Cond, Filter, SortField};
+    let mut conds = Vec::new();
+    let eq = eq.min(def.fields.len());
+    for field in &def.fields[..eq] {
+        let value = match field.path.get(doc) {
+            Some(Ipld::List(items)) => items.first().cloned().unwrap_or(Ipld::Null),
+            Some(v) => v.clone(),
+            None => Ipld::Null,
+        };
+        conds.push(Filter::Field(field.path.clone(), Cond::Eq(value)));
+    }
+    if let Some(next) = def.fields.get(eq)
+        && !next.each
+        && range > 0
+    {
+        let pivot = next.path.get(doc).cloned().unwrap_or(Ipld::Integer(0));
+        conds.push(Filter::Field(
+            next.path.clone(),
+            match range % 4 {
+                0 => Cond::Gt(pivot),
+                1 => Cond::Gte(pivot),
+                2 => Cond::Lt(pivot),
+                _ => Cond::Lte(pivot),
+            },
+        ));
+    }
+    let mut query = Query::new("c").filter(Filter::And(conds)).limit(limit);
+    if sorted {
+        query.sort = def.fields[eq..]
+            .iter()
+            .map(|f| SortField {
+                path: f.path.clone(),
+                order: f.order,
+            })
+            .collect();
+    }
+    query
+}
+
+proptest! {
+    #[test]
+    fn index_shaped_queries_agree_with_the_naive_evaluator(
+        docs in prop::collection::vec(document(), 1..60),
+        i1 in index_def("i1"),
+        shapes in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4, 0u8..8, any::<bool>(), 1u64..6), 1..10),
+        budget in 1u64..12,
+    ) {
+        let db = database(&docs, std::slice::from_ref(&i1), true);
+        let all = all_documents(&db, "c");
+        for (pick, eq, range, sorted, limit) in shapes {
+            let query = index_shaped(&i1, pick.get(&all), eq, range, sorted, limit);
+            let plan = db.explain(&query).unwrap().expect_complete();
+            let expected = naive_query(&all, &query, &plan.sort);
+            if std::env::var("SHOW_PLANS").is_ok() { eprintln!("PLAN {} -> {}", plan.describe(), expected.len()); }
+            let pages = all_pages(&db, &query).unwrap();
+            prop_assert_eq!(&pages, &expected, "plan {}", plan.describe());
+            let mut tight = query.clone();
+            tight.budget = Some(budget);
+            match all_pages(&db, &tight) {
+                Ok(pages) => prop_assert_eq!(&pages, &expected, "budget {}; plan {}", budget, plan.describe()),
+                Err(Error::Refused(_)) => prop_assert!(plan.in_memory_sort()),
+                Err(e) => return Err(TestCaseError::fail(e.to_string())),
+            }
+        }
+    }
+}
