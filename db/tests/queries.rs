@@ -19,7 +19,7 @@ fn database(
     let mut db = Database::create(MemoryBlockstore::default(), config).unwrap();
     let mut batch = WriteBatch::new();
     batch.create_collection("c");
-    let mut add_indexes = |batch: &mut WriteBatch| {
+    let add_indexes = |batch: &mut WriteBatch| {
         for def in indexes {
             batch.create_index("c", def.clone());
         }

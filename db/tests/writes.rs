@@ -1,0 +1,457 @@
+//! Writes: random batches against a model (documents in a BTreeMap), indexes checked against the
+//! documents by full scan after every batch, every refused batch leaving the root unchanged, and
+//! each kind of bad write refused with its own typed error.
+
+use std::collections::BTreeMap;
+
+use fvm_ipld_blockstore::MemoryBlockstore;
+use ipld_core::ipld::Ipld;
+use prolly_db::testing::{all_documents, check_indexes, document, index_def, scalar};
+use prolly_db::{
+    Database, Error, IndexDef, IndexField, Op, Order, Patch, Path, WriteBatch, WriteError,
+};
+use prolly_tree::Config;
+use proptest::prelude::*;
+
+fn new_db() -> Database<MemoryBlockstore> {
+    let mut db =
+        Database::create(MemoryBlockstore::default(), Config::with_targets(128, 128)).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.create_collection("c");
+    db.apply(&batch).unwrap().expect_complete();
+    db
+}
+
+fn unique_index() -> IndexDef {
+    IndexDef {
+        name: "u".into(),
+        fields: vec![IndexField {
+            path: Path::parse("c").unwrap(),
+            order: Order::Descending,
+            each: false,
+        }],
+        unique: true,
+        include: vec![],
+    }
+}
+
+fn id_of(doc: &Ipld) -> i128 {
+    match doc {
+        Ipld::Map(m) => match m["_id"] {
+            Ipld::Integer(i) => i,
+            _ => unreachable!(),
+        },
+        _ => unreachable!(),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Insert(Ipld),
+    Upsert(Ipld),
+    Delete(i128),
+    Set(i128, &'static str, Ipld),
+    Unset(i128, &'static str),
+    Replace(i128, Ipld),
+    CreateIndex(IndexDef),
+    DropIndex(&'static str),
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        3 => document().prop_map(Action::Insert),
+        4 => document().prop_map(Action::Upsert),
+        2 => (0i128..40).prop_map(Action::Delete),
+        2 => (0i128..40, prop::sample::select(vec!["a", "c", "n.x"]), scalar())
+            .prop_map(|(id, p, v)| Action::Set(id, p, v)),
+        1 => (0i128..40, prop::sample::select(vec!["a", "c", "n"])).prop_map(|(id, p)| Action::Unset(id, p)),
+        1 => (0i128..40, document()).prop_map(|(id, d)| Action::Replace(id, d)),
+        1 => index_def("i1").prop_map(Action::CreateIndex),
+        1 => Just(Action::CreateIndex(unique_index())),
+        1 => prop::sample::select(vec!["i1", "u"]).prop_map(Action::DropIndex),
+    ]
+}
+
+/// The model: documents by id, and the index definitions.
+#[derive(Clone, Default)]
+struct Model {
+    docs: BTreeMap<i128, Ipld>,
+    indexes: BTreeMap<String, IndexDef>,
+}
+
+impl Model {
+    /// Applies one action; `Err` when the database must refuse it.
+    fn apply(&mut self, action: &Action) -> Result<(), ()> {
+        match action {
+            Action::Insert(doc) => {
+                if self.docs.insert(id_of(doc), doc.clone()).is_some() {
+                    return Err(());
+                }
+            }
+            Action::Upsert(doc) => {
+                self.docs.insert(id_of(doc), doc.clone());
+            }
+            Action::Delete(id) => {
+                self.docs.remove(id);
+            }
+            Action::Set(id, path, value) => {
+                let Some(Ipld::Map(doc)) = self.docs.get_mut(id) else {
+                    return Err(());
+                };
+                if !Path::parse(path).unwrap().set(doc, value.clone()) {
+                    return Err(());
+                }
+            }
+            Action::Unset(id, path) => {
+                let Some(Ipld::Map(doc)) = self.docs.get_mut(id) else {
+                    return Err(());
+                };
+                Path::parse(path).unwrap().remove(doc);
+            }
+            Action::Replace(id, doc) => {
+                let Some(old) = self.docs.get_mut(id) else {
+                    return Err(());
+                };
+                let Ipld::Map(mut body) = doc.clone() else {
+                    unreachable!()
+                };
+                body.insert("_id".into(), Ipld::Integer(*id));
+                *old = Ipld::Map(body);
+            }
+            Action::CreateIndex(def) => {
+                if self.indexes.insert(def.name.clone(), def.clone()).is_some() {
+                    return Err(());
+                }
+            }
+            Action::DropIndex(name) => {
+                if self.indexes.remove(*name).is_none() {
+                    return Err(());
+                }
+            }
+        }
+        self.check_unique()
+    }
+
+    /// Two documents with the same present, non-null `c` break index `u`.
+    fn check_unique(&self) -> Result<(), ()> {
+        if !self.indexes.contains_key("u") {
+            return Ok(());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for doc in self.docs.values() {
+            if let Some(c) = Path::parse("c").unwrap().get(doc)
+                && *c != Ipld::Null
+                && !seen.insert(prolly_db::encode_key([(c, Order::Ascending)]).unwrap())
+            {
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_op(action: &Action) -> Op {
+    let c = "c".to_string();
+    match action.clone() {
+        Action::Insert(doc) => Op::Insert { collection: c, doc },
+        Action::Upsert(doc) => Op::Upsert { collection: c, doc },
+        Action::Delete(id) => Op::Delete {
+            collection: c,
+            id: Ipld::Integer(id),
+        },
+        Action::Set(id, path, value) => Op::Update {
+            collection: c,
+            id: Ipld::Integer(id),
+            patch: Patch::Merge {
+                set: vec![(Path::parse(path).unwrap(), value)],
+                unset: vec![],
+            },
+        },
+        Action::Unset(id, path) => Op::Update {
+            collection: c,
+            id: Ipld::Integer(id),
+            patch: Patch::Merge {
+                set: vec![],
+                unset: vec![Path::parse(path).unwrap()],
+            },
+        },
+        Action::Replace(id, doc) => {
+            let Ipld::Map(mut body) = doc else {
+                unreachable!()
+            };
+            body.remove("_id");
+            Op::Update {
+                collection: c,
+                id: Ipld::Integer(id),
+                patch: Patch::Replace(body),
+            }
+        }
+        Action::CreateIndex(index) => Op::CreateIndex {
+            collection: c,
+            index,
+        },
+        Action::DropIndex(name) => Op::DropIndex {
+            collection: c,
+            name: name.into(),
+        },
+    }
+}
+
+proptest! {
+    #[test]
+    fn batches_keep_indexes_exact_and_refusals_write_nothing(
+        batches in prop::collection::vec(prop::collection::vec(action(), 1..12), 1..8),
+    ) {
+        let mut db = new_db();
+        let mut model = Model::default();
+        for actions in batches {
+            let mut next = model.clone();
+            let expect_ok = actions.iter().all(|a| next.apply(a).is_ok());
+            let batch = WriteBatch { ops: actions.iter().map(to_op).collect() };
+            let before = db.root();
+            match db.apply(&batch) {
+                Ok(outcome) => {
+                    outcome.expect_complete();
+                    eprintln!("OK {expect_ok}");
+                    prop_assert!(expect_ok, "the database accepted a batch the model refuses: {:?}", actions);
+                    model = next;
+                }
+                Err(Error::Write { .. }) => {
+                    prop_assert!(!expect_ok, "the database refused a valid batch: {:?}", actions);
+                    prop_assert_eq!(db.root(), before);
+                }
+                Err(e) => return Err(TestCaseError::fail(e.to_string())),
+            }
+            check_indexes(&db, "c").map_err(TestCaseError::fail)?;
+            let docs: Vec<Ipld> = model.docs.values().cloned().collect();
+            prop_assert_eq!(all_documents(&db, "c"), docs);
+            let catalog = db.collection("c").unwrap().expect_complete();
+            prop_assert_eq!(catalog.indexes, model.indexes.clone());
+        }
+    }
+
+    /// History independence at the database level: the same documents and indexes give the same
+    /// root, whatever the order of writes and the batches they came in.
+    #[test]
+    fn same_contents_same_root(
+        docs in prop::collection::vec(document(), 0..40),
+        def in index_def("i1"),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let mut by_id = BTreeMap::new();
+        for doc in &docs {
+            by_id.insert(id_of(doc), doc.clone());
+        }
+        let mut one = new_db();
+        let mut batch = WriteBatch::new();
+        batch.create_index("c", def.clone());
+        for doc in by_id.values() {
+            batch.upsert("c", doc.clone());
+        }
+        one.apply(&batch).unwrap().expect_complete();
+
+        // Reversed, split in two batches, the index created last, and with a detour.
+        let mut two = new_db();
+        let reversed: Vec<&Ipld> = docs.iter().rev().collect();
+        let at = split.index(reversed.len() + 1);
+        let mut first = WriteBatch::new();
+        first.upsert("c", Ipld::Map(BTreeMap::from([("_id".into(), Ipld::Integer(99))])));
+        for doc in &reversed[..at] {
+            first.upsert("c", (*doc).clone());
+        }
+        two.apply(&first).unwrap().expect_complete();
+        let mut second = WriteBatch::new();
+        for doc in &reversed[at..] {
+            second.upsert("c", (*doc).clone());
+        }
+        second.delete("c", Ipld::Integer(99));
+        // Later duplicates of an id win in `docs`; the reversed order must end on the same ones.
+        for doc in by_id.values() {
+            second.upsert("c", doc.clone());
+        }
+        second.create_index("c", def);
+        two.apply(&second).unwrap().expect_complete();
+        prop_assert_eq!(one.root(), two.root());
+    }
+}
+
+fn refused(db: &mut Database<MemoryBlockstore>, batch: &WriteBatch) -> (usize, WriteError) {
+    let before = db.root();
+    match db.apply(batch) {
+        Err(Error::Write { op, reason }) => {
+            assert_eq!(db.root(), before, "a refused batch changed the root");
+            (op, reason)
+        }
+        other => panic!("expected a refused write, got {other:?}"),
+    }
+}
+
+fn doc(json: &str) -> Ipld {
+    prolly_db::json::parse(json).unwrap()
+}
+
+#[test]
+fn bad_writes_are_refused_with_typed_errors() {
+    let mut db = new_db();
+    let mut setup = WriteBatch::new();
+    setup.create_index("c", unique_index());
+    setup.insert("c", doc(r#"{"_id": 1, "c": "x"}"#));
+    db.apply(&setup).unwrap().expect_complete();
+
+    // The refused op is named by position; everything before it in the batch is undone too.
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 2, "c": "y"}"#));
+    batch.insert("nope", doc(r#"{"_id": 3}"#));
+    assert_eq!(
+        refused(&mut db, &batch),
+        (1, WriteError::NoCollection("nope".into()))
+    );
+
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 2, "c": "x"}"#));
+    let (op, reason) = refused(&mut db, &batch);
+    assert_eq!(op, 0);
+    assert!(
+        matches!(reason, WriteError::Unique { ref index, .. } if index == "u"),
+        "{reason}"
+    );
+
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 1}"#));
+    assert!(matches!(
+        refused(&mut db, &batch).1,
+        WriteError::DuplicateId(_)
+    ));
+
+    let big = "x".repeat(20_000);
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(&format!(r#"{{"_id": 5, "text": "{big}"}}"#)));
+    assert!(matches!(
+        refused(&mut db, &batch).1,
+        WriteError::DocumentTooLarge { .. }
+    ));
+
+    let long_id = "k".repeat(600);
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(&format!(r#"{{"_id": "{long_id}"}}"#)));
+    assert!(matches!(
+        refused(&mut db, &batch).1,
+        WriteError::KeyTooLarge { .. }
+    ));
+
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 1.5}"#));
+    assert!(matches!(
+        refused(&mut db, &batch).1,
+        WriteError::BadDocument(_)
+    ));
+
+    let mut batch = WriteBatch::new();
+    batch.push(Op::Update {
+        collection: "c".into(),
+        id: Ipld::Integer(42),
+        patch: Patch::Merge {
+            set: vec![],
+            unset: vec![],
+        },
+    });
+    assert!(matches!(
+        refused(&mut db, &batch).1,
+        WriteError::NotFound(_)
+    ));
+
+    // A list in a plain index field: refused, with the fix in the message.
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 7, "c": ["a", "b"]}"#));
+    let reason = refused(&mut db, &batch).1;
+    assert!(matches!(reason, WriteError::ListInScalarField { .. }));
+    assert!(reason.to_string().contains("c[]"), "{reason}");
+
+    let mut batch = WriteBatch::new();
+    batch.create_collection("c");
+    assert!(matches!(
+        refused(&mut db, &batch).1,
+        WriteError::CollectionExists(_)
+    ));
+
+    let mut batch = WriteBatch::new();
+    batch.push(Op::DropIndex {
+        collection: "c".into(),
+        name: "zzz".into(),
+    });
+    assert!(matches!(refused(&mut db, &batch).1, WriteError::NoIndex(_)));
+
+    // Creating a unique index over documents that already break it.
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 8, "d": 1}"#));
+    batch.insert("c", doc(r#"{"_id": 9, "d": 1.0}"#));
+    batch.insert("c", doc(r#"{"_id": 10, "d": 1}"#));
+    let mut unique_d = unique_index();
+    unique_d.name = "ud".into();
+    unique_d.fields[0].path = Path::parse("d").unwrap();
+    batch.create_index("c", unique_d);
+    assert!(matches!(
+        refused(&mut db, &batch),
+        (3, WriteError::Unique { .. })
+    ));
+
+    // Malformed paths never get as far as a batch.
+    let bad = WriteBatch::from_json(
+        r#"{"ops": [{"op": "create_index", "collection": "c", "index": {"name": "x", "fields": ["a..b"]}}]}"#,
+    );
+    assert!(matches!(bad, Err(Error::BadPath(_))), "{bad:?}");
+    let bad = WriteBatch::from_json(
+        r#"{"ops": [{"op": "update", "collection": "c", "id": 1, "set": {"$x": 1}}]}"#,
+    );
+    assert!(matches!(bad, Err(Error::BadPath(_))), "{bad:?}");
+    check_indexes(&db, "c").unwrap();
+}
+
+#[test]
+fn generated_ids_derive_from_the_parent_root_and_position() {
+    let mut a = new_db();
+    let mut b = new_db();
+    let mut batch = WriteBatch::new();
+    batch
+        .insert("c", doc(r#"{"n": 1}"#))
+        .insert("c", doc(r#"{"n": 1}"#));
+    a.apply(&batch).unwrap().expect_complete();
+    b.apply(&batch).unwrap().expect_complete();
+    assert_eq!(a.root(), b.root(), "replicas agree");
+    let docs = all_documents(&a, "c");
+    assert_eq!(docs.len(), 2, "two inserts of equal bodies get two ids");
+    for d in &docs {
+        assert!(matches!(Path::id().get(d), Some(Ipld::Bytes(b)) if b.len() == 16));
+    }
+}
+
+#[test]
+fn document_diff_reports_added_removed_and_changed() {
+    // Both roots must live in one store: a cloned MemoryBlockstore is a copy.
+    let store = MemoryBlockstore::default();
+    let mut db = Database::create(&store, Config::with_targets(128, 128)).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.create_collection("c");
+    batch
+        .insert("c", doc(r#"{"_id": 1, "a": 1}"#))
+        .insert("c", doc(r#"{"_id": 2, "a": 2}"#));
+    db.apply(&batch).unwrap().expect_complete();
+    let before = db.clone();
+    let mut batch = WriteBatch::new();
+    batch
+        .delete("c", Ipld::Integer(1))
+        .upsert("c", doc(r#"{"_id": 2, "a": 3}"#))
+        .insert("c", doc(r#"{"_id": 4, "a": 4}"#))
+        .create_collection("d");
+    db.apply(&batch).unwrap().expect_complete();
+    let diff = before.diff(&db).unwrap().expect_complete();
+    let c = &diff["c"];
+    assert_eq!(c.added, vec![doc(r#"{"_id": 4, "a": 4}"#)]);
+    assert_eq!(c.removed, vec![doc(r#"{"_id": 1, "a": 1}"#)]);
+    assert_eq!(
+        c.changed,
+        vec![(doc(r#"{"_id": 2, "a": 2}"#), doc(r#"{"_id": 2, "a": 3}"#))]
+    );
+    assert!(!c.schema_changed);
+    assert!(diff["d"].schema_changed);
+}
