@@ -216,17 +216,27 @@ impl<S: Blockstore> Tree<S> {
     /// How many entries have a key in `[lo, hi]` (each bound included, excluded or open). Reads
     /// at most two paths, through the per-child counts.
     pub fn count(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<Outcome<u64>> {
+        // Both paths are walked even when one misses blocks, so a cold reader fetches them together.
         let below_lo = match lo {
-            Bound::Included(k) => ready!(rank::rank(self.reader(), self.root.node, k, false)),
-            Bound::Excluded(k) => ready!(rank::rank(self.reader(), self.root.node, k, true)),
-            Bound::Unbounded => 0,
+            Bound::Included(k) => rank::rank(self.reader(), self.root.node, k, false)?,
+            Bound::Excluded(k) => rank::rank(self.reader(), self.root.node, k, true)?,
+            Bound::Unbounded => Outcome::Complete(0),
         };
         let up_to_hi = match hi {
-            Bound::Included(k) => ready!(rank::rank(self.reader(), self.root.node, k, true)),
-            Bound::Excluded(k) => ready!(rank::rank(self.reader(), self.root.node, k, false)),
-            Bound::Unbounded => self.root.count,
+            Bound::Included(k) => rank::rank(self.reader(), self.root.node, k, true)?,
+            Bound::Excluded(k) => rank::rank(self.reader(), self.root.node, k, false)?,
+            Bound::Unbounded => Outcome::Complete(self.root.count),
         };
-        Ok(Outcome::Complete(up_to_hi.saturating_sub(below_lo)))
+        match (below_lo, up_to_hi) {
+            (Outcome::Complete(lo), Outcome::Complete(hi)) => {
+                Ok(Outcome::Complete(hi.saturating_sub(lo)))
+            }
+            (a, b) => {
+                let mut missing = a.missing();
+                missing.extend(b.missing());
+                Ok(Outcome::Missing(missing))
+            }
+        }
     }
 
     /// The number of entries with a key below `key`: its position if present.
