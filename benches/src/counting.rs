@@ -11,6 +11,7 @@ pub struct CountingStore {
     written: Cell<u64>,
     written_blocks: Cell<u64>,
     read: Cell<u64>,
+    read_blocks: Cell<u64>,
 }
 
 impl CountingStore {
@@ -23,6 +24,9 @@ impl CountingStore {
     pub fn take_read(&self) -> u64 {
         self.read.replace(0)
     }
+    pub fn take_read_blocks(&self) -> u64 {
+        self.read_blocks.replace(0)
+    }
 }
 
 impl Blockstore for CountingStore {
@@ -30,6 +34,7 @@ impl Blockstore for CountingStore {
         let block = self.inner.get(k)?;
         if let Some(b) = &block {
             self.read.set(self.read.get() + b.len() as u64);
+            self.read_blocks.set(self.read_blocks.get() + 1);
         }
         Ok(block)
     }

@@ -77,6 +77,11 @@ impl<S: Blockstore> Database<S> {
         write::apply(&mut self.tree, batch)
     }
 
+    #[doc(hidden)]
+    pub fn apply_one_at_a_time(&mut self, batch: &WriteBatch) -> Result<Outcome<Cid>> {
+        write::apply_one_at_a_time(&mut self.tree, batch)
+    }
+
     pub fn query(&self, query: &Query) -> Result<Outcome<QueryResult>> {
         exec::query(&self.tree, query)
     }

@@ -84,7 +84,7 @@ impl Document {
     /// The stored body, checked against the size limit and DAG-CBOR's rules.
     pub fn encode_body(&self) -> Result<RawValue, WriteError> {
         let raw =
-            RawValue::encode(&self.body).map_err(|e| WriteError::BadDocument(e.to_string()))?;
+            RawValue::from_map(&self.body).map_err(|e| WriteError::BadDocument(e.to_string()))?;
         if raw.len() > MAX_DOCUMENT_BYTES {
             return Err(WriteError::DocumentTooLarge {
                 size: raw.len(),

@@ -40,7 +40,7 @@ struct FieldKeys {
     constrained: bool,
 }
 
-fn field_keys(def: &IndexDef, position: usize, doc: &Ipld) -> Result<FieldKeys, WriteError> {
+fn field_keys(def: &IndexDef, position: usize, doc: &Map) -> Result<FieldKeys, WriteError> {
     let field = &def.fields[position];
     let encode = |value: &Ipld| -> Result<Vec<u8>, WriteError> {
         let mut out = Vec::new();
@@ -48,7 +48,7 @@ fn field_keys(def: &IndexDef, position: usize, doc: &Ipld) -> Result<FieldKeys, 
             .map_err(|e| WriteError::BadDocument(format!("field {}: {e}", field.path)))?;
         Ok(out)
     };
-    let Some(value) = field.path.get(doc) else {
+    let Some(value) = field.path.get_in(doc) else {
         let mut missing = Vec::new();
         key::encode_missing(&mut missing, field.order);
         return Ok(FieldKeys {
@@ -77,13 +77,13 @@ fn field_keys(def: &IndexDef, position: usize, doc: &Ipld) -> Result<FieldKeys, 
 }
 
 /// The covered fields of a covering index, as stored in its entries.
-fn included(def: &IndexDef, doc: &Ipld) -> Result<RawValue, WriteError> {
+fn included(def: &IndexDef, doc: &Map) -> Result<RawValue, WriteError> {
     let value = if def.include.is_empty() {
         Ipld::Null
     } else {
         let mut map = Map::new();
         for path in &def.include {
-            if let Some(v) = path.get(doc) {
+            if let Some(v) = path.get_in(doc) {
                 map.insert(path.to_string(), v.clone());
             }
         }
@@ -98,10 +98,11 @@ pub fn entries(
     def: &IndexDef,
     doc: &Document,
 ) -> Result<Vec<IndexEntry>, WriteError> {
-    let view = doc.to_ipld();
+    // Index fields never name `_id` (definitions refuse it), so the body is all they read.
+    let view = &doc.body;
     let mut prefixes = vec![(keyspace::index_prefix(collection, &def.name), true)];
     for position in 0..def.fields.len() {
-        let keys = field_keys(def, position, &view)?;
+        let keys = field_keys(def, position, view)?;
         let count = prefixes.len() * keys.encodings.len();
         if count > MAX_ENTRIES_PER_DOCUMENT {
             return Err(WriteError::TooManyEntries {
@@ -121,7 +122,7 @@ pub fn entries(
             })
             .collect();
     }
-    let value = included(def, &view)?;
+    let value = included(def, view)?;
     let mut out = Vec::with_capacity(prefixes.len());
     for (prefix, constrained) in prefixes {
         let mut key = prefix.clone();

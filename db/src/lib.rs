@@ -29,6 +29,7 @@
 //! # Ok::<(), prolly_db::Error>(())
 //! ```
 
+mod bulk;
 pub mod catalog;
 mod database;
 pub mod diff;

@@ -76,15 +76,51 @@ impl<'t, S: Blockstore> Overlay<'t, S> {
         ))
     }
 
+    /// Whether no live entry starts with `prefix` (reads at most two paths of the tree).
+    pub fn prefix_is_empty(&self, prefix: &[u8]) -> Result<Outcome<bool>> {
+        let end = prefix_end(prefix);
+        let hi = match &end {
+            Some(end) => Bound::Excluded(end.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let pending = self.changes.range::<[u8], _>((Bound::Included(prefix), hi));
+        if pending.into_iter().any(|(_, change)| change.is_some()) {
+            return Ok(Outcome::Complete(false));
+        }
+        // Stored entries, even if this batch deleted them all, answer "maybe not": the caller
+        // then checks each key, which is always correct.
+        let stored = ready!(self.tree.count(Bound::Included(prefix), hi));
+        Ok(Outcome::Complete(stored == 0))
+    }
+
+    /// The changes, then `newer` (sorted writes that win over them), as one tree batch.
+    pub fn into_batch_with(self, newer: Vec<(Vec<u8>, RawValue)>) -> Batch {
+        if newer.is_empty() {
+            return self.into_batch();
+        }
+        let mut older = self.changes.into_iter().peekable();
+        let mut merged = Vec::with_capacity(older.len() + newer.len());
+        for (key, value) in newer {
+            while let Some((k, _)) = older.peek()
+                && *k < key
+            {
+                let (k, change) = older.next().expect("peeked");
+                merged.push((Bytes::from(k), change));
+            }
+            if older.peek().is_some_and(|(k, _)| *k == key) {
+                older.next();
+            }
+            merged.push((Bytes::from(key), Some(value)));
+        }
+        merged.extend(older.map(|(k, change)| (Bytes::from(k), change)));
+        merged.into_iter().collect()
+    }
+
     /// The changes as one tree batch.
     pub fn into_batch(self) -> Batch {
-        let mut batch = Batch::new();
-        for (key, change) in self.changes {
-            match change {
-                Some(value) => batch.put_raw(Bytes::from(key), value),
-                None => batch.delete(Bytes::from(key)),
-            };
-        }
-        batch
+        self.changes
+            .into_iter()
+            .map(|(key, change)| (Bytes::from(key), change))
+            .collect()
     }
 }

@@ -77,6 +77,19 @@ impl Path {
         Some(at)
     }
 
+    /// The value at this path inside a map (a document body), without wrapping it.
+    pub fn get_in<'d>(&self, map: &'d BTreeMap<String, Ipld>) -> Option<&'d Ipld> {
+        let mut segments = self.segments();
+        let mut at = map.get(segments.next()?)?;
+        for segment in segments {
+            match at {
+                Ipld::Map(map) => at = map.get(segment)?,
+                _ => return None,
+            }
+        }
+        Some(at)
+    }
+
     /// Sets the value at this path, creating maps on the way (used to rebuild projections).
     /// Refuses to step through a non-map value.
     pub fn set(&self, doc: &mut BTreeMap<String, Ipld>, value: Ipld) -> bool {

@@ -374,3 +374,128 @@ pub fn check_indexes<S: Blockstore>(db: &Database<S>, collection: &str) -> Resul
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Real data.
+
+/// The data directory: `PROLLYDB_DATA`, or `../shared/data` beside the repository.
+pub fn data_dir() -> std::path::PathBuf {
+    std::env::var_os("PROLLYDB_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+        })
+}
+
+/// The 336,776 flights of nycflights13 as documents, `_id` = row number (from 0). Numbers are
+/// typed as integers (floats where they have a fraction), `NA` becomes null, the rest strings.
+/// `None` when the file is absent.
+pub fn nyc_flights() -> Option<Vec<Ipld>> {
+    use std::io::Read;
+    let path = data_dir().join("nycflights13/flights.csv.gz");
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("flights.csv.gz is gzip'd UTF-8");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let mut docs = Vec::with_capacity(336_776);
+    for (row, line) in lines.enumerate() {
+        let mut doc = BTreeMap::new();
+        doc.insert("_id".to_string(), Ipld::Integer(row as i128));
+        for (name, field) in header.iter().zip(line.split(',')) {
+            let value = if field == "NA" {
+                Ipld::Null
+            } else if let Ok(i) = field.parse::<i64>() {
+                Ipld::Integer(i.into())
+            } else if let Ok(f) = field.parse::<f64>() {
+                Ipld::Float(f)
+            } else {
+                Ipld::String(field.to_string())
+            };
+            doc.insert(name.to_string(), value);
+        }
+        docs.push(Ipld::Map(doc));
+    }
+    Some(docs)
+}
+
+/// The three indexes of the flights benchmark and test.
+pub fn flight_indexes() -> Vec<IndexDef> {
+    let def = |name: &str, fields: &[&str]| IndexDef {
+        name: name.to_string(),
+        fields: fields
+            .iter()
+            .map(|f| IndexField {
+                path: Path::parse(f).expect("valid"),
+                order: Order::Ascending,
+                each: false,
+            })
+            .collect(),
+        unique: false,
+        include: Vec::new(),
+    };
+    vec![
+        def("by_carrier_day", &["carrier", "month", "day"]),
+        def("by_route", &["origin", "dest"]),
+        def("by_delay", &["dep_delay"]),
+    ]
+}
+
+/// Flights-shaped documents for when the real data set is absent: the same fields and types,
+/// drawn from a fixed generator (SplitMix64), so every run makes the same ones.
+pub fn synthetic_flights(n: usize) -> Vec<Ipld> {
+    let mut state = 0x5EED_u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    const CARRIERS: [&str; 16] = [
+        "9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN",
+        "YV",
+    ];
+    const ORIGINS: [&str; 3] = ["EWR", "JFK", "LGA"];
+    (0..n)
+        .map(|row| {
+            let mut doc = BTreeMap::new();
+            let int = |v: u64| Ipld::Integer(v.into());
+            let cancelled = next() % 100 < 3;
+            let dep_time = next() % 2400;
+            doc.insert("_id".to_string(), Ipld::Integer(row as i128));
+            doc.insert("year".into(), int(2013));
+            doc.insert("month".into(), int(1 + next() % 12));
+            doc.insert("day".into(), int(1 + next() % 28));
+            doc.insert(
+                "dep_time".into(),
+                if cancelled { Ipld::Null } else { int(dep_time) },
+            );
+            doc.insert("sched_dep_time".into(), int(dep_time));
+            doc.insert(
+                "dep_delay".into(),
+                if cancelled {
+                    Ipld::Null
+                } else {
+                    Ipld::Integer((next() % 120) as i128 - 20)
+                },
+            );
+            let carrier = CARRIERS[(next() % 16) as usize];
+            doc.insert("carrier".into(), Ipld::String(carrier.into()));
+            doc.insert("flight".into(), int(next() % 6000));
+            doc.insert(
+                "tailnum".into(),
+                Ipld::String(format!("N{}", next() % 4000)),
+            );
+            doc.insert(
+                "origin".into(),
+                Ipld::String(ORIGINS[(next() % 3) as usize].into()),
+            );
+            doc.insert("dest".into(), Ipld::String(format!("D{:02}", next() % 100)));
+            doc.insert("distance".into(), int(100 + next() % 4900));
+            Ipld::Map(doc)
+        })
+        .collect()
+}

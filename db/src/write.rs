@@ -20,6 +20,7 @@ use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
 use prolly_tree::{Outcome, RawValue, Tree, ready};
 
+use crate::bulk;
 use crate::catalog::{Collection, IndexDef, check_name};
 use crate::document::{self, Document};
 use crate::error::{Error, Result, WriteError, show};
@@ -363,22 +364,58 @@ impl Op {
 /// Applies a batch to `tree` in one mutation. On any refused operation or missing block nothing
 /// is written and the tree is unchanged.
 pub fn apply<S: Blockstore>(tree: &mut Tree<S>, batch: &WriteBatch) -> Result<Outcome<Cid>> {
+    apply_with(tree, batch, bulk::MIN_RUN)
+}
+
+/// `apply` with every operation taken one at a time: the reference the bulk path is tested against.
+#[doc(hidden)]
+pub fn apply_one_at_a_time<S: Blockstore>(
+    tree: &mut Tree<S>,
+    batch: &WriteBatch,
+) -> Result<Outcome<Cid>> {
+    apply_with(tree, batch, usize::MAX)
+}
+
+fn apply_with<S: Blockstore>(
+    tree: &mut Tree<S>,
+    batch: &WriteBatch,
+    min_run: usize,
+) -> Result<Outcome<Cid>> {
     let parent = tree.cid();
     let tree_batch = {
         let mut state = State {
             overlay: Overlay::new(tree),
             catalog: BTreeMap::new(),
             parent,
+            tail: Vec::new(),
         };
-        for (op, write) in batch.ops.iter().enumerate() {
-            match state.apply(op, write) {
-                Ok(Outcome::Complete(())) => {}
+        let mut op = 0;
+        while op < batch.ops.len() {
+            let mut run = insert_run(&batch.ops[op..]);
+            if run < min_run {
+                run = 1;
+            }
+            let step = if run > 1 {
+                state.bulk_insert(op, &batch.ops[op..op + run], op + run == batch.ops.len())
+            } else {
+                state.apply(op, &batch.ops[op]).map(|o| o.map(|()| None))
+            };
+            match step {
+                Ok(Outcome::Complete(None)) => {}
+                Ok(Outcome::Complete(Some(refusal))) => {
+                    return Err(Error::Write {
+                        op: refusal.0,
+                        reason: refusal.1,
+                    });
+                }
                 Ok(Outcome::Missing(m)) => return Ok(Outcome::Missing(m)),
                 Err(Failure::Refused(reason)) => return Err(Error::Write { op, reason }),
                 Err(Failure::Other(e)) => return Err(e),
             }
+            op += run;
         }
-        state.overlay.into_batch()
+        let tail = std::mem::take(&mut state.tail);
+        state.overlay.into_batch_with(tail)
     };
     Ok(tree.apply(&tree_batch)?)
 }
@@ -412,7 +449,19 @@ impl From<prolly_tree::Error> for Failure {
 
 type Step<T> = std::result::Result<Outcome<T>, Failure>;
 
+/// How many operations from the start of `ops` insert into one collection (0 if the first does not).
+fn insert_run(ops: &[Op]) -> usize {
+    let Some(Op::Insert { collection, .. }) = ops.first() else {
+        return 0;
+    };
+    ops.iter()
+        .take_while(|op| matches!(op, Op::Insert { collection: c, .. } if c == collection))
+        .count()
+}
+
 struct State<'t, S> {
+    /// Sorted writes of a bulk run that ends the batch, kept out of the overlay (newer than it).
+    tail: Vec<(Vec<u8>, RawValue)>,
     overlay: Overlay<'t, S>,
     /// Collections as this batch has left them so far (`None`: absent).
     catalog: BTreeMap<String, Option<Collection>>,
@@ -545,6 +594,71 @@ impl<S: Blockstore> State<'_, S> {
             }
         }
         Ok(Outcome::Complete(()))
+    }
+
+    /// A run of inserts into one collection as sorted runs (see `bulk`). `last`: nothing follows
+    /// in the batch, so the writes need not be visible to later operations.
+    fn bulk_insert(&mut self, first: usize, ops: &[Op], last: bool) -> Step<Option<bulk::Refusal>> {
+        let name = ops[0].collection();
+        let collection = ready!(self.existing(name));
+        let docs: Vec<(usize, &Ipld)> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| match op {
+                Op::Insert { doc, .. } => (first + i, doc),
+                _ => unreachable!("a run holds inserts only"),
+            })
+            .collect();
+        let (prepared, own) = bulk::prepare(name, &collection, &self.parent, &docs);
+        let mut refusal = bulk::first(own, bulk::clashes(&prepared, &collection));
+        // Clashes with what is already stored (skipped when the collection is empty).
+        if !ready!(
+            self.overlay
+                .prefix_is_empty(&keyspace::documents_prefix(name))
+        ) {
+            for doc in &prepared {
+                if refusal.as_ref().is_some_and(|r| r.0 < doc.op) {
+                    break;
+                }
+                if ready!(self.overlay.get(&doc.key)).is_some() {
+                    refusal = bulk::first(
+                        refusal,
+                        Some((doc.op, WriteError::DuplicateId(show(&doc.id)))),
+                    );
+                    break;
+                }
+                for (def, entries) in collection.indexes.values().zip(&doc.entries) {
+                    for entry in entries.iter().filter(|_| def.unique) {
+                        if let Some(prefix) = &entry.unique_prefix
+                            && let Some(other) =
+                                ready!(self.overlay.other_with_prefix(prefix, &entry.key))
+                        {
+                            let existing = document::decode_id(&other[prefix.len()..])
+                                .map(|id| show(&id))
+                                .unwrap_or_else(|_| "?".into());
+                            let clash = WriteError::Unique {
+                                index: def.name.clone(),
+                                value: "(an indexed value)".into(),
+                                existing,
+                            };
+                            refusal = bulk::first(refusal, Some((doc.op, clash)));
+                        }
+                    }
+                }
+            }
+        }
+        if refusal.is_some() {
+            return Ok(Outcome::Complete(refusal));
+        }
+        let writes = bulk::sorted_writes(prepared, collection.indexes.len());
+        if last {
+            self.tail = writes;
+        } else {
+            for (key, value) in writes {
+                self.overlay.put(key, value);
+            }
+        }
+        Ok(Outcome::Complete(None))
     }
 
     /// The stored document with `doc`'s id, if any.

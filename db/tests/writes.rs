@@ -455,3 +455,114 @@ fn document_diff_reports_added_removed_and_changed() {
     assert!(!c.schema_changed);
     assert!(diff["d"].schema_changed);
 }
+
+/// Long runs of inserts take the bulk path (sorted runs, two threads for big ones). It must
+/// accept and refuse exactly what one-at-a-time application does, with the same first refused
+/// operation, and write the same root.
+fn bulk_matches_one_at_a_time(
+    prefill: &[Ipld],
+    inserts: &[Ipld],
+    tail_upsert: bool,
+) -> Result<(), TestCaseError> {
+    let mut a = new_db();
+    let mut setup = WriteBatch::new();
+    setup.create_index("c", unique_index());
+    setup.create_index(
+        "c",
+        IndexDef {
+            name: "i1".into(),
+            fields: vec![IndexField {
+                path: Path::parse("tags").unwrap(),
+                order: Order::Ascending,
+                each: true,
+            }],
+            unique: false,
+            include: vec![Path::parse("a").unwrap()],
+        },
+    );
+    for doc in prefill {
+        setup.upsert("c", doc.clone());
+    }
+    a.apply(&setup).unwrap().expect_complete();
+    let mut b = a.clone();
+    let mut batch = WriteBatch::new();
+    for doc in inserts {
+        batch.insert("c", doc.clone());
+    }
+    if tail_upsert {
+        batch.upsert("c", doc(r#"{"_id": 5000, "c": "tail"}"#));
+    }
+    let bulk = a.apply(&batch);
+    let single = b.apply_one_at_a_time(&batch);
+    match (bulk, single) {
+        (Ok(x), Ok(y)) => {
+            prop_assert_eq!(x.expect_complete(), y.expect_complete());
+            check_indexes(&a, "c").map_err(TestCaseError::fail)?;
+        }
+        (Err(Error::Write { op: x, reason: rx }), Err(Error::Write { op: y, reason: ry })) => {
+            prop_assert_eq!(x, y);
+            prop_assert_eq!(std::mem::discriminant(&rx), std::mem::discriminant(&ry));
+        }
+        (x, y) => prop_assert!(
+            false,
+            "bulk {:?} but one at a time {:?}",
+            x.map(|_| ()),
+            y.map(|_| ())
+        ),
+    }
+    Ok(())
+}
+
+fn numbered(n: usize, salt: i128) -> Vec<Ipld> {
+    (0..n as i128)
+        .map(|i| {
+            doc(&format!(
+                r#"{{"_id": {}, "c": {}, "tags": ["t{}", "t{}"], "a": {i}}}"#,
+                i * 7 + salt,
+                i * 13 + salt,
+                i % 5,
+                i % 3
+            ))
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn bulk_inserts_agree_with_one_at_a_time(
+        n in 256usize..700,
+        prefill in 0usize..3,
+        clash in prop::option::of((any::<prop::sample::Index>(), 0u8..4)),
+        tail_upsert in any::<bool>(),
+    ) {
+        let mut inserts = numbered(n, 1_000_000);
+        if let Some((at, kind)) = clash {
+            let i = at.index(n);
+            inserts[i] = match kind {
+                0 => inserts[i / 2].clone(), // the same _id (and c) as an earlier insert
+                1 => doc(&format!(r#"{{"_id": "fresh{i}", "c": {}}}"#, 1_000_000 + (i as i128 / 3) * 13)), // a unique clash
+                2 => doc(r#"{"_id": 1.5}"#), // a bad id
+                _ => doc(&format!(r#"{{"_id": "big{i}", "x": "{}"}}"#, "y".repeat(13_000))), // too large
+            };
+        }
+        let prefill = numbered(prefill * 100, 0);
+        bulk_matches_one_at_a_time(&prefill, &inserts, tail_upsert)?;
+        // Clashing with what is stored rather than within the run.
+        if !prefill.is_empty() {
+            let mut again = inserts.clone();
+            again[n / 2] = prefill[prefill.len() / 2].clone();
+            bulk_matches_one_at_a_time(&prefill, &again, tail_upsert)?;
+        }
+    }
+}
+
+#[test]
+fn a_large_bulk_insert_uses_both_threads_and_agrees() {
+    let inserts = numbered(25_000, 0);
+    bulk_matches_one_at_a_time(&[], &inserts, false).unwrap();
+    let mut clashing = inserts;
+    clashing[24_000] = clashing[3].clone();
+    clashing[20_000] = doc(r#"{"_id": [1]}"#);
+    bulk_matches_one_at_a_time(&[], &clashing, true).unwrap();
+}

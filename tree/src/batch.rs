@@ -66,6 +66,11 @@ impl Batch {
         self.ops.len()
     }
 
+    /// Why the batch cannot be applied, if a value did not encode.
+    pub(crate) fn invalid(&self) -> Option<&str> {
+        self.invalid.as_deref()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty() && self.invalid.is_none()
     }
@@ -73,6 +78,17 @@ impl Batch {
     /// The operations in key order: `Some(value)` puts, `None` deletes.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, Option<&RawValue>)> {
         self.ops.iter().map(|(k, v)| (k, v.as_ref()))
+    }
+}
+
+/// A batch from operations in any order (a later one on the same key wins). Already sorted input,
+/// such as another map's iterator, is built in one linear pass.
+impl FromIterator<(Bytes, Option<RawValue>)> for Batch {
+    fn from_iter<I: IntoIterator<Item = (Bytes, Option<RawValue>)>>(iter: I) -> Self {
+        Batch {
+            ops: iter.into_iter().collect(),
+            invalid: None,
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use cid::Cid;
+use ipld_core::ipld::Ipld;
 
 /// Nesting deeper than this is refused, so that decoding stays bounded.
 pub const MAX_DEPTH: usize = 64;
@@ -55,6 +56,59 @@ pub fn write_cid(out: &mut Vec<u8>, cid: &Cid) {
     out.push(0);
     cid.write_bytes(&mut *out)
         .expect("writing to a Vec cannot fail");
+}
+
+/// Appends one IPLD value as canonical DAG-CBOR: shortest heads, 64-bit floats, map keys sorted by
+/// length then bytes. Refuses what DAG-CBOR cannot hold (NaN, infinities, integers beyond 64 bits,
+/// nesting deeper than [`MAX_DEPTH`]).
+pub fn write_ipld(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), &'static str> {
+    if depth > MAX_DEPTH {
+        return Err("nested deeper than 64");
+    }
+    match value {
+        Ipld::Null => out.push(0xf6),
+        Ipld::Bool(b) => out.push(if *b { 0xf5 } else { 0xf4 }),
+        Ipld::Integer(i) => {
+            if *i >= 0 {
+                let n = u64::try_from(*i).map_err(|_| "integer beyond 64 bits")?;
+                write_head(out, MAJOR_UINT, n);
+            } else {
+                let n = u64::try_from(-1 - *i).map_err(|_| "integer beyond 64 bits")?;
+                write_head(out, MAJOR_NINT, n);
+            }
+        }
+        Ipld::Float(f) => {
+            if !f.is_finite() {
+                return Err("NaN or infinite float");
+            }
+            out.push(0xfb);
+            out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+        Ipld::String(s) => {
+            write_head(out, MAJOR_TEXT, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Ipld::Bytes(b) => write_bytes(out, b),
+        Ipld::List(items) => {
+            write_head(out, MAJOR_ARRAY, items.len() as u64);
+            for item in items {
+                write_ipld(out, item, depth + 1)?;
+            }
+        }
+        Ipld::Map(map) => {
+            write_head(out, MAJOR_MAP, map.len() as u64);
+            // The map iterates bytewise; a stable sort by length gives DAG-CBOR's order.
+            let mut entries: Vec<(&String, &Ipld)> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| k.len());
+            for (key, value) in entries {
+                write_head(out, MAJOR_TEXT, key.len() as u64);
+                out.extend_from_slice(key.as_bytes());
+                write_ipld(out, value, depth + 1)?;
+            }
+        }
+        Ipld::Link(cid) => write_cid(out, cid),
+    }
+    Ok(())
 }
 
 /// A cursor over one block.

@@ -26,6 +26,9 @@ use crate::stats::{self, Stats};
 use crate::store::{NodeCache, NodeReader, Writer};
 use crate::value::RawValue;
 
+/// A batch with more than this many operations per entry of the tree is applied as a rebuild.
+const REBUILD_RATIO: u64 = 2;
+
 /// One version of a tree. Mutations write a new version and move the handle to it; clones share
 /// a cache of decoded nodes.
 #[derive(Clone)]
@@ -252,6 +255,9 @@ impl<S: Blockstore> Tree<S> {
     /// Applies puts and deletes in one pass down the tree and one flush. On any error or missing
     /// block, nothing is written and the tree is unchanged.
     pub fn apply(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
+        if batch.len() as u64 > REBUILD_RATIO * self.root.count {
+            return self.rebuild(batch);
+        }
         let mut writer = Writer::retaining();
         let root = ready!(batch::apply(
             self.reader(),
@@ -268,6 +274,56 @@ impl<S: Blockstore> Tree<S> {
             unreachable!("node entry")
         };
         let root_object = RootObject::new(self.root.config, cid, count);
+        let cid = writer.write_raw(root_object.encode());
+        writer.flush(&self.store, &self.cache)?;
+        self.cid = cid;
+        self.root = root_object;
+        Ok(Outcome::Complete(self.cid))
+    }
+
+    /// Applies a batch much larger than the tree as one streaming build of the merged entries:
+    /// nearly every node would be rewritten anyway, and a build does not re-chunk. History
+    /// independence makes the root the same as the level-by-level merge's.
+    fn rebuild(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
+        if let Some(reason) = batch.invalid() {
+            return Err(Error::Invalid(reason.to_string()));
+        }
+        let old = ready!(self.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward));
+        let mut writer = Writer::default();
+        let mut builder = Builder::new(self.root.config);
+        let mut old = old.into_iter().peekable();
+        let mut push = |key: Bytes, value: RawValue, writer: &mut Writer| {
+            builder.push(
+                Entry {
+                    key,
+                    value: Value::Data(value),
+                },
+                writer,
+            )
+        };
+        for (key, change) in batch.iter() {
+            while let Some((k, _)) = old.peek()
+                && k < key
+            {
+                let (k, v) = old.next().expect("peeked");
+                push(k, v, &mut writer)?;
+            }
+            if old.peek().is_some_and(|(k, _)| k == key) {
+                old.next();
+            }
+            if let Some(value) = change {
+                push(key.clone(), value.clone(), &mut writer)?;
+            }
+        }
+        for (k, v) in old {
+            push(k, v, &mut writer)?;
+        }
+        let count = builder.count();
+        let root = builder.finish(&mut writer);
+        let Value::Child { cid: node, .. } = root.value else {
+            unreachable!("node entry")
+        };
+        let root_object = RootObject::new(self.root.config, node, count);
         let cid = writer.write_raw(root_object.encode());
         writer.flush(&self.store, &self.cache)?;
         self.cid = cid;

@@ -30,6 +30,17 @@ fn ipld_value() -> impl Strategy<Value = Ipld> {
 }
 
 proptest! {
+    /// The hand-written encoder agrees byte for byte with serde_ipld_dagcbor's.
+    #[test]
+    fn the_encoder_agrees_with_serde(v in ipld_value()) {
+        let raw = RawValue::from_ipld(&v).unwrap();
+        let serde = fvm_ipld_encoding::to_vec(&v).unwrap();
+        prop_assert_eq!(raw.as_bytes(), serde.as_slice());
+        if let Ipld::Map(map) = &v {
+            prop_assert_eq!(RawValue::from_map(map).unwrap(), raw);
+        }
+    }
+
     #[test]
     fn encoded_values_validate_and_round_trip(v in ipld_value()) {
         let raw = RawValue::from_ipld(&v).unwrap();

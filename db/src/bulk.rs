@@ -1,0 +1,196 @@
+//! Bulk inserts: a long run of `insert`s into one collection becomes sorted runs (the documents,
+//! then each index's entries), not one overlay insert per key. The checks are the same as one at
+//! a time, and so is the error: the first operation, in batch order, that one-at-a-time
+//! application would refuse.
+//!
+//! Preparing documents (splitting, encoding, index keys) is independent per document, so large
+//! runs use two threads where the platform has them; the results are put back in batch order, so
+//! the outcome does not depend on it.
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+use prolly_tree::RawValue;
+
+use crate::catalog::Collection;
+use crate::document::{self, Document, MAX_ID_BYTES};
+use crate::error::{WriteError, show};
+use crate::index;
+use crate::keyspace;
+
+/// Runs at least this long take the bulk path.
+pub const MIN_RUN: usize = 256;
+/// Runs at least this long are prepared on two threads.
+const MIN_PARALLEL: usize = 20_000;
+
+/// One prepared document: its key and body, and its entries in each index (in index name order),
+/// with the unique prefix of each.
+pub struct PreparedDoc {
+    pub op: usize,
+    pub key: Vec<u8>,
+    pub id: Ipld,
+    pub body: RawValue,
+    pub entries: Vec<Vec<index::IndexEntry>>,
+}
+
+/// A refusal at an operation.
+pub type Refusal = (usize, WriteError);
+
+fn earliest(a: Option<Refusal>, b: Option<Refusal>) -> Option<Refusal> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn prepare_one(
+    name: &str,
+    collection: &Collection,
+    parent: &Cid,
+    op: usize,
+    doc: &Ipld,
+) -> Result<PreparedDoc, WriteError> {
+    let doc = Document::new(doc.clone(), || document::generated_id(parent, op))?;
+    let body = doc.encode_body()?;
+    let mut key = keyspace::documents_prefix(name);
+    if doc.id_key.len() > MAX_ID_BYTES {
+        return Err(WriteError::KeyTooLarge {
+            size: doc.id_key.len(),
+            max: MAX_ID_BYTES,
+        });
+    }
+    key.extend_from_slice(&doc.id_key);
+    let entries = collection
+        .indexes
+        .values()
+        .map(|def| index::entries(name, def, &doc))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PreparedDoc {
+        op,
+        key,
+        id: doc.id,
+        body,
+        entries,
+    })
+}
+
+fn prepare_chunk(
+    name: &str,
+    collection: &Collection,
+    parent: &Cid,
+    ops: &[(usize, &Ipld)],
+) -> (Vec<PreparedDoc>, Option<Refusal>) {
+    let mut out = Vec::with_capacity(ops.len());
+    for (op, doc) in ops {
+        match prepare_one(name, collection, parent, *op, doc) {
+            Ok(prepared) => out.push(prepared),
+            // Later documents cannot fail earlier: stop at the first refusal.
+            Err(e) => return (out, Some((*op, e))),
+        }
+    }
+    (out, None)
+}
+
+/// Prepares the run's documents, in batch order, up to the earliest one whose own checks refuse
+/// it (returned beside them).
+pub fn prepare(
+    name: &str,
+    collection: &Collection,
+    parent: &Cid,
+    ops: &[(usize, &Ipld)],
+) -> (Vec<PreparedDoc>, Option<Refusal>) {
+    let parallel = ops.len() >= MIN_PARALLEL
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let (docs, refusal) = if parallel {
+        let (left, right) = ops.split_at(ops.len() / 2);
+        std::thread::scope(|scope| {
+            let handle = std::thread::Builder::new()
+                .spawn_scoped(scope, || prepare_chunk(name, collection, parent, right));
+            let (mut docs, first) = prepare_chunk(name, collection, parent, left);
+            let (rest, second) = match handle {
+                Ok(handle) => handle.join().expect("preparing documents does not panic"),
+                Err(_) => prepare_chunk(name, collection, parent, right),
+            };
+            docs.extend(rest);
+            (docs, earliest(first, second))
+        })
+    } else {
+        prepare_chunk(name, collection, parent, ops)
+    };
+    match refusal {
+        // Keep only what precedes the refusal: clashes among those come first.
+        Some((op, e)) => (
+            docs.into_iter().filter(|d| d.op < op).collect(),
+            Some((op, e)),
+        ),
+        None => (docs, None),
+    }
+}
+
+/// The earlier of two refusals.
+pub fn first(a: Option<Refusal>, b: Option<Refusal>) -> Option<Refusal> {
+    earliest(a, b)
+}
+
+/// Documents of the run that share an id, or unique-index values: the later operation of each
+/// clash is refused, and the earliest of those is the error.
+pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<Refusal> {
+    let mut refusal = None;
+    let mut by_key: Vec<(&[u8], usize, &Ipld)> = docs
+        .iter()
+        .map(|d| (d.key.as_slice(), d.op, &d.id))
+        .collect();
+    by_key.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for pair in by_key.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            refusal = earliest(
+                refusal,
+                Some((pair[1].1, WriteError::DuplicateId(show(pair[1].2)))),
+            );
+        }
+    }
+    for (position, def) in collection.indexes.values().enumerate() {
+        if !def.unique {
+            continue;
+        }
+        let mut prefixes: Vec<(&[u8], usize, &Ipld)> = docs
+            .iter()
+            .flat_map(|d| {
+                d.entries[position]
+                    .iter()
+                    .filter_map(move |e| e.unique_prefix.as_deref().map(|p| (p, d.op, &d.id)))
+            })
+            .collect();
+        prefixes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for pair in prefixes.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                let clash = WriteError::Unique {
+                    index: def.name.clone(),
+                    value: "(a value of an earlier document in the batch)".into(),
+                    existing: show(pair[0].2),
+                };
+                refusal = earliest(refusal, Some((pair[1].1, clash)));
+            }
+        }
+    }
+    refusal
+}
+
+/// The run's writes as one sorted list: documents, then each index's entries (index prefixes
+/// sort by name, after the documents prefix).
+pub fn sorted_writes(docs: Vec<PreparedDoc>, indexes: usize) -> Vec<(Vec<u8>, RawValue)> {
+    let mut documents = Vec::with_capacity(docs.len());
+    let mut entries: Vec<Vec<(Vec<u8>, RawValue)>> = vec![Vec::new(); indexes];
+    for doc in docs {
+        documents.push((doc.key, doc.body));
+        for (position, list) in doc.entries.into_iter().enumerate() {
+            entries[position].extend(list.into_iter().map(|e| (e.key, e.value)));
+        }
+    }
+    documents.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out = documents;
+    for mut list in entries {
+        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.extend(list);
+    }
+    out
+}
