@@ -176,21 +176,52 @@ pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<Refusal>
 }
 
 /// The run's writes as one sorted list: documents, then each index's entries (index prefixes
-/// sort by name, after the documents prefix).
+/// sort by name, after the documents prefix). The lists are sorted on two threads where there
+/// are two; keys are unique, so the result is the same either way.
 pub fn sorted_writes(docs: Vec<PreparedDoc>, indexes: usize) -> Vec<(Vec<u8>, RawValue)> {
-    let mut documents = Vec::with_capacity(docs.len());
-    let mut entries: Vec<Vec<(Vec<u8>, RawValue)>> = vec![Vec::new(); indexes];
+    let mut lists: Vec<Vec<(Vec<u8>, RawValue)>> = vec![Vec::with_capacity(docs.len())];
+    lists.extend((0..indexes).map(|_| Vec::new()));
     for doc in docs {
-        documents.push((doc.key, doc.body));
-        for (position, list) in doc.entries.into_iter().enumerate() {
-            entries[position].extend(list.into_iter().map(|e| (e.key, e.value)));
+        lists[0].push((doc.key, doc.body));
+        for (position, entries) in doc.entries.into_iter().enumerate() {
+            lists[position + 1].extend(entries.into_iter().map(|e| (e.key, e.value)));
         }
     }
-    documents.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out = documents;
-    for mut list in entries {
-        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        out.extend(list);
+    let sort = |lists: &mut [Vec<(Vec<u8>, RawValue)>]| {
+        for list in lists {
+            list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+    };
+    let total: usize = lists.iter().map(Vec::len).sum();
+    if total >= MIN_PARALLEL && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        // Split the lists where the entry counts balance.
+        let mut seen = 0;
+        let split = lists
+            .iter()
+            .position(|l| {
+                seen += l.len();
+                seen * 2 >= total
+            })
+            .map_or(lists.len(), |i| i + 1)
+            .min(lists.len());
+        let (left, right) = lists.split_at_mut(split);
+        // Only reached where `available_parallelism` says threads exist (never in Wasm).
+        std::thread::scope(|scope| {
+            scope.spawn(|| sort(right));
+            sort(left);
+        });
+    } else {
+        sort(&mut lists);
     }
-    out
+    lists.into_iter().flatten().collect()
+}
+
+/// Frees a large batch on another thread where there is one: a million small allocations take
+/// a noticeable part of a second to free, and nothing waits for them.
+pub fn drop_large(batch: prolly_tree::Batch) {
+    if batch.len() >= MIN_PARALLEL
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+    {
+        std::thread::spawn(move || drop(batch));
+    }
 }

@@ -78,18 +78,17 @@ fn field_keys(def: &IndexDef, position: usize, doc: &Map) -> Result<FieldKeys, W
 
 /// The covered fields of a covering index, as stored in its entries.
 fn included(def: &IndexDef, doc: &Map) -> Result<RawValue, WriteError> {
-    let value = if def.include.is_empty() {
-        Ipld::Null
-    } else {
-        let mut map = Map::new();
-        for path in &def.include {
-            if let Some(v) = path.get_in(doc) {
-                map.insert(path.to_string(), v.clone());
-            }
+    if def.include.is_empty() {
+        // `null`, shared: most indexes cover nothing, and this saves an allocation per entry.
+        return Ok(RawValue::from_bytes(prolly_tree::Bytes::from_static(&[0xf6])).expect("null"));
+    }
+    let mut map = Map::new();
+    for path in &def.include {
+        if let Some(v) = path.get_in(doc) {
+            map.insert(path.to_string(), v.clone());
         }
-        Ipld::Map(map)
-    };
-    RawValue::from_ipld(&value).map_err(|e| WriteError::BadDocument(e.to_string()))
+    }
+    RawValue::from_map(&map).map_err(|e| WriteError::BadDocument(e.to_string()))
 }
 
 /// Every entry a document gives an index, in key order.

@@ -417,7 +417,9 @@ fn apply_with<S: Blockstore>(
         let tail = std::mem::take(&mut state.tail);
         state.overlay.into_batch_with(tail)
     };
-    Ok(tree.apply(&tree_batch)?)
+    let outcome = tree.apply(&tree_batch)?;
+    bulk::drop_large(tree_batch);
+    Ok(outcome)
 }
 
 /// A refused write (to be tagged with its position) or any other error.
