@@ -343,13 +343,16 @@ pub fn check_indexes<S: Blockstore>(db: &Database<S>, collection: &str) -> Resul
         .collection(collection)
         .map_err(|e| e.to_string())?
         .expect_complete();
-    let docs = all_documents(db, collection);
+    let docs = all_documents(db, collection)
+        .into_iter()
+        .map(|doc| Document::new(doc, || unreachable!("stored documents have ids")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let mut expected_all = 0;
     for def in catalog.indexes.values() {
         let mut expected = Vec::new();
         for doc in &docs {
-            let doc = Document::new(doc.clone(), || unreachable!()).map_err(|e| e.to_string())?;
-            for entry in index::entries(collection, def, &doc).map_err(|e| e.to_string())? {
+            for entry in index::entries(collection, def, doc).map_err(|e| e.to_string())? {
                 expected.push((entry.key, entry.value));
             }
         }

@@ -22,7 +22,6 @@ impl RawValue {
         let mut out = Vec::new();
         crate::codec::write_ipld(&mut out, value, 0)
             .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
-        debug_assert!(Self::from_bytes(Bytes::from(out.clone())).is_ok());
         Ok(RawValue(Bytes::from(out)))
     }
 
