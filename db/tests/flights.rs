@@ -64,7 +64,12 @@ fn flights_queries_agree_with_the_naive_evaluator() {
             plan.describe()
         );
         if plan.full_scan {
-            eprintln!("{} of {}: {}", result.docs.len(), expected.len(), plan.describe());
+            eprintln!(
+                "{} of {}: {}",
+                result.docs.len(),
+                expected.len(),
+                plan.describe()
+            );
             continue;
         }
         let mut count = query.clone();
@@ -74,6 +79,11 @@ fn flights_queries_agree_with_the_naive_evaluator() {
         let counted = db.query(&count).unwrap().expect_complete().count.unwrap();
         let total = naive_query(&all, &count, &[]).len() as u64;
         assert_eq!(counted, total, "{json}");
-        eprintln!("{} of {total}: {} ({:?})", result.docs.len(), plan.describe(), started.elapsed());
+        eprintln!(
+            "{} of {total}: {} ({:?})",
+            result.docs.len(),
+            plan.describe(),
+            started.elapsed()
+        );
     }
 }
