@@ -87,8 +87,21 @@ fn main() {
     let n = docs.len();
     println!("# prollydb document database: {n} flights, {source}\n");
 
-    let (_, _, plain_time) = import(&docs, &[]);
-    let (store, root, indexed_time) = import(&docs, &flight_indexes());
+    // Best of two interleaved rounds: the machine is shared, and a large batch is freed on a
+    // background thread that can overlap the next import.
+    let mut plain_time = Duration::MAX;
+    let mut indexed_time = Duration::MAX;
+    let mut kept = None;
+    for _ in 0..2 {
+        let (_, _, t) = import(&docs, &[]);
+        plain_time = plain_time.min(t);
+        std::thread::sleep(Duration::from_secs(1));
+        let (store, root, t) = import(&docs, &flight_indexes());
+        indexed_time = indexed_time.min(t);
+        kept = Some((store, root));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (store, root) = kept.expect("two rounds");
     let written = store.take_written();
     let written_blocks = store.take_written_blocks();
     let db = Database::open(&store, root).unwrap().expect_complete();
@@ -96,7 +109,7 @@ fn main() {
     let (bare_store, bare_root, _) = import(&docs, &[]);
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
 
-    println!("## Import (one batch, release build)\n");
+    println!("## Import (one batch, release build, best of 2)\n");
     println!("| | time | flights/s | ratio |");
     println!("|---|---:|---:|---:|");
     println!(
