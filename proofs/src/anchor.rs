@@ -1,0 +1,145 @@
+//! Chain anchoring: from a Filecoin state root to a prollydb actor's database root, through the
+//! state tree, read with `fvm_ipld_hamt` over whatever store is given (the chain's, or a witness).
+//!
+//! - The state root is the tuple `[version, actors, info]` (state-tree versions 1 and later).
+//! - `actors` is a HAMT of bit width 5 keyed by the actor's ID address bytes (`00`, then the ID as
+//!   an unsigned varint), holding `[code, head, nonce, balance, delegated address?]`.
+//! - The prollydb actor's state at `head` is the tuple `[owner, writers, db root, seq]`: the
+//!   database root is at position [`DB_ROOT_POSITION`] (spec/SPEC.md, "The actor state").
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use fvm_ipld_hamt::{BytesKey, Hamt};
+use ipld_core::ipld::Ipld;
+use prolly_tree::Outcome;
+
+use crate::error::VerifyError;
+use crate::record::RecordingStore;
+
+/// Bit width of the state tree's actors HAMT.
+pub const ACTORS_HAMT_BIT_WIDTH: u32 = 5;
+/// Where the database root sits in the prollydb actor's state tuple.
+pub const DB_ROOT_POSITION: usize = 2;
+
+/// An actor's entry in the state tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorEntry {
+    pub code: Cid,
+    pub head: Cid,
+    pub nonce: u64,
+}
+
+/// The bytes of an ID address: protocol 0, then the ID as an unsigned LEB128 varint.
+pub fn id_address(id: u64) -> Vec<u8> {
+    let mut out = vec![0];
+    let mut n = id;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out
+}
+
+fn bad(why: impl Into<String>) -> VerifyError {
+    VerifyError::Anchor(why.into())
+}
+
+fn load<S: Blockstore>(store: &RecordingStore<S>, cid: &Cid) -> Result<Outcome<Ipld>, VerifyError> {
+    match store.get(cid).map_err(|e| bad(e.to_string()))? {
+        None => Ok(Outcome::missing_one(*cid)),
+        Some(bytes) => {
+            let raw = prolly_tree::RawValue::from_bytes(bytes::Bytes::from(bytes))
+                .map_err(|e| bad(format!("block {cid}: {e}")))?;
+            Ok(Outcome::Complete(
+                raw.to_ipld().map_err(|e| bad(e.to_string()))?,
+            ))
+        }
+    }
+}
+
+macro_rules! ready {
+    ($e:expr) => {
+        match $e? {
+            Outcome::Complete(v) => v,
+            Outcome::Missing(m) => return Ok(Outcome::Missing(m)),
+        }
+    };
+}
+
+/// The actor's entry in the state tree at `state_root`, or `None` if there is no such actor (an
+/// absence the HAMT path proves).
+pub fn actor<S: Blockstore>(
+    store: &RecordingStore<S>,
+    state_root: &Cid,
+    id: u64,
+) -> Result<Outcome<Option<ActorEntry>>, VerifyError> {
+    let root = ready!(load(store, state_root));
+    let actors = match &root {
+        Ipld::List(fields) => match fields.as_slice() {
+            [
+                Ipld::Integer(version),
+                Ipld::Link(actors),
+                Ipld::Link(_info),
+            ] if *version >= 1 => *actors,
+            _ => return Err(bad("the state root is not [version ≥ 1, actors, info]")),
+        },
+        _ => {
+            return Err(bad(
+                "the state root is not a tuple (state-tree version 0 is not read)",
+            ));
+        }
+    };
+    let before = store.missing().len();
+    let found = Hamt::<&RecordingStore<S>, Ipld, BytesKey>::load_with_bit_width(
+        &actors,
+        store,
+        ACTORS_HAMT_BIT_WIDTH,
+    )
+    .and_then(|hamt| hamt.get(&BytesKey(id_address(id))).map(|v| v.cloned()));
+    let entry = match found {
+        Ok(entry) => entry,
+        Err(e) => {
+            let missing = store.missing();
+            if missing.len() > before {
+                return Ok(Outcome::Missing(missing));
+            }
+            return Err(bad(format!("actors HAMT: {e}")));
+        }
+    };
+    let Some(entry) = entry else {
+        return Ok(Outcome::Complete(None));
+    };
+    match &entry {
+        Ipld::List(fields) if fields.len() >= 4 => match (&fields[0], &fields[1], &fields[2]) {
+            (Ipld::Link(code), Ipld::Link(head), Ipld::Integer(nonce)) => {
+                Ok(Outcome::Complete(Some(ActorEntry {
+                    code: *code,
+                    head: *head,
+                    nonce: u64::try_from(*nonce).map_err(|_| bad("nonce"))?,
+                })))
+            }
+            _ => Err(bad("actor entry fields")),
+        },
+        _ => Err(bad("actor entry is not [code, head, nonce, balance, …]")),
+    }
+}
+
+/// The database root held by prollydb actor `id` at `state_root`.
+pub fn db_root<S: Blockstore>(
+    store: &RecordingStore<S>,
+    state_root: &Cid,
+    id: u64,
+) -> Result<Outcome<Cid>, VerifyError> {
+    let Some(entry) = ready!(actor(store, state_root, id)) else {
+        return Err(bad(format!("no actor {id} in the state tree")));
+    };
+    let state = ready!(load(store, &entry.head));
+    match &state {
+        Ipld::List(fields) => match fields.get(DB_ROOT_POSITION) {
+            Some(Ipld::Link(root)) if fields.len() == 4 => Ok(Outcome::Complete(*root)),
+            _ => Err(bad("the actor state is not [owner, writers, db root, seq]")),
+        },
+        _ => Err(bad("the actor state is not a tuple")),
+    }
+}

@@ -1,0 +1,120 @@
+//! The envelope: the proof's root block, saying what the witness proves.
+//!
+//! ```text
+//! {"v": 1, "kind": "query",    "root": db root,                  "query": bytes, "result": bytes}
+//! {"v": 1, "kind": "anchored", "state": state root, "actor": id, "query": bytes, "result": bytes}
+//! {"v": 1, "kind": "diff",     "from": db root, "to": db root,   "query": bytes, "result": bytes}
+//! ```
+//! `query` and `result` are the canonical DAG-CBOR bytes of `prolly_db::Query` and
+//! `prolly_db::QueryResult` (for a diff: the collection name as the query, the document diff as the
+//! result): byte for byte what the actor takes and returns.
+
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+use prolly_tree::RawValue;
+
+use crate::error::VerifyError;
+
+pub const PROOF_VERSION: u64 = 1;
+
+/// Where the proven reading starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A database root.
+    Root(Cid),
+    /// A Filecoin state root and the ID of the prollydb actor whose state holds the database root.
+    Anchored { state: Cid, actor: u64 },
+    /// Two database roots.
+    Diff { from: Cid, to: Cid },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub subject: Subject,
+    pub query: Vec<u8>,
+    pub result: Vec<u8>,
+}
+
+impl Envelope {
+    pub fn to_ipld(&self) -> Ipld {
+        let mut map = BTreeMap::new();
+        let mut put = |k: &str, v: Ipld| {
+            map.insert(k.to_string(), v);
+        };
+        put("v", Ipld::Integer(PROOF_VERSION.into()));
+        match &self.subject {
+            Subject::Root(root) => {
+                put("kind", Ipld::String("query".into()));
+                put("root", Ipld::Link(*root));
+            }
+            Subject::Anchored { state, actor } => {
+                put("kind", Ipld::String("anchored".into()));
+                put("state", Ipld::Link(*state));
+                put("actor", Ipld::Integer((*actor).into()));
+            }
+            Subject::Diff { from, to } => {
+                put("kind", Ipld::String("diff".into()));
+                put("from", Ipld::Link(*from));
+                put("to", Ipld::Link(*to));
+            }
+        }
+        put("query", Ipld::Bytes(self.query.clone()));
+        put("result", Ipld::Bytes(self.result.clone()));
+        Ipld::Map(map)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        RawValue::from_ipld(&self.to_ipld())
+            .expect("an envelope encodes")
+            .as_bytes()
+            .to_vec()
+    }
+
+    /// Reads an envelope block; only its canonical encoding is accepted.
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, VerifyError> {
+        let bad = |why: &str| VerifyError::malformed(format!("envelope: {why}"));
+        let value = RawValue::from_bytes(bytes::Bytes::copy_from_slice(bytes))
+            .and_then(|raw| raw.to_ipld())
+            .map_err(|e| bad(&e.to_string()))?;
+        let Ipld::Map(map) = &value else {
+            return Err(bad("not a map"));
+        };
+        let link = |k: &str| match map.get(k) {
+            Some(Ipld::Link(c)) => Ok(*c),
+            _ => Err(bad(&format!("{k} is not a link"))),
+        };
+        let data = |k: &str| match map.get(k) {
+            Some(Ipld::Bytes(b)) => Ok(b.clone()),
+            _ => Err(bad(&format!("{k} is not bytes"))),
+        };
+        if map.get("v") != Some(&Ipld::Integer(PROOF_VERSION.into())) {
+            return Err(bad("unsupported version"));
+        }
+        let subject = match map.get("kind") {
+            Some(Ipld::String(k)) if k == "query" => Subject::Root(link("root")?),
+            Some(Ipld::String(k)) if k == "anchored" => Subject::Anchored {
+                state: link("state")?,
+                actor: match map.get("actor") {
+                    Some(Ipld::Integer(i)) => u64::try_from(*i).map_err(|_| bad("actor id"))?,
+                    _ => return Err(bad("actor is not an integer")),
+                },
+            },
+            Some(Ipld::String(k)) if k == "diff" => Subject::Diff {
+                from: link("from")?,
+                to: link("to")?,
+            },
+            _ => return Err(bad("unknown kind")),
+        };
+        let envelope = Envelope {
+            subject,
+            query: data("query")?,
+            result: data("result")?,
+        };
+        if envelope.encode() != bytes {
+            return Err(bad("not canonical (unknown fields, or another encoding)"));
+        }
+        Ok(envelope)
+    }
+}

@@ -1,0 +1,36 @@
+//! prollydb proofs: a query result with the blocks the query read.
+//!
+//! A light client holding nothing but a root (a database root, or a Filecoin state root and an
+//! actor ID) checks a result by re-running the same `prolly_db` executor over the proof's blocks:
+//! membership, absence, range completeness, sorted and limited index queries, pages and counts all
+//! follow from that one mechanism, because the executor itself must read past a range's edges to
+//! finish. A proof is one strict CARv1 (spec/SPEC.md, "Proofs"): an envelope block saying what is
+//! proven, then the witness blocks in CID order.
+//!
+//! ```
+//! use fvm_ipld_blockstore::MemoryBlockstore;
+//! use prolly_db::{Database, Query, WriteBatch};
+//! use prolly_proofs::{prove, verify};
+//! use prolly_tree::Config;
+//!
+//! let store = MemoryBlockstore::default();
+//! let mut db = Database::create(&store, Config::default())?;
+//! db.apply(&WriteBatch::from_json(r#"{"ops": [{"op": "create_collection", "collection": "c"},
+//!     {"op": "insert", "collection": "c", "doc": {"_id": 1, "x": "a"}}]}"#)?)?.expect_complete();
+//! let query = Query::from_json(r#"{"collection": "c", "filter": {"_id": 1}}"#)?;
+//! let proof = prove(&store, db.root(), &query)?.expect_complete();
+//! assert!(verify(&db.root(), &query, &proof.result, &proof.bytes).is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod anchor;
+pub mod car;
+mod envelope;
+mod error;
+mod proof;
+mod record;
+
+pub use envelope::{Envelope, PROOF_VERSION, Subject};
+pub use error::VerifyError;
+pub use proof::{Proof, prove, prove_anchored, verify, verify_anchored};
+pub use record::RecordingStore;
