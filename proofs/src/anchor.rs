@@ -143,3 +143,87 @@ pub fn db_root<S: Blockstore>(
         _ => Err(bad("the actor state is not a tuple")),
     }
 }
+
+impl ActorEntry {
+    fn to_ipld(&self) -> Ipld {
+        Ipld::List(vec![
+            Ipld::Link(self.code),
+            Ipld::Link(self.head),
+            Ipld::Integer(self.nonce.into()),
+        ])
+    }
+}
+
+fn entry_bytes(entry: Option<&ActorEntry>) -> Vec<u8> {
+    let value = entry.map_or(Ipld::Null, ActorEntry::to_ipld);
+    prolly_tree::RawValue::from_ipld(&value)
+        .expect("an entry encodes")
+        .as_bytes()
+        .to_vec()
+}
+
+/// A proof of actor `id`'s entry (or its absence) in the state tree at `state_root`: the envelope
+/// (kind "actor", result `[code, head, nonce]` or null) and the HAMT path's blocks.
+pub fn prove_actor<S: Blockstore>(
+    store: &S,
+    state_root: Cid,
+    id: u64,
+) -> Result<Outcome<(Option<ActorEntry>, Vec<u8>)>, VerifyError> {
+    let recorder = RecordingStore::new(store);
+    let entry = ready!(actor(&recorder, &state_root, id));
+    let envelope = crate::Envelope {
+        subject: crate::Subject::Actor {
+            state: state_root,
+            actor: id,
+        },
+        query: Vec::new(),
+        result: entry_bytes(entry.as_ref()),
+    }
+    .encode();
+    let car = crate::car::write(
+        (prolly_tree::cid_of(&envelope), &envelope),
+        &recorder.take(),
+    );
+    Ok(Outcome::Complete((entry, car)))
+}
+
+/// Checks an actor proof against a trusted state root: the entry claimed (or its absence) is
+/// what the state tree holds, read from the proof's blocks alone.
+pub fn verify_actor(
+    state_root: &Cid,
+    id: u64,
+    claimed: Option<&ActorEntry>,
+    proof: &[u8],
+) -> Result<(), VerifyError> {
+    let parsed = crate::car::read_strict(proof)?;
+    let envelope = crate::Envelope::decode(parsed.root_block)?;
+    let subject = crate::Subject::Actor {
+        state: *state_root,
+        actor: id,
+    };
+    if envelope.subject != subject {
+        return Err(VerifyError::Mismatch("root"));
+    }
+    if envelope.result != entry_bytes(claimed) || !envelope.query.is_empty() {
+        return Err(VerifyError::Mismatch("result"));
+    }
+    let store = fvm_ipld_blockstore::MemoryBlockstore::default();
+    for (cid, data) in &parsed.blocks {
+        store
+            .put_keyed(cid, data)
+            .map_err(|e| VerifyError::malformed(e.to_string()))?;
+    }
+    let recorder = RecordingStore::new(&store);
+    let found = match actor(&recorder, state_root, id)? {
+        Outcome::Complete(found) => found,
+        Outcome::Missing(m) => return Err(VerifyError::Incomplete(m)),
+    };
+    if found.as_ref() != claimed {
+        return Err(VerifyError::WrongResult);
+    }
+    let used = recorder.read_cids().len();
+    if used != parsed.blocks.len() {
+        return Err(VerifyError::Unused(parsed.blocks.len() - used));
+    }
+    Ok(())
+}

@@ -195,8 +195,11 @@ pub fn read_strict(bytes: &[u8]) -> Result<StrictCar<'_>, VerifyError> {
     })
 }
 
+/// Blocks with their CIDs.
+pub type Blocks = Vec<(Cid, Vec<u8>)>;
+
 /// Reads any CARv1: its roots and its blocks (blake2b-256 blocks are hash-checked).
-pub fn read_any(bytes: &[u8]) -> Result<(Vec<Cid>, Vec<(Cid, Vec<u8>)>), VerifyError> {
+pub fn read_any(bytes: &[u8]) -> Result<(Vec<Cid>, Blocks), VerifyError> {
     let mut pos = 0;
     let head_len = read_varint(bytes, &mut pos)? as usize;
     let head = bytes

@@ -4,6 +4,7 @@
 //! {"v": 1, "kind": "query",    "root": db root,                  "query": bytes, "result": bytes}
 //! {"v": 1, "kind": "anchored", "state": state root, "actor": id, "query": bytes, "result": bytes}
 //! {"v": 1, "kind": "diff",     "from": db root, "to": db root,   "query": bytes, "result": bytes}
+//! {"v": 1, "kind": "actor",    "state": state root, "actor": id, "query": b"", "result": bytes}
 //! ```
 //! `query` and `result` are the canonical DAG-CBOR bytes of `prolly_db::Query` and
 //! `prolly_db::QueryResult` (for a diff: the collection name as the query, the document diff as the
@@ -28,6 +29,8 @@ pub enum Subject {
     Anchored { state: Cid, actor: u64 },
     /// Two database roots.
     Diff { from: Cid, to: Cid },
+    /// An actor's entry in a Filecoin state tree (no query; the result is the entry or null).
+    Actor { state: Cid, actor: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +61,11 @@ impl Envelope {
                 put("kind", Ipld::String("diff".into()));
                 put("from", Ipld::Link(*from));
                 put("to", Ipld::Link(*to));
+            }
+            Subject::Actor { state, actor } => {
+                put("kind", Ipld::String("actor".into()));
+                put("state", Ipld::Link(*state));
+                put("actor", Ipld::Integer((*actor).into()));
             }
         }
         put("query", Ipld::Bytes(self.query.clone()));
@@ -95,6 +103,13 @@ impl Envelope {
         let subject = match map.get("kind") {
             Some(Ipld::String(k)) if k == "query" => Subject::Root(link("root")?),
             Some(Ipld::String(k)) if k == "anchored" => Subject::Anchored {
+                state: link("state")?,
+                actor: match map.get("actor") {
+                    Some(Ipld::Integer(i)) => u64::try_from(*i).map_err(|_| bad("actor id"))?,
+                    _ => return Err(bad("actor is not an integer")),
+                },
+            },
+            Some(Ipld::String(k)) if k == "actor" => Subject::Actor {
                 state: link("state")?,
                 actor: match map.get("actor") {
                     Some(Ipld::Integer(i)) => u64::try_from(*i).map_err(|_| bad("actor id"))?,
