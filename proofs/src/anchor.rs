@@ -162,13 +162,16 @@ fn entry_bytes(entry: Option<&ActorEntry>) -> Vec<u8> {
         .to_vec()
 }
 
+/// An actor's entry (or `None`) and the proof's CAR bytes.
+pub type ActorProof = (Option<ActorEntry>, Vec<u8>);
+
 /// A proof of actor `id`'s entry (or its absence) in the state tree at `state_root`: the envelope
 /// (kind "actor", result `[code, head, nonce]` or null) and the HAMT path's blocks.
 pub fn prove_actor<S: Blockstore>(
     store: &S,
     state_root: Cid,
     id: u64,
-) -> Result<Outcome<(Option<ActorEntry>, Vec<u8>)>, VerifyError> {
+) -> Result<Outcome<ActorProof>, VerifyError> {
     let recorder = RecordingStore::new(store);
     let entry = ready!(actor(&recorder, &state_root, id));
     let envelope = crate::Envelope {
