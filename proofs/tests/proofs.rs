@@ -26,7 +26,7 @@ fn database(store: &MemoryBlockstore, docs: &[Ipld], indexes: &[IndexDef]) -> Ci
 }
 
 /// The proof's parts, to rebuild tampered copies.
-fn parts(proof: &[u8]) -> (Cid, Vec<u8>, Vec<(Cid, Vec<u8>)>) {
+fn parts(proof: &[u8]) -> (Cid, Vec<u8>, car::Blocks) {
     let parsed = car::read_strict(proof).unwrap();
     let blocks = parsed
         .blocks
