@@ -103,6 +103,12 @@ impl QueryResult {
         let cursor = match map.get("cursor") {
             None => None,
             Some(Ipld::Bytes(b)) => Some(b.clone()),
+            // The JSON form writes it as base64url.
+            Some(Ipld::String(s)) => Some(
+                data_encoding::BASE64URL_NOPAD
+                    .decode(s.as_bytes())
+                    .map_err(|_| Error::BadCursor("not base64url".into()))?,
+            ),
             Some(_) => return Err(form::malformed(WHAT, "a cursor is bytes")),
         };
         Ok(QueryResult {
