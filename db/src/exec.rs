@@ -45,6 +45,12 @@ pub fn collection<S: Blockstore>(tree: &Tree<S>, name: &str) -> Result<Outcome<C
 /// The plan a query would run with at this root.
 pub fn explain<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<Plan>> {
     query.validate()?;
+    // A filter on `_id` alone that bounds the primary order wins whatever indexes exist, so the
+    // catalog need not be read: a point lookup then costs one path, not two (SPEC §16).
+    let primary = plan::plan(query, &Collection::default());
+    if primary.eq_fields + usize::from(primary.range_field) > 0 && plan::only_id(query) {
+        return Ok(Outcome::Complete(primary));
+    }
     let collection = ready!(collection(tree, &query.collection));
     Ok(Outcome::Complete(plan::plan(query, &collection)))
 }

@@ -458,6 +458,16 @@ fn plan_index(
     })
 }
 
+/// Whether every condition of the filter is a top-level condition on `_id` (then no secondary
+/// index can bind a field, and the primary order wins whenever it binds `_id`).
+pub fn only_id(query: &Query) -> bool {
+    query
+        .filter
+        .conjuncts()
+        .iter()
+        .all(|f| matches!(f, Filter::Field(path, _) if path.is_id()))
+}
+
 /// Chooses the plan for a query over a collection.
 pub fn plan(query: &Query, collection: &Collection) -> Plan {
     let conds = field_conds(&query.filter);

@@ -502,3 +502,36 @@ pub fn synthetic_flights(n: usize) -> Vec<Ipld> {
         })
         .collect()
 }
+
+/// The first `n` rows of vega-datasets' 3M US flights as documents `{_id: row, date, delay,
+/// distance, origin, destination}` (date as its sortable text). `None` when the file is absent.
+pub fn vega_flights(n: usize) -> Option<Vec<Ipld>> {
+    use std::io::{BufRead, BufReader};
+    let path = data_dir().join("vega-flights-3m/flights-3m.csv.gz");
+    let file = std::fs::File::open(path).ok()?;
+    let reader = BufReader::new(flate2::read::GzDecoder::new(file));
+    let mut docs = Vec::with_capacity(n);
+    for (row, line) in reader.lines().skip(1).take(n).enumerate() {
+        let line = line.ok()?;
+        let fields: Vec<&str> = line.split(',').map(|f| f.trim_matches('"')).collect();
+        let [date, delay, distance, origin, destination] = fields[..] else {
+            return None;
+        };
+        let int = |s: &str| {
+            s.parse::<i64>()
+                .map_or(Ipld::Null, |i| Ipld::Integer(i.into()))
+        };
+        docs.push(Ipld::Map(BTreeMap::from([
+            ("_id".to_string(), Ipld::Integer(row as i128)),
+            ("date".to_string(), Ipld::String(date.to_string())),
+            ("delay".to_string(), int(delay)),
+            ("distance".to_string(), int(distance)),
+            ("origin".to_string(), Ipld::String(origin.to_string())),
+            (
+                "destination".to_string(),
+                Ipld::String(destination.to_string()),
+            ),
+        ])));
+    }
+    Some(docs)
+}
