@@ -99,6 +99,12 @@ impl<S: Blockstore> Database<S> {
         diff::diff(&self.tree, &other.tree)
     }
 
+    /// Another root read through `store` (a reference to the same store as this handle's, say).
+    pub fn at_in(&self, store: S, root: Cid) -> Result<Outcome<Self>> {
+        let tree = ready!(Tree::load(store, root));
+        Ok(Outcome::Complete(Database { tree }))
+    }
+
     /// Another root in the same store, sharing this handle's node cache.
     pub fn at(&self, root: Cid) -> Result<Outcome<Self>>
     where

@@ -76,3 +76,34 @@ pub fn diff<S: Blockstore>(before: &Tree<S>, after: &Tree<S>) -> Result<Outcome<
     }
     Ok(Outcome::Complete(out))
 }
+
+/// The canonical form of a document diff: `{collection: {"added": [..], "removed": [..],
+/// "changed": [[before, after], ..], "schema": bool}}`, lists in `_id` order. What a diff proof's
+/// result holds.
+pub fn to_ipld(diff: &DocDiff) -> Ipld {
+    let collections = diff
+        .iter()
+        .map(|(name, c)| {
+            let mut map = BTreeMap::new();
+            map.insert("added".to_string(), Ipld::List(c.added.clone()));
+            map.insert("removed".to_string(), Ipld::List(c.removed.clone()));
+            map.insert(
+                "changed".to_string(),
+                Ipld::List(
+                    c.changed
+                        .iter()
+                        .map(|(a, b)| Ipld::List(vec![a.clone(), b.clone()]))
+                        .collect(),
+                ),
+            );
+            map.insert("schema".to_string(), Ipld::Bool(c.schema_changed));
+            (name.clone(), Ipld::Map(map))
+        })
+        .collect();
+    Ipld::Map(collections)
+}
+
+/// The canonical DAG-CBOR bytes of a document diff.
+pub fn to_cbor(diff: &DocDiff) -> Vec<u8> {
+    crate::form::to_cbor(&to_ipld(diff))
+}

@@ -32,5 +32,5 @@ mod record;
 
 pub use envelope::{Envelope, PROOF_VERSION, Subject};
 pub use error::VerifyError;
-pub use proof::{Proof, prove, prove_anchored, verify, verify_anchored};
+pub use proof::{Proof, prove, prove_anchored, prove_diff, verify, verify_anchored, verify_diff};
 pub use record::RecordingStore;

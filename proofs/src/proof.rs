@@ -192,3 +192,70 @@ pub fn verify_anchored(
     };
     rerun(&recorder, root, query, result, blocks)
 }
+
+/// A proof of what changed between two database roots: the document diff, with the blocks the
+/// tree diff read (it skips every subtree the roots share, so the witness grows with the change,
+/// not the database).
+pub fn prove_diff<S: Blockstore>(
+    store: &S,
+    from: Cid,
+    to: Cid,
+) -> prolly_db::Result<Outcome<(prolly_db::DocDiff, Vec<u8>)>> {
+    let recorder = RecordingStore::new(store);
+    let before = prolly_tree::ready!(Database::open(&recorder, from));
+    let after = prolly_tree::ready!(before.at_in(&recorder, to));
+    let diff = prolly_tree::ready!(before.diff(&after));
+    drop((before, after));
+    let envelope = Envelope {
+        subject: Subject::Diff { from, to },
+        query: Vec::new(),
+        result: prolly_db::diff::to_cbor(&diff),
+    }
+    .encode();
+    let car = car::write((cid_of(&envelope), &envelope), &recorder.take());
+    Ok(Outcome::Complete((diff, car)))
+}
+
+/// Checks that `diff` is exactly what changed from `from` to `to`, from the proof alone.
+pub fn verify_diff(
+    from: &Cid,
+    to: &Cid,
+    diff: &prolly_db::DocDiff,
+    proof: &[u8],
+) -> Result<(), VerifyError> {
+    let (envelope, store, blocks) = open(proof)?;
+    if envelope.subject
+        != (Subject::Diff {
+            from: *from,
+            to: *to,
+        })
+    {
+        return Err(VerifyError::Mismatch("root"));
+    }
+    let claimed = prolly_db::diff::to_cbor(diff);
+    if envelope.result != claimed || !envelope.query.is_empty() {
+        return Err(VerifyError::Mismatch("result"));
+    }
+    let recorder = RecordingStore::new(&store);
+    let incomplete = |m| VerifyError::Incomplete(m);
+    let before = match Database::open(&recorder, *from)? {
+        Outcome::Complete(db) => db,
+        Outcome::Missing(m) => return Err(incomplete(m)),
+    };
+    let after = match before.at_in(&recorder, *to)? {
+        Outcome::Complete(db) => db,
+        Outcome::Missing(m) => return Err(incomplete(m)),
+    };
+    let got = match before.diff(&after)? {
+        Outcome::Complete(d) => d,
+        Outcome::Missing(m) => return Err(incomplete(m)),
+    };
+    if prolly_db::diff::to_cbor(&got) != claimed {
+        return Err(VerifyError::WrongResult);
+    }
+    let used = recorder.read_cids().len();
+    if used != blocks {
+        return Err(VerifyError::Unused(blocks - used));
+    }
+    Ok(())
+}

@@ -245,3 +245,50 @@ fn membership_absence_range_and_count_proofs() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Diff proofs: what changed between two roots, proven from the blocks the tree diff read.
+    #[test]
+    fn diff_proofs_verify_and_refuse_tampering(
+        before in prop::collection::vec(document(), 0..40),
+        changes in prop::collection::vec(document(), 0..10),
+        deletes in prop::collection::vec(0i128..40, 0..5),
+        drop_at in any::<prop::sample::Index>(),
+    ) {
+        use prolly_proofs::{prove_diff, verify_diff};
+        let store = MemoryBlockstore::default();
+        let from = database(&store, &before, &[]);
+        let mut db = Database::open(&store, from).unwrap().expect_complete();
+        let mut batch = WriteBatch::new();
+        for doc in &changes {
+            batch.upsert("c", doc.clone());
+        }
+        for id in &deletes {
+            batch.delete("c", Ipld::Integer(*id));
+        }
+        db.apply(&batch).unwrap().expect_complete();
+        let to = db.root();
+        let (diff, proof) = prove_diff(&store, from, to).unwrap().expect_complete();
+        verify_diff(&from, &to, &diff, &proof).unwrap();
+        // The same diff as read from the full store.
+        let full_before = Database::open(&store, from).unwrap().expect_complete();
+        let full_after = full_before.at(to).unwrap().expect_complete();
+        prop_assert_eq!(&full_before.diff(&full_after).unwrap().expect_complete(), &diff);
+        // A wrong diff, the roots swapped, or a block missing: refused.
+        let mut wrong = diff.clone();
+        wrong.entry("c".into()).or_default().added.push(Ipld::Map([("_id".to_string(), Ipld::Integer(1000))].into()));
+        prop_assert!(verify_diff(&from, &to, &wrong, &proof).is_err());
+        if from != to {
+            prop_assert!(verify_diff(&to, &from, &diff, &proof).is_err());
+        }
+        let (_, envelope_bytes, blocks) = parts(&proof);
+        if !blocks.is_empty() {
+            let mut fewer = blocks.clone();
+            fewer.remove(drop_at.index(blocks.len()));
+            let cut = repackage(&Envelope::decode(&envelope_bytes).unwrap(), &fewer);
+            prop_assert!(matches!(verify_diff(&from, &to, &diff, &cut), Err(VerifyError::Incomplete(_))));
+        }
+    }
+}
