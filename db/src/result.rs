@@ -122,7 +122,35 @@ impl QueryResult {
     /// The canonical DAG-CBOR bytes: the actor's return value, byte-identical to what a proof
     /// carries.
     pub fn to_cbor(&self) -> Vec<u8> {
-        form::to_cbor(&self.to_ipld())
+        // Written field by field rather than through `to_ipld`, which would copy every document.
+        // Keys in DAG-CBOR order: by length, then bytes.
+        let mut out = Vec::new();
+        let fields = 2 + usize::from(self.stop.is_some()) + usize::from(self.cursor.is_some());
+        form::cbor_head(&mut out, 5, fields as u64);
+        form::cbor_text(&mut out, "v");
+        form::cbor_head(&mut out, 0, FORM_VERSION);
+        if self.count.is_none() {
+            form::cbor_text(&mut out, "docs");
+            form::cbor_head(&mut out, 4, self.docs.len() as u64);
+            for doc in &self.docs {
+                out.extend_from_slice(crate::query::encode_raw(doc).as_bytes());
+            }
+        }
+        if let Some(stop) = self.stop {
+            form::cbor_text(&mut out, "stop");
+            form::cbor_text(&mut out, stop.name());
+        }
+        if let Some(count) = self.count {
+            form::cbor_text(&mut out, "count");
+            form::cbor_head(&mut out, 0, count);
+        }
+        if let Some(cursor) = &self.cursor {
+            form::cbor_text(&mut out, "cursor");
+            form::cbor_head(&mut out, 2, cursor.len() as u64);
+            out.extend_from_slice(cursor);
+        }
+        debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
+        out
     }
 
     pub fn from_cbor(bytes: &[u8]) -> Result<QueryResult, Error> {

@@ -216,7 +216,7 @@ pub fn verify_actor(
             .put_keyed(cid, data)
             .map_err(|e| VerifyError::malformed(e.to_string()))?;
     }
-    let recorder = RecordingStore::new(&store);
+    let recorder = RecordingStore::cids_only(&store);
     let found = match actor(&recorder, state_root, id)? {
         Outcome::Complete(found) => found,
         Outcome::Missing(m) => return Err(VerifyError::Incomplete(m)),

@@ -84,11 +84,12 @@ pub fn write(root: (Cid, &[u8]), blocks: &[(Cid, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-/// One section: the CID and the block, hash-checked.
+/// One section: the CID and the block, hash-checked when `hash` is set.
 fn section<'a>(
     bytes: &'a [u8],
     pos: &mut usize,
     strict: bool,
+    hash: bool,
 ) -> Result<(Cid, &'a [u8]), VerifyError> {
     let len = read_varint(bytes, pos)? as usize;
     if len > MAX_BLOCK_BYTES + 64 || *pos + len > bytes.len() {
@@ -111,6 +112,9 @@ fn section<'a>(
         }
         return Ok((cid, data));
     }
+    if !hash {
+        return Ok((cid, data));
+    }
     let digest = Code::Blake2b256.digest(data);
     if digest.digest() != cid.hash().digest() {
         return Err(VerifyError::BadBlock(cid));
@@ -125,7 +129,19 @@ pub struct StrictCar<'a> {
     pub blocks: Vec<(Cid, &'a [u8])>,
 }
 
+/// Reads a proof strictly, hash-checking every block.
 pub fn read_strict(bytes: &[u8]) -> Result<StrictCar<'_>, VerifyError> {
+    read_strict_with(bytes, true)
+}
+
+/// Reads a proof strictly but hash-checks only the envelope: for a verifier whose reader checks
+/// every block it uses against its CID (the tree does, on every load) and refuses a proof with a
+/// block it did not use. Each block is then hashed once, not twice.
+pub fn read_strict_deferred(bytes: &[u8]) -> Result<StrictCar<'_>, VerifyError> {
+    read_strict_with(bytes, false)
+}
+
+fn read_strict_with(bytes: &[u8], hash_all: bool) -> Result<StrictCar<'_>, VerifyError> {
     if bytes.len() > MAX_PROOF_BYTES {
         return Err(VerifyError::TooLarge(format!(
             "{} bytes; the limit is {MAX_PROOF_BYTES}",
@@ -171,7 +187,7 @@ pub fn read_strict(bytes: &[u8]) -> Result<StrictCar<'_>, VerifyError> {
     if scan != bytes.len() {
         return Err(VerifyError::malformed("truncated section"));
     }
-    let (first, root_block) = section(bytes, &mut pos, true)?;
+    let (first, root_block) = section(bytes, &mut pos, true, true)?;
     if first != root {
         return Err(VerifyError::malformed(
             "the first block is not the header's root",
@@ -180,7 +196,7 @@ pub fn read_strict(bytes: &[u8]) -> Result<StrictCar<'_>, VerifyError> {
     let mut blocks: Vec<(Cid, &[u8])> = Vec::with_capacity(count);
     let mut previous: Option<Vec<u8>> = None;
     while pos < bytes.len() {
-        let (cid, data) = section(bytes, &mut pos, true)?;
+        let (cid, data) = section(bytes, &mut pos, true, hash_all)?;
         let key = cid.to_bytes();
         if previous.as_ref().is_some_and(|p| *p >= key) || cid == root {
             return Err(VerifyError::malformed("blocks out of order or repeated"));
@@ -224,7 +240,7 @@ pub fn read_any(bytes: &[u8]) -> Result<(Vec<Cid>, Blocks), VerifyError> {
     };
     let mut blocks = Vec::new();
     while pos < bytes.len() {
-        let (cid, data) = section(bytes, &mut pos, false)?;
+        let (cid, data) = section(bytes, &mut pos, false, true)?;
         blocks.push((cid, data.to_vec()));
     }
     Ok((roots, blocks))

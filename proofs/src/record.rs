@@ -11,6 +11,8 @@ use fvm_ipld_blockstore::Blockstore;
 
 pub struct RecordingStore<S> {
     inner: S,
+    /// Keep the blocks' bytes (a prover does; a verifier only needs to know what was read).
+    keep_bytes: bool,
     seen: RefCell<HashSet<Cid>>,
     read: RefCell<Vec<(Cid, Vec<u8>)>>,
     /// Blocks asked for and not found: what a reader over a partial store is missing.
@@ -21,13 +23,22 @@ impl<S: Blockstore> RecordingStore<S> {
     pub fn new(inner: S) -> Self {
         RecordingStore {
             inner,
+            keep_bytes: true,
             seen: RefCell::default(),
             read: RefCell::default(),
             missing: RefCell::default(),
         }
     }
 
-    /// The blocks read so far, in first-read order.
+    /// A recorder that keeps only which blocks were read.
+    pub fn cids_only(inner: S) -> Self {
+        RecordingStore {
+            keep_bytes: false,
+            ..Self::new(inner)
+        }
+    }
+
+    /// The blocks read so far, in first-read order (empty bytes for a `cids_only` recorder).
     pub fn take(&self) -> Vec<(Cid, Vec<u8>)> {
         self.seen.borrow_mut().clear();
         std::mem::take(&mut *self.read.borrow_mut())
@@ -53,7 +64,12 @@ impl<S: Blockstore> Blockstore for RecordingStore<S> {
         match &block {
             Some(bytes) => {
                 if self.seen.borrow_mut().insert(*k) {
-                    self.read.borrow_mut().push((*k, bytes.clone()));
+                    let kept = if self.keep_bytes {
+                        bytes.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    self.read.borrow_mut().push((*k, kept));
                 }
             }
             None => {

@@ -1,0 +1,57 @@
+//! Profiling aid: verifies one proof many times (`perf record`).
+//!
+//! `cargo run --release -p prolly_bench --example verify -- [range|covering|member]`
+
+use fvm_ipld_blockstore::MemoryBlockstore;
+use ipld_core::ipld::Ipld;
+use prolly_db::{Database, Query, WriteBatch};
+use prolly_proofs::{prove, verify};
+use prolly_tree::Config;
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "range".into());
+    let store = MemoryBlockstore::default();
+    let mut db = Database::create(&store, Config::default()).unwrap();
+    let mut batch = WriteBatch::from_json(
+        r#"{"ops": [{"op": "create_collection", "collection": "f"},
+        {"op": "create_index", "collection": "f", "index": {"name": "o", "fields": ["origin", "date"], "include": ["delay"]}}]}"#,
+    )
+    .unwrap();
+    for i in 0..100_000i128 {
+        let doc = [
+            ("_id".to_string(), Ipld::Integer(i)),
+            (
+                "date".to_string(),
+                Ipld::String(format!("2001-01-{:02} {:06}", i % 28, i)),
+            ),
+            ("delay".to_string(), Ipld::Integer(i % 90)),
+            ("origin".to_string(), Ipld::String(format!("A{}", i % 50))),
+        ];
+        batch.insert("f", Ipld::Map(doc.into()));
+    }
+    db.apply(&batch).unwrap().expect_complete();
+    let json = match mode.as_str() {
+        "covering" => {
+            r#"{"collection": "f", "filter": {"origin": "A7"}, "sort": [["date", "asc"]], "limit": 32, "projection": ["date", "delay"]}"#
+        }
+        "member" => r#"{"collection": "f", "filter": {"_id": 4242}}"#,
+        _ => {
+            r#"{"collection": "f", "filter": {"_id": {"$gte": 5000, "$lt": 6000}}, "limit": 1000}"#
+        }
+    };
+    let query = Query::from_json(json).unwrap();
+    let proof = prove(&store, db.root(), &query).unwrap().expect_complete();
+    let started = std::time::Instant::now();
+    let rounds: u32 = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2000);
+    for _ in 0..rounds {
+        verify(&db.root(), &query, &proof.result, &proof.bytes).unwrap();
+    }
+    eprintln!(
+        "{mode}: {:?} per verify, {} proof bytes",
+        started.elapsed() / rounds,
+        proof.bytes.len()
+    );
+}
