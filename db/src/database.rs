@@ -5,6 +5,7 @@ use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
 use prolly_tree::{Config, Outcome, Tree, ready};
 
+use crate::batch::WriteBatch;
 use crate::catalog::Collection;
 use crate::diff::{self, DocDiff};
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use crate::keyspace;
 use crate::plan::Plan;
 use crate::query::Query;
 use crate::result::QueryResult;
-use crate::write::{self, WriteBatch};
+use crate::write;
 
 /// The database format this code writes and reads.
 pub const DB_FORMAT_VERSION: u64 = 1;

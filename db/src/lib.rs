@@ -29,6 +29,7 @@
 //! # Ok::<(), prolly_db::Error>(())
 //! ```
 
+pub mod batch;
 mod bulk;
 pub mod catalog;
 mod database;
@@ -52,6 +53,7 @@ pub mod result;
 pub mod testing;
 pub mod write;
 
+pub use batch::{Op, Patch, WriteBatch};
 pub use catalog::{Collection, IndexDef, IndexField};
 pub use database::{DB_FORMAT_VERSION, Database};
 pub use diff::{CollectionDiff, DocDiff};
@@ -62,4 +64,3 @@ pub use path::Path;
 pub use plan::Plan;
 pub use query::{Query, SortField};
 pub use result::{QueryResult, Stop};
-pub use write::{Op, Patch, WriteBatch};
