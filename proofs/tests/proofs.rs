@@ -73,8 +73,6 @@ fn wrong_results(result: &QueryResult) -> Vec<QueryResult> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
     #[test]
     fn true_results_verify_and_tampering_is_refused(
         docs in prop::collection::vec(document(), 0..50),
