@@ -276,6 +276,14 @@ fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
     let Some((0, cid_bytes)) = bytes.split_first() else {
         return Err("CID bytes lack the 0x00 prefix".into());
     };
+    // The CIDs of our own nodes (CIDv1, DAG-CBOR, blake2b-256) without the generic varint parser:
+    // an internal node holds one per child, and reads decode many nodes.
+    const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
+    if cid_bytes.len() == 38 && cid_bytes[..6] == NODE_CID_PREFIX {
+        let digest = cid::multihash::Multihash::<64>::wrap(0xb220, &cid_bytes[6..])
+            .map_err(|e| format!("invalid CID: {e}"))?;
+        return Ok(Cid::new_v1(0x71, digest));
+    }
     let mut reader = cid_bytes;
     let cid = Cid::read_bytes(&mut reader).map_err(|e| format!("invalid CID: {e}"))?;
     if !reader.is_empty() {
