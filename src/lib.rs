@@ -1,6 +1,12 @@
 //! prollydb: a content-addressed document database on a prolly tree.
 //!
-//! The root package ties the workspace together. Today it re-exports the tree; later it also
-//! carries the actor's Wasm bytes (see DESIGN.md).
+//! The root package ties the workspace together: it re-exports the crates and carries the actor's
+//! Wasm, built by `build.rs` from `actor/`.
 
 pub use prolly_tree as tree;
+
+/// The prollydb actor compiled to wasm32-unknown-unknown (`actor/`, feature `actor`), ready for
+/// the FVM.
+pub const ACTOR_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prolly_actor.wasm"));
+
+pub mod local_fvm;

@@ -535,3 +535,62 @@ pub fn vega_flights(n: usize) -> Option<Vec<Ipld>> {
     }
     Some(docs)
 }
+
+/// Seconds since 1970 (UTC) of an ISO 8601 time with an offset, `2026-07-24T05:27:57-10:00`.
+pub fn iso8601_to_unix(text: &str) -> Option<i64> {
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let offset = match text.get(19..)? {
+        "Z" => 0,
+        tz => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            sign * (tz.get(1..3)?.parse::<i64>().ok()? * 3600
+                + tz.get(4..6)?.parse::<i64>().ok()? * 60)
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// The first `n` kubo commits as documents `{_id: hash, author, time (UTC seconds), tags,
+/// subject}`. `None` when the data set is absent.
+#[cfg(feature = "json")]
+pub fn kubo_commits(n: usize) -> Option<Vec<Ipld>> {
+    use std::io::{BufRead, BufReader};
+    let file = std::fs::File::open(data_dir().join("kubo-commits/commits.ndjson.gz")).ok()?;
+    let reader = BufReader::new(flate2::read::GzDecoder::new(file));
+    let mut docs = Vec::with_capacity(n);
+    for line in reader.lines().take(n) {
+        let value: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
+        let time = iso8601_to_unix(value["time"].as_str()?)?;
+        let tags = value["tags"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_str().map(|s| Ipld::String(s.to_string())))
+            .collect();
+        docs.push(Ipld::Map(BTreeMap::from([
+            (
+                "_id".to_string(),
+                Ipld::String(value["id"].as_str()?.to_string()),
+            ),
+            (
+                "author".to_string(),
+                Ipld::String(value["author"].as_str()?.to_string()),
+            ),
+            ("time".to_string(), Ipld::Integer(time.into())),
+            ("tags".to_string(), Ipld::List(tags)),
+            (
+                "subject".to_string(),
+                Ipld::String(value["subject"].as_str()?.to_string()),
+            ),
+        ])));
+    }
+    Some(docs)
+}
