@@ -84,28 +84,13 @@ pub fn check_canonical(bytes: &[u8], canonical: &Ipld, what: &'static str) -> Re
     Ok(())
 }
 
-/// A CBOR head in its shortest form (for forms written field by field).
-pub fn cbor_head(out: &mut Vec<u8>, major: u8, arg: u64) {
-    let m = major << 5;
-    match arg {
-        0..=23 => out.push(m | arg as u8),
-        24..=0xff => out.extend_from_slice(&[m | 24, arg as u8]),
-        0x100..=0xffff => {
-            out.push(m | 25);
-            out.extend_from_slice(&(arg as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(m | 26);
-            out.extend_from_slice(&(arg as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(m | 27);
-            out.extend_from_slice(&arg.to_be_bytes());
-        }
+/// A cursor: bytes, or (in the JSON forms) a base64url string.
+pub fn cursor(value: &Ipld, what: &'static str) -> Result<Vec<u8>, Error> {
+    match value {
+        Ipld::Bytes(b) => Ok(b.clone()),
+        Ipld::String(s) => data_encoding::BASE64URL_NOPAD
+            .decode(s.as_bytes())
+            .map_err(|_| Error::BadCursor("not base64url".into())),
+        _ => Err(malformed(what, "a cursor is bytes")),
     }
-}
-
-pub fn cbor_text(out: &mut Vec<u8>, text: &str) {
-    cbor_head(out, 3, text.len() as u64);
-    out.extend_from_slice(text.as_bytes());
 }

@@ -102,3 +102,15 @@ pub fn to_json(value: &Ipld) -> Value {
         Ipld::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
     }
 }
+
+/// A form's JSON text with its `cursor` (bytes in the IPLD form) written as base64url, the way
+/// people pass cursors around.
+pub fn with_cursor(mut form: Ipld, cursor: Option<&[u8]>) -> String {
+    if let (Ipld::Map(map), Some(cursor)) = (&mut form, cursor) {
+        map.insert(
+            "cursor".into(),
+            Ipld::String(data_encoding::BASE64URL_NOPAD.encode(cursor)),
+        );
+    }
+    to_string(&form)
+}

@@ -236,13 +236,7 @@ impl Query {
             query.skip = form::unsigned(skip, WHAT)?;
         }
         if let Some(cursor) = map.get("cursor") {
-            query.cursor = Some(match cursor {
-                Ipld::Bytes(b) => b.clone(),
-                Ipld::String(s) => data_encoding::BASE64URL_NOPAD
-                    .decode(s.as_bytes())
-                    .map_err(|_| Error::BadCursor("not base64url".into()))?,
-                _ => return Err(form::malformed(WHAT, "a cursor is bytes")),
-            });
+            query.cursor = Some(form::cursor(cursor, WHAT)?);
         }
         if let Some(count) = map.get("count") {
             query.count = form::boolean(count, WHAT)?;
@@ -286,14 +280,7 @@ impl Query {
     /// The JSON form, with the cursor as a base64url string.
     #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
-        let mut ipld = self.to_ipld();
-        if let (Ipld::Map(map), Some(cursor)) = (&mut ipld, &self.cursor) {
-            map.insert(
-                "cursor".into(),
-                Ipld::String(data_encoding::BASE64URL_NOPAD.encode(cursor)),
-            );
-        }
-        crate::json::to_string(&ipld)
+        crate::json::with_cursor(self.to_ipld(), self.cursor.as_deref())
     }
 }
 

@@ -15,6 +15,8 @@
 use ipld_core::ipld::Ipld;
 use multihash_codetable::{Code, MultihashDigest};
 
+use prolly_tree::cbor;
+
 use crate::error::Error;
 use crate::form::{self, Map};
 use crate::query::{FORM_VERSION, Query};
@@ -102,14 +104,7 @@ impl QueryResult {
         };
         let cursor = match map.get("cursor") {
             None => None,
-            Some(Ipld::Bytes(b)) => Some(b.clone()),
-            // The JSON form writes it as base64url.
-            Some(Ipld::String(s)) => Some(
-                data_encoding::BASE64URL_NOPAD
-                    .decode(s.as_bytes())
-                    .map_err(|_| Error::BadCursor("not base64url".into()))?,
-            ),
-            Some(_) => return Err(form::malformed(WHAT, "a cursor is bytes")),
+            Some(cursor) => Some(form::cursor(cursor, WHAT)?),
         };
         Ok(QueryResult {
             docs,
@@ -126,27 +121,27 @@ impl QueryResult {
         // Keys in DAG-CBOR order: by length, then bytes.
         let mut out = Vec::new();
         let fields = 2 + usize::from(self.stop.is_some()) + usize::from(self.cursor.is_some());
-        form::cbor_head(&mut out, 5, fields as u64);
-        form::cbor_text(&mut out, "v");
-        form::cbor_head(&mut out, 0, FORM_VERSION);
+        cbor::write_head(&mut out, cbor::MAJOR_MAP, fields as u64);
+        cbor::write_text(&mut out, "v");
+        cbor::write_head(&mut out, cbor::MAJOR_UINT, FORM_VERSION);
         if self.count.is_none() {
-            form::cbor_text(&mut out, "docs");
-            form::cbor_head(&mut out, 4, self.docs.len() as u64);
+            cbor::write_text(&mut out, "docs");
+            cbor::write_head(&mut out, cbor::MAJOR_ARRAY, self.docs.len() as u64);
             for doc in &self.docs {
                 out.extend_from_slice(crate::query::encode_raw(doc).as_bytes());
             }
         }
         if let Some(stop) = self.stop {
-            form::cbor_text(&mut out, "stop");
-            form::cbor_text(&mut out, stop.name());
+            cbor::write_text(&mut out, "stop");
+            cbor::write_text(&mut out, stop.name());
         }
         if let Some(count) = self.count {
-            form::cbor_text(&mut out, "count");
-            form::cbor_head(&mut out, 0, count);
+            cbor::write_text(&mut out, "count");
+            cbor::write_head(&mut out, cbor::MAJOR_UINT, count);
         }
         if let Some(cursor) = &self.cursor {
-            form::cbor_text(&mut out, "cursor");
-            form::cbor_head(&mut out, 2, cursor.len() as u64);
+            cbor::write_text(&mut out, "cursor");
+            cbor::write_head(&mut out, cbor::MAJOR_BYTES, cursor.len() as u64);
             out.extend_from_slice(cursor);
         }
         debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
@@ -161,14 +156,7 @@ impl QueryResult {
 
     #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
-        let mut ipld = self.to_ipld();
-        if let (Ipld::Map(map), Some(cursor)) = (&mut ipld, &self.cursor) {
-            map.insert(
-                "cursor".into(),
-                Ipld::String(data_encoding::BASE64URL_NOPAD.encode(cursor)),
-            );
-        }
-        crate::json::to_string(&ipld)
+        crate::json::with_cursor(self.to_ipld(), self.cursor.as_deref())
     }
 }
 

@@ -11,7 +11,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 use ipld_core::ipld::Ipld;
-use prolly_tree::Outcome;
+use prolly_tree::{Outcome, ready};
 
 use crate::error::VerifyError;
 use crate::record::RecordingStore;
@@ -56,15 +56,6 @@ fn load<S: Blockstore>(store: &RecordingStore<S>, cid: &Cid) -> Result<Outcome<I
             ))
         }
     }
-}
-
-macro_rules! ready {
-    ($e:expr) => {
-        match $e? {
-            Outcome::Complete(v) => v,
-            Outcome::Missing(m) => return Ok(Outcome::Missing(m)),
-        }
-    };
 }
 
 /// The actor's entry in the state tree at `state_root`, or `None` if there is no such actor (an
@@ -198,35 +189,22 @@ pub fn verify_actor(
     claimed: Option<&ActorEntry>,
     proof: &[u8],
 ) -> Result<(), VerifyError> {
-    let parsed = crate::car::read_strict(proof)?;
-    let envelope = crate::Envelope::decode(parsed.root_block)?;
+    // fvm_ipld_hamt does not hash-check what it loads: hash every block while reading the proof.
+    let witness = crate::proof::Witness::open(proof, false)?;
     let subject = crate::Subject::Actor {
         state: *state_root,
         actor: id,
     };
-    if envelope.subject != subject {
+    if witness.envelope.subject != subject {
         return Err(VerifyError::Mismatch("root"));
     }
-    if envelope.result != entry_bytes(claimed) || !envelope.query.is_empty() {
+    if witness.envelope.result != entry_bytes(claimed) || !witness.envelope.query.is_empty() {
         return Err(VerifyError::Mismatch("result"));
     }
-    let store = fvm_ipld_blockstore::MemoryBlockstore::default();
-    for (cid, data) in &parsed.blocks {
-        store
-            .put_keyed(cid, data)
-            .map_err(|e| VerifyError::malformed(e.to_string()))?;
-    }
-    let recorder = RecordingStore::cids_only(&store);
-    let found = match actor(&recorder, state_root, id)? {
-        Outcome::Complete(found) => found,
-        Outcome::Missing(m) => return Err(VerifyError::Incomplete(m)),
-    };
+    let reader = witness.reader();
+    let found = crate::error::needed(actor(&reader, state_root, id)?)?;
     if found.as_ref() != claimed {
         return Err(VerifyError::WrongResult);
     }
-    let used = recorder.read_cids().len();
-    if used != parsed.blocks.len() {
-        return Err(VerifyError::Unused(parsed.blocks.len() - used));
-    }
-    Ok(())
+    witness.exact(&reader)
 }

@@ -41,3 +41,11 @@ impl VerifyError {
         VerifyError::Malformed(reason.into())
     }
 }
+
+/// A verifier's reading: a block the witness lacks makes the proof incomplete.
+pub(crate) fn needed<T>(outcome: prolly_tree::Outcome<T>) -> Result<T, VerifyError> {
+    match outcome {
+        prolly_tree::Outcome::Complete(value) => Ok(value),
+        prolly_tree::Outcome::Missing(cids) => Err(VerifyError::Incomplete(cids)),
+    }
+}

@@ -4,12 +4,12 @@
 use cid::Cid;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
 use prolly_db::{Database, Query, QueryResult};
-use prolly_tree::{Outcome, cid_of};
+use prolly_tree::{Outcome, cid_of, ready};
 
 use crate::anchor;
 use crate::car;
 use crate::envelope::{Envelope, Subject};
-use crate::error::VerifyError;
+use crate::error::{VerifyError, needed};
 use crate::record::RecordingStore;
 
 /// A proof: the CAR bytes, and the result it proves.
@@ -51,8 +51,8 @@ pub fn prove<S: Blockstore>(
     query: &Query,
 ) -> prolly_db::Result<Outcome<Proof>> {
     let recorder = RecordingStore::new(store);
-    let db = prolly_tree::ready!(Database::open(&recorder, root));
-    let result = prolly_tree::ready!(db.query(query));
+    let db = ready!(Database::open(&recorder, root));
+    let result = ready!(db.query(query));
     drop(db);
     Ok(Outcome::Complete(package(
         Subject::Root(root),
@@ -70,18 +70,9 @@ pub fn prove_anchored<S: Blockstore>(
     query: &Query,
 ) -> Result<Outcome<Proof>, VerifyError> {
     let recorder = RecordingStore::new(store);
-    let root = match anchor::db_root(&recorder, &state_root, actor)? {
-        Outcome::Complete(root) => root,
-        Outcome::Missing(m) => return Ok(Outcome::Missing(m)),
-    };
-    let db = match Database::open(&recorder, root)? {
-        Outcome::Complete(db) => db,
-        Outcome::Missing(m) => return Ok(Outcome::Missing(m)),
-    };
-    let result = match db.query(query)? {
-        Outcome::Complete(r) => r,
-        Outcome::Missing(m) => return Ok(Outcome::Missing(m)),
-    };
+    let root = ready!(anchor::db_root(&recorder, &state_root, actor));
+    let db = ready!(Database::open(&recorder, root));
+    let result = ready!(db.query(query));
     drop(db);
     Ok(Outcome::Complete(package(
         Subject::Anchored {
@@ -94,23 +85,49 @@ pub fn prove_anchored<S: Blockstore>(
     )))
 }
 
-/// The checked pieces of a proof: its envelope and a store of its witness blocks. With
-/// `deferred`, only the envelope is hashed here: the tree hash-checks every block it loads, and
-/// the exactness check refuses blocks it did not load.
-fn open(proof: &[u8], deferred: bool) -> Result<(Envelope, MemoryBlockstore, usize), VerifyError> {
-    let parsed = if deferred {
-        car::read_strict_deferred(proof)?
-    } else {
-        car::read_strict(proof)?
-    };
-    let envelope = Envelope::decode(parsed.root_block)?;
-    let store = MemoryBlockstore::default();
-    for (cid, data) in &parsed.blocks {
-        store
-            .put_keyed(cid, data)
-            .map_err(|e| VerifyError::malformed(e.to_string()))?;
+/// The checked pieces of a proof: its envelope and a store of its witness blocks.
+pub(crate) struct Witness {
+    pub envelope: Envelope,
+    pub store: MemoryBlockstore,
+    pub blocks: usize,
+}
+
+impl Witness {
+    /// Reads a proof. With `deferred`, only the envelope is hashed here: the tree hash-checks
+    /// every block it loads, and [`Witness::exact`] refuses blocks it did not load.
+    pub fn open(proof: &[u8], deferred: bool) -> Result<Witness, VerifyError> {
+        let parsed = if deferred {
+            car::read_strict_deferred(proof)?
+        } else {
+            car::read_strict(proof)?
+        };
+        let envelope = Envelope::decode(parsed.root_block)?;
+        let store = MemoryBlockstore::default();
+        for (cid, data) in &parsed.blocks {
+            store
+                .put_keyed(cid, data)
+                .map_err(|e| VerifyError::malformed(e.to_string()))?;
+        }
+        Ok(Witness {
+            envelope,
+            store,
+            blocks: parsed.blocks.len(),
+        })
     }
-    Ok((envelope, store, parsed.blocks.len()))
+
+    /// A recorder over the witness, to run the verifying read through.
+    pub fn reader(&self) -> RecordingStore<&MemoryBlockstore> {
+        RecordingStore::cids_only(&self.store)
+    }
+
+    /// Proofs are exact: the verifying read must have used every witness block.
+    pub fn exact(&self, reader: &RecordingStore<&MemoryBlockstore>) -> Result<(), VerifyError> {
+        let used = reader.read_cids().len();
+        if used != self.blocks {
+            return Err(VerifyError::Unused(self.blocks - used));
+        }
+        Ok(())
+    }
 }
 
 fn check_claims(
@@ -133,20 +150,14 @@ fn check_claims(
 
 /// Re-runs the query over the witness from `root` and compares.
 fn rerun(
-    recorder: &RecordingStore<&MemoryBlockstore>,
+    witness: &Witness,
+    reader: &RecordingStore<&MemoryBlockstore>,
     root: Cid,
     query: &Query,
     result: &QueryResult,
-    witness_blocks: usize,
 ) -> Result<(), VerifyError> {
-    let db = match Database::open(recorder, root)? {
-        Outcome::Complete(db) => db,
-        Outcome::Missing(m) => return Err(VerifyError::Incomplete(m)),
-    };
-    let got = match db.query(query)? {
-        Outcome::Complete(got) => got,
-        Outcome::Missing(m) => return Err(VerifyError::Incomplete(m)),
-    };
+    let db = needed(Database::open(reader, root)?)?;
+    let got = needed(db.query(query)?)?;
     if got.stop != result.stop
         || got.count != result.count
         || got.cursor != result.cursor
@@ -155,11 +166,7 @@ fn rerun(
     {
         return Err(VerifyError::WrongResult);
     }
-    let used = recorder.read_cids().len();
-    if used != witness_blocks {
-        return Err(VerifyError::Unused(witness_blocks - used));
-    }
-    Ok(())
+    witness.exact(reader)
 }
 
 /// Checks that `result` is exactly what `query` gives at database root `root`, using nothing but
@@ -171,10 +178,9 @@ pub fn verify(
     result: &QueryResult,
     proof: &[u8],
 ) -> Result<(), VerifyError> {
-    let (envelope, store, blocks) = open(proof, true)?;
-    check_claims(&envelope, &Subject::Root(*root), query, result)?;
-    let recorder = RecordingStore::cids_only(&store);
-    rerun(&recorder, *root, query, result, blocks)
+    let witness = Witness::open(proof, true)?;
+    check_claims(&witness.envelope, &Subject::Root(*root), query, result)?;
+    rerun(&witness, &witness.reader(), *root, query, result)
 }
 
 /// Like [`verify`], from a Filecoin state root: the witness also proves the path from the state
@@ -187,9 +193,9 @@ pub fn verify_anchored(
     proof: &[u8],
 ) -> Result<(), VerifyError> {
     // fvm_ipld_hamt does not hash-check what it loads: hash every block here.
-    let (envelope, store, blocks) = open(proof, false)?;
+    let witness = Witness::open(proof, false)?;
     check_claims(
-        &envelope,
+        &witness.envelope,
         &Subject::Anchored {
             state: *state_root,
             actor,
@@ -197,12 +203,9 @@ pub fn verify_anchored(
         query,
         result,
     )?;
-    let recorder = RecordingStore::cids_only(&store);
-    let root = match anchor::db_root(&recorder, state_root, actor)? {
-        Outcome::Complete(root) => root,
-        Outcome::Missing(m) => return Err(VerifyError::Incomplete(m)),
-    };
-    rerun(&recorder, root, query, result, blocks)
+    let reader = witness.reader();
+    let root = needed(anchor::db_root(&reader, state_root, actor)?)?;
+    rerun(&witness, &reader, root, query, result)
 }
 
 /// A proof of what changed between two database roots: the document diff, with the blocks the
@@ -214,9 +217,9 @@ pub fn prove_diff<S: Blockstore>(
     to: Cid,
 ) -> prolly_db::Result<Outcome<(prolly_db::DocDiff, Vec<u8>)>> {
     let recorder = RecordingStore::new(store);
-    let before = prolly_tree::ready!(Database::open(&recorder, from));
-    let after = prolly_tree::ready!(before.at_in(&recorder, to));
-    let diff = prolly_tree::ready!(before.diff(&after));
+    let before = ready!(Database::open(&recorder, from));
+    let after = ready!(before.at_in(&recorder, to));
+    let diff = ready!(before.diff(&after));
     drop((before, after));
     let envelope = Envelope {
         subject: Subject::Diff { from, to },
@@ -235,8 +238,8 @@ pub fn verify_diff(
     diff: &prolly_db::DocDiff,
     proof: &[u8],
 ) -> Result<(), VerifyError> {
-    let (envelope, store, blocks) = open(proof, true)?;
-    if envelope.subject
+    let witness = Witness::open(proof, true)?;
+    if witness.envelope.subject
         != (Subject::Diff {
             from: *from,
             to: *to,
@@ -245,29 +248,15 @@ pub fn verify_diff(
         return Err(VerifyError::Mismatch("root"));
     }
     let claimed = prolly_db::diff::to_cbor(diff);
-    if envelope.result != claimed || !envelope.query.is_empty() {
+    if witness.envelope.result != claimed || !witness.envelope.query.is_empty() {
         return Err(VerifyError::Mismatch("result"));
     }
-    let recorder = RecordingStore::cids_only(&store);
-    let incomplete = |m| VerifyError::Incomplete(m);
-    let before = match Database::open(&recorder, *from)? {
-        Outcome::Complete(db) => db,
-        Outcome::Missing(m) => return Err(incomplete(m)),
-    };
-    let after = match before.at_in(&recorder, *to)? {
-        Outcome::Complete(db) => db,
-        Outcome::Missing(m) => return Err(incomplete(m)),
-    };
-    let got = match before.diff(&after)? {
-        Outcome::Complete(d) => d,
-        Outcome::Missing(m) => return Err(incomplete(m)),
-    };
+    let reader = witness.reader();
+    let before = needed(Database::open(&reader, *from)?)?;
+    let after = needed(before.at_in(&reader, *to)?)?;
+    let got = needed(before.diff(&after)?)?;
     if prolly_db::diff::to_cbor(&got) != claimed {
         return Err(VerifyError::WrongResult);
     }
-    let used = recorder.read_cids().len();
-    if used != blocks {
-        return Err(VerifyError::Unused(blocks - used));
-    }
-    Ok(())
+    witness.exact(&reader)
 }

@@ -84,10 +84,7 @@ pub fn write_ipld(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), &
             out.push(0xfb);
             out.extend_from_slice(&f.to_bits().to_be_bytes());
         }
-        Ipld::String(s) => {
-            write_head(out, MAJOR_TEXT, s.len() as u64);
-            out.extend_from_slice(s.as_bytes());
-        }
+        Ipld::String(s) => write_text(out, s),
         Ipld::Bytes(b) => write_bytes(out, b),
         Ipld::List(items) => {
             write_head(out, MAJOR_ARRAY, items.len() as u64);
@@ -95,20 +92,32 @@ pub fn write_ipld(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), &
                 write_ipld(out, item, depth + 1)?;
             }
         }
-        Ipld::Map(map) => {
-            write_head(out, MAJOR_MAP, map.len() as u64);
-            // The map iterates bytewise; a stable sort by length gives DAG-CBOR's order.
-            let mut entries: Vec<(&String, &Ipld)> = map.iter().collect();
-            entries.sort_by_key(|(k, _)| k.len());
-            for (key, value) in entries {
-                write_head(out, MAJOR_TEXT, key.len() as u64);
-                out.extend_from_slice(key.as_bytes());
-                write_ipld(out, value, depth + 1)?;
-            }
-        }
+        Ipld::Map(map) => write_map(out, map, depth)?,
         Ipld::Link(cid) => write_cid(out, cid),
     }
     Ok(())
+}
+
+/// Appends a map of IPLD values, keys in DAG-CBOR order.
+pub fn write_map(
+    out: &mut Vec<u8>,
+    map: &std::collections::BTreeMap<String, Ipld>,
+    depth: usize,
+) -> Result<(), &'static str> {
+    write_head(out, MAJOR_MAP, map.len() as u64);
+    // The map iterates bytewise; a stable sort by length gives DAG-CBOR's order.
+    let mut entries: Vec<(&String, &Ipld)> = map.iter().collect();
+    entries.sort_by_key(|(k, _)| k.len());
+    for (key, value) in entries {
+        write_text(out, key);
+        write_ipld(out, value, depth + 1)?;
+    }
+    Ok(())
+}
+
+pub fn write_text(out: &mut Vec<u8>, text: &str) {
+    write_head(out, MAJOR_TEXT, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// A cursor over one block.

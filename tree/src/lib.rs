@@ -58,6 +58,13 @@ pub use boundary::{boundary_hash, level_seed};
 /// Keys are `Bytes`: cheap to clone, and sliced from the block they were read from.
 pub use bytes::Bytes;
 pub use config::{Config, FORMAT_VERSION};
+
+/// The canonical DAG-CBOR writers, for forms that are written field by field.
+pub mod cbor {
+    pub use crate::codec::{
+        MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TEXT, MAJOR_UINT, write_head, write_text,
+    };
+}
 pub use cursor::Cursor;
 pub use diff::Change;
 pub use error::{Error, Result};

@@ -28,15 +28,8 @@ impl RawValue {
     /// Encodes a map (a document body, say) without building an `Ipld` around it.
     pub fn from_map(map: &std::collections::BTreeMap<String, Ipld>) -> Result<Self> {
         let mut out = Vec::new();
-        crate::codec::write_head(&mut out, crate::codec::MAJOR_MAP, map.len() as u64);
-        let mut entries: Vec<(&String, &Ipld)> = map.iter().collect();
-        entries.sort_by_key(|(k, _)| k.len());
-        for (key, value) in entries {
-            crate::codec::write_head(&mut out, crate::codec::MAJOR_TEXT, key.len() as u64);
-            out.extend_from_slice(key.as_bytes());
-            crate::codec::write_ipld(&mut out, value, 1)
-                .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
-        }
+        crate::codec::write_map(&mut out, map, 0)
+            .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
         Ok(RawValue(Bytes::from(out)))
     }
 
