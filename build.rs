@@ -1,6 +1,7 @@
-//! Builds the actor (`actor/`) to wasm32-unknown-unknown with a nested cargo, in its own target
-//! directory (sharing the outer one deadlocks on cargo's lock), and puts the bytes in OUT_DIR for
-//! `prollydb::ACTOR_WASM`. It reruns when anything the actor compiles changes.
+//! Builds the actor (`actor/`) and the gas baseline actor (`baseline/`) to wasm32-unknown-unknown
+//! with one nested cargo, in its own target directory (sharing the outer one deadlocks on cargo's
+//! lock), and puts the bytes in OUT_DIR for `prollydb::ACTOR_WASM` and `prollydb::BASELINE_WASM`.
+//! It reruns when anything the actors compile changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +15,7 @@ fn watch(path: &Path) {
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    for dir in ["actor", "tree", "db"] {
+    for dir in ["actor", "baseline", "tree", "db"] {
         watch(&root.join(dir).join("src"));
         watch(&root.join(dir).join("Cargo.toml"));
     }
@@ -51,8 +52,10 @@ fn main() {
             "--locked",
             "-p",
             "prolly_actor",
+            "-p",
+            "hamt_baseline_actor",
             "--features",
-            "actor",
+            "prolly_actor/actor,hamt_baseline_actor/actor",
         ])
         .args(["--target", TARGET, "--profile", "wasm", "--target-dir"])
         .arg(&target_dir)
@@ -64,10 +67,9 @@ fn main() {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .status()
         .expect("run cargo for the actor");
-    assert!(status.success(), "building the actor to Wasm failed");
-    let wasm = target_dir
-        .join(TARGET)
-        .join("wasm")
-        .join("prolly_actor.wasm");
-    std::fs::copy(&wasm, out.join("prolly_actor.wasm")).expect("the actor's Wasm");
+    assert!(status.success(), "building the actors to Wasm failed");
+    for name in ["prolly_actor.wasm", "hamt_baseline_actor.wasm"] {
+        let wasm = target_dir.join(TARGET).join("wasm").join(name);
+        std::fs::copy(&wasm, out.join(name)).expect("the actor's Wasm");
+    }
 }

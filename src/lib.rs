@@ -9,4 +9,9 @@ pub use prolly_tree as tree;
 /// the FVM.
 pub const ACTOR_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prolly_actor.wasm"));
 
+/// The gas baseline actor (`baseline/`): documents in an fvm_ipld_hamt, no index. Built in the
+/// same nested cargo call as [`ACTOR_WASM`].
+pub const BASELINE_WASM: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/hamt_baseline_actor.wasm"));
+
 pub mod local_fvm;

@@ -1,6 +1,7 @@
 //! A local FVM with the prollydb actor installed: the synthetic manifest of identity code CIDs
 //! (there is no builtin-actors bundle for fvm 4.x on crates.io), accounts, and the actor from
-//! [`crate::ACTOR_WASM`]. The integration tests use it, and the devnet will.
+//! [`crate::ACTOR_WASM`]. The integration tests use it, the gas bench installs more actors with
+//! prepared state through [`LocalFvm::with_actors`], and the devnet will.
 
 use anyhow::{Context, Result, anyhow};
 use cid::Cid;
@@ -10,6 +11,7 @@ use fvm_integration_tests::dummy::DummyExterns;
 use fvm_integration_tests::tester::{Account, Tester};
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
 use fvm_ipld_encoding::{CborStore, RawBytes};
+use fvm_shared::ActorID;
 use fvm_shared::address::Address;
 use fvm_shared::econ::TokenAmount;
 use fvm_shared::message::Message;
@@ -32,8 +34,16 @@ pub fn synthetic_manifest(store: &impl Blockstore) -> Result<Cid> {
     store.put_cbor(&(1u32, data), Code::Blake2b256)
 }
 
-/// A machine with accounts and the prollydb actor (not yet constructed: its head is an empty
-/// list, and `Constructor` must be sent first).
+/// An actor to install before the machine starts.
+pub struct Install<'a> {
+    pub id: ActorID,
+    pub wasm: &'a [u8],
+    /// Its state object, already in the store; `None` leaves it unconstructed (an empty list,
+    /// as the Init actor would), so that `Constructor` must be sent first.
+    pub head: Option<Cid>,
+}
+
+/// A machine with three accounts and the actors it was made with.
 pub struct LocalFvm {
     pub tester: Tester<MemoryBlockstore, DummyExterns>,
     pub accounts: Vec<Account>,
@@ -41,18 +51,44 @@ pub struct LocalFvm {
 }
 
 impl LocalFvm {
+    /// The prollydb actor at [`ACTOR_ID`], not yet constructed.
     pub fn new() -> Result<Self> {
+        Self::with_actors(|_, _| {
+            Ok(vec![Install {
+                id: ACTOR_ID,
+                wasm: crate::ACTOR_WASM,
+                head: None,
+            }])
+        })
+    }
+
+    /// A machine whose actors `setup` chooses, given the store and the accounts' ID addresses.
+    /// State built off-chain in that store is what the actor would have built itself: the prolly
+    /// tree is history independent, so a database of N documents has one root however it was
+    /// written.
+    pub fn with_actors<'a>(
+        setup: impl FnOnce(&MemoryBlockstore, &[Address]) -> Result<Vec<Install<'a>>>,
+    ) -> Result<Self> {
         let store = MemoryBlockstore::default();
         let bundle = synthetic_manifest(&store)?;
         let mut tester = Tester::new(NetworkVersion::V25, StateTreeVersion::V5, bundle, store)?;
         let accounts: [Account; 3] = tester.create_accounts()?;
+        let addresses: Vec<Address> = accounts.iter().map(|a| Address::new_id(a.0)).collect();
+        let store = tester
+            .state_tree
+            .as_ref()
+            .context("state tree before the machine")?
+            .store();
+        let installs = setup(store, &addresses)?;
         let empty = tester.set_state(&Vec::<u8>::new())?;
-        tester.set_actor_from_bin(
-            crate::ACTOR_WASM,
-            empty,
-            Address::new_id(ACTOR_ID),
-            TokenAmount::from_atto(0),
-        )?;
+        for install in installs {
+            tester.set_actor_from_bin(
+                install.wasm,
+                install.head.unwrap_or(empty),
+                Address::new_id(install.id),
+                TokenAmount::from_atto(0),
+            )?;
+        }
         tester.instantiate_machine(DummyExterns)?;
         Ok(LocalFvm {
             tester,
@@ -66,10 +102,10 @@ impl LocalFvm {
         Address::new_id(self.accounts[i].0)
     }
 
-    /// Sends a message from account `from` to the actor. Its sequence advances when the message
-    /// was included (any exit code).
+    /// Sends a message from account `from` to the prollydb actor. Its sequence advances when the
+    /// message was included (any exit code).
     pub fn send(&mut self, from: usize, method: u64, params: Vec<u8>) -> Result<ApplyRet> {
-        self.send_with_gas(from, method, params, GAS_LIMIT)
+        self.send_to(from, ACTOR_ID, method, params, GAS_LIMIT)
     }
 
     /// [`LocalFvm::send`] with a gas limit.
@@ -80,10 +116,35 @@ impl LocalFvm {
         params: Vec<u8>,
         gas_limit: u64,
     ) -> Result<ApplyRet> {
-        let message = Message {
+        self.send_to(from, ACTOR_ID, method, params, gas_limit)
+    }
+
+    /// Sends a message from account `from` to actor `to`.
+    pub fn send_to(
+        &mut self,
+        from: usize,
+        to: ActorID,
+        method: u64,
+        params: Vec<u8>,
+        gas_limit: u64,
+    ) -> Result<ApplyRet> {
+        let message = self.message(from, to, method, params, gas_limit);
+        self.execute(message)
+    }
+
+    /// The next message from account `from` to actor `to`, not yet sent.
+    pub fn message(
+        &self,
+        from: usize,
+        to: ActorID,
+        method: u64,
+        params: Vec<u8>,
+        gas_limit: u64,
+    ) -> Message {
+        Message {
             version: 0,
             from: self.accounts[from].1,
-            to: Address::new_id(ACTOR_ID),
+            to: Address::new_id(to),
             sequence: self.sequences[from],
             value: TokenAmount::from_atto(0),
             method_num: method,
@@ -91,7 +152,17 @@ impl LocalFvm {
             gas_limit,
             gas_fee_cap: TokenAmount::from_atto(0),
             gas_premium: TokenAmount::from_atto(0),
-        };
+        }
+    }
+
+    /// Executes a message made by [`LocalFvm::message`], charged on its real serialized length.
+    /// The sender's sequence advances when the message was included (any exit code).
+    pub fn execute(&mut self, message: Message) -> Result<ApplyRet> {
+        let from = self
+            .accounts
+            .iter()
+            .position(|a| a.1 == message.from)
+            .context("not one of this machine's accounts")?;
         let length = fvm_ipld_encoding::to_vec(&message)?.len();
         let executor = self
             .tester
@@ -103,8 +174,13 @@ impl LocalFvm {
         Ok(ret)
     }
 
-    /// The actor's head (its state object's CID).
+    /// The prollydb actor's head (its state object's CID).
     pub fn head(&mut self) -> Result<Cid> {
+        self.head_of(ACTOR_ID)
+    }
+
+    /// Actor `id`'s head.
+    pub fn head_of(&mut self, id: ActorID) -> Result<Cid> {
         let executor = self
             .tester
             .executor
@@ -112,8 +188,8 @@ impl LocalFvm {
             .context("machine not instantiated")?;
         let actor = executor
             .state_tree()
-            .get_actor(ACTOR_ID)?
-            .ok_or_else(|| anyhow!("no actor {ACTOR_ID}"))?;
+            .get_actor(id)?
+            .ok_or_else(|| anyhow!("no actor {id}"))?;
         Ok(actor.state)
     }
 

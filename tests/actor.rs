@@ -28,6 +28,7 @@ fn constructed() -> LocalFvm {
     let params = ConstructorParams {
         owner: fvm.account(OWNER),
         writers: vec![fvm.account(WRITER)],
+        config: None,
     };
     let ret = fvm
         .send(
@@ -73,6 +74,7 @@ fn the_actor_commits_queries_and_refuses_in_the_real_fvm() {
     let again = ConstructorParams {
         owner: fvm.account(STRANGER),
         writers: vec![],
+        config: None,
     };
     let ret = fvm
         .send(

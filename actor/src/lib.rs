@@ -9,7 +9,7 @@ pub mod state;
 pub mod types;
 
 pub use state::State;
-pub use types::{ConstructorParams, RootReturn, SetWritersParams, method};
+pub use types::{ConstructorParams, RootReturn, SetWritersParams, actor_config, method};
 
 #[cfg(feature = "actor")]
 mod wasm {
@@ -21,7 +21,7 @@ mod wasm {
     use fvm_shared::error::ExitCode;
     use fvm_shared::event::{ActorEvent, Entry, Flags};
     use prolly_db::{Database, Query, WriteBatch, WriteError};
-    use prolly_tree::{Config, Outcome};
+    use prolly_tree::Outcome;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
@@ -122,7 +122,11 @@ mod wasm {
             abort(ExitCode::USR_FORBIDDEN, "already constructed");
         }
         let p: ConstructorParams = params(id);
-        let db = Database::create(Blockstore, Config::default())
+        let config = p.config.unwrap_or_else(types::actor_config);
+        if let Err(e) = config.validate() {
+            abort(ExitCode::USR_ILLEGAL_ARGUMENT, &e.to_string());
+        }
+        let db = Database::create(Blockstore, config)
             .unwrap_or_else(|e| abort(ExitCode::USR_ILLEGAL_STATE, &e.to_string()));
         save_state(&State {
             owner: p.owner,

@@ -5,6 +5,7 @@
 use cid::Cid;
 use fvm_shared::address::Address;
 use fvm_shared::error::ExitCode;
+use prolly_tree::Config;
 use serde_tuple::{Deserialize_tuple, Serialize_tuple};
 
 /// FRC-0042 method numbers.
@@ -21,6 +22,16 @@ pub mod method {
 pub struct ConstructorParams {
     pub owner: Address,
     pub writers: Vec<Address>,
+    /// The tree's node sizes; `null` takes [`actor_config`]. Fixed for the database's life: it is
+    /// part of the root object, and history independence holds only under one config.
+    pub config: Option<Config>,
+}
+
+/// The node sizes an actor's database gets by default. Smaller than the off-chain default
+/// ([`Config::default`]): on-chain, every block written costs ~506k gas plus 3,362 gas per byte,
+/// so a commit pays for the path it rewrites (see the gas bench and spec/SPEC.md §19).
+pub fn actor_config() -> Config {
+    Config::default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize_tuple, Deserialize_tuple)]

@@ -2,3 +2,4 @@
 
 pub mod counting;
 pub mod data;
+pub mod gas;

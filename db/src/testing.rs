@@ -566,7 +566,7 @@ pub fn kubo_commits(n: usize) -> Option<Vec<Ipld>> {
     use std::io::{BufRead, BufReader};
     let file = std::fs::File::open(data_dir().join("kubo-commits/commits.ndjson.gz")).ok()?;
     let reader = BufReader::new(flate2::read::GzDecoder::new(file));
-    let mut docs = Vec::with_capacity(n);
+    let mut docs = Vec::with_capacity(n.min(1 << 16));
     for line in reader.lines().take(n) {
         let value: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
         let time = iso8601_to_unix(value["time"].as_str()?)?;
