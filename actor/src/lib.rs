@@ -80,7 +80,8 @@ mod wasm {
 
     fn open(state: &State) -> Database<Blockstore> {
         match Database::open(Blockstore, state.db_root) {
-            Ok(Outcome::Complete(db)) => db,
+            // The kernel hashed every block when it was linked: reading them needs no second check.
+            Ok(Outcome::Complete(db)) => db.trusting_store(),
             Ok(Outcome::Missing(_)) => abort(types::EXIT_MISSING_BLOCK, "database root missing"),
             Err(e) => abort(ExitCode::USR_ILLEGAL_STATE, &e.to_string()),
         }

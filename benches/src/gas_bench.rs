@@ -21,7 +21,7 @@ use prolly_tree::Config;
 use prollydb::local_fvm::LocalFvm;
 
 /// Batch sizes, and how many messages of each are measured (the mean is printed).
-const BATCHES: [(usize, usize); 3] = [(1, 4), (10, 3), (100, 2)];
+const BATCHES: [(usize, usize); 3] = [(1, 16), (10, 4), (100, 2)];
 
 struct Options {
     sizes: Vec<usize>,

@@ -49,6 +49,14 @@ impl<S: Blockstore> Database<S> {
         Ok(Outcome::Complete(Database { tree }))
     }
 
+    /// This handle, reading without hashing blocks: only over a store that checks every block
+    /// against its CID itself, such as the FVM's inside the actor (`Tree::trusting_store`).
+    pub fn trusting_store(self) -> Self {
+        Database {
+            tree: self.tree.trusting_store(),
+        }
+    }
+
     /// Opens a database and checks its header (one more path read).
     pub fn open_checked(store: S, root: Cid) -> Result<Outcome<Self>> {
         let db = ready!(Self::open(store, root));

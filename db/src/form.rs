@@ -71,9 +71,7 @@ pub fn to_cbor(value: &Ipld) -> Vec<u8> {
 
 /// Strictly decodes DAG-CBOR bytes.
 pub fn from_cbor(bytes: &[u8], what: &'static str) -> Result<Ipld, Error> {
-    let raw = prolly_tree::RawValue::from_bytes(bytes::Bytes::copy_from_slice(bytes))
-        .map_err(|e| malformed(what, e.to_string()))?;
-    raw.to_ipld().map_err(|e| malformed(what, e.to_string()))
+    prolly_tree::cbor::read_ipld(bytes).map_err(|e| malformed(what, e))
 }
 
 /// Refuses bytes that are not exactly the canonical encoding of what they decoded to.

@@ -281,6 +281,105 @@ impl Decoder {
     }
 }
 
+impl Decoder {
+    /// Decodes one value into IPLD, with exactly the checks of `skip_value` (the two must accept
+    /// the same bytes; a proptest holds them to serde_ipld_dagcbor's decoding).
+    pub fn ipld(&mut self) -> DecodeResult<Ipld> {
+        self.read_value(0)
+    }
+
+    fn text(&mut self, len: u64) -> DecodeResult<String> {
+        let range = self.take(len)?;
+        std::str::from_utf8(&self.buf[range])
+            .map(str::to_owned)
+            .map_err(|_| "invalid UTF-8 in a string".into())
+    }
+
+    fn read_value(&mut self, depth: usize) -> DecodeResult<Ipld> {
+        if depth > MAX_DEPTH {
+            return Err(format!("value nested deeper than {MAX_DEPTH}"));
+        }
+        let b = self.byte()?;
+        let (major, info) = (b >> 5, b & 31);
+        if major == MAJOR_SIMPLE {
+            return match info {
+                20 => Ok(Ipld::Bool(false)),
+                21 => Ok(Ipld::Bool(true)),
+                22 => Ok(Ipld::Null),
+                27 => {
+                    let range = self.take(8)?;
+                    let bits = u64::from_be_bytes(self.buf[range].try_into().expect("8 bytes"));
+                    let float = f64::from_bits(bits);
+                    if float.is_finite() {
+                        Ok(Ipld::Float(float))
+                    } else {
+                        Err("NaN and infinite floats are not DAG-CBOR".into())
+                    }
+                }
+                25 | 26 => Err("floats must be 64-bit in DAG-CBOR".into()),
+                _ => Err("unsupported simple value (not DAG-CBOR)".into()),
+            };
+        }
+        let arg = self.argument(info)?;
+        match major {
+            MAJOR_UINT => Ok(Ipld::Integer(arg as i128)),
+            MAJOR_NINT => Ok(Ipld::Integer(-1 - arg as i128)),
+            MAJOR_BYTES => {
+                let range = self.take(arg)?;
+                Ok(Ipld::Bytes(self.buf[range].to_vec()))
+            }
+            MAJOR_TEXT => self.text(arg).map(Ipld::String),
+            MAJOR_ARRAY => {
+                // Every element takes at least a byte: no allocation beyond what the input backs.
+                let mut list = Vec::with_capacity((arg as usize).min(self.buf.len() - self.pos));
+                for _ in 0..arg {
+                    list.push(self.read_value(depth + 1)?);
+                }
+                Ok(Ipld::List(list))
+            }
+            MAJOR_MAP => {
+                let mut map = std::collections::BTreeMap::new();
+                let mut previous: Option<std::ops::Range<usize>> = None;
+                for _ in 0..arg {
+                    let len = self.expect(MAJOR_TEXT, "a string map key")?;
+                    let start = self.pos;
+                    let key = self.text(len)?;
+                    let range = start..self.pos;
+                    if let Some(prev) = previous {
+                        // Canonical order: shorter keys first, then bytewise; no duplicates.
+                        let (a, b) = (&self.buf[prev], &self.buf[range.clone()]);
+                        if (a.len(), a) >= (b.len(), b) {
+                            return Err("map keys not in canonical order (not DAG-CBOR)".into());
+                        }
+                    }
+                    previous = Some(range);
+                    let value = self.read_value(depth + 1)?;
+                    map.insert(key, value);
+                }
+                Ok(Ipld::Map(map))
+            }
+            MAJOR_TAG if arg == TAG_CID => {
+                let len = self.expect(MAJOR_BYTES, "CID bytes")?;
+                let range = self.take(len)?;
+                parse_cid(&self.buf[range]).map(Ipld::Link)
+            }
+            _ => Err(format!("tag {arg} is not allowed in DAG-CBOR")),
+        }
+    }
+}
+
+/// Decodes exactly one strict DAG-CBOR value (shortest heads, definite lengths, canonical map
+/// order, 64-bit finite floats, tag 42 only, nothing after it) into IPLD. Hand-written because
+/// the generic serde path costs several times more, which the actor pays in gas for every batch.
+pub fn read_ipld(bytes: &[u8]) -> DecodeResult<Ipld> {
+    let mut decoder = Decoder::new(Bytes::copy_from_slice(bytes));
+    let value = decoder.ipld()?;
+    if !decoder.at_end() {
+        return Err("trailing bytes after the value".into());
+    }
+    Ok(value)
+}
+
 fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
     let Some((0, cid_bytes)) = bytes.split_first() else {
         return Err("CID bytes lack the 0x00 prefix".into());

@@ -62,7 +62,8 @@ pub use config::{Config, FORMAT_VERSION};
 /// The canonical DAG-CBOR writers, for forms that are written field by field.
 pub mod cbor {
     pub use crate::codec::{
-        MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TEXT, MAJOR_UINT, write_head, write_text,
+        MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TEXT, MAJOR_UINT, read_ipld, write_head,
+        write_text,
     };
 }
 pub use cursor::Cursor;

@@ -78,7 +78,9 @@ impl RawValue {
 
     /// The value as IPLD data.
     pub fn to_ipld(&self) -> Result<Ipld> {
-        self.decode()
+        Decoder::new(self.0.clone())
+            .ipld()
+            .map_err(|e| Error::Invalid(format!("value does not decode: {e}")))
     }
 
     /// The value decoded into any deserializable type.

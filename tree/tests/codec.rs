@@ -49,6 +49,27 @@ proptest! {
         prop_assert_eq!(again, raw);
     }
 
+    /// The hand-written decoder reads what the encoder wrote back into the same value.
+    #[test]
+    fn the_decoder_round_trips(v in ipld_value()) {
+        let raw = RawValue::from_ipld(&v).unwrap();
+        prop_assert_eq!(prolly_tree::cbor::read_ipld(raw.as_bytes()).unwrap(), v);
+    }
+
+    /// The decoder accepts exactly what the validator accepts, and then agrees with serde's.
+    #[test]
+    fn the_decoder_accepts_what_the_validator_accepts(
+        bytes in prop::collection::vec(any::<u8>(), 0..24),
+    ) {
+        let decoded = prolly_tree::cbor::read_ipld(&bytes);
+        let validated = RawValue::from_bytes(Bytes::from(bytes.clone()));
+        prop_assert_eq!(decoded.is_ok(), validated.is_ok());
+        if let Ok(v) = decoded {
+            let serde: Ipld = fvm_ipld_encoding::from_slice(&bytes).unwrap();
+            prop_assert_eq!(v, serde);
+        }
+    }
+
     /// Whatever the validator accepts is canonical: an independent decoder reads it, and
     /// re-encoding gives the same bytes. So equal values always have equal bytes in a node.
     #[test]
@@ -81,6 +102,10 @@ fn non_canonical_and_non_dag_cbor_values_are_refused() {
         assert!(
             RawValue::from_bytes(Bytes::from(unhex(hex))).is_err(),
             "accepted {why}"
+        );
+        assert!(
+            prolly_tree::cbor::read_ipld(&unhex(hex)).is_err(),
+            "decoded {why}"
         );
     }
     let deep = (0..100).fold(Ipld::Null, |v, _| Ipld::List(vec![v]));
@@ -128,6 +153,8 @@ fn agrees_with_the_ipld_codec_fixtures() {
                 let bytes = std::fs::read(&file).unwrap();
                 // The fixtures include integers beyond 64 bits only in DAG-JSON; every DAG-CBOR
                 // fixture is a valid value.
+                prolly_tree::cbor::read_ipld(&bytes)
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
                 RawValue::from_bytes(Bytes::from(bytes))
                     .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
                 accepted += 1;
@@ -144,6 +171,11 @@ fn agrees_with_the_ipld_codec_fixtures() {
             assert!(
                 RawValue::from_bytes(Bytes::from(unhex(hex))).is_err(),
                 "accepted negative fixture {}",
+                case["name"]
+            );
+            assert!(
+                prolly_tree::cbor::read_ipld(&unhex(hex)).is_err(),
+                "decoded negative fixture {}",
                 case["name"]
             );
         }
