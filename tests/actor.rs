@@ -67,6 +67,55 @@ fn schema() -> WriteBatch {
 }
 
 #[test]
+fn the_constructor_takes_node_sizes_and_refuses_bad_ones() {
+    // A config the tree refuses: the actor stays unconstructed, and can still be constructed.
+    let mut fvm = LocalFvm::new().unwrap();
+    let head = fvm.head().unwrap();
+    let mut bad = prolly_tree::Config::with_targets(1024, 768);
+    bad.leaf_cap = 16;
+    let params = ConstructorParams {
+        owner: fvm.account(OWNER),
+        writers: vec![],
+        config: Some(bad),
+    };
+    let ret = fvm
+        .send(
+            OWNER,
+            method::CONSTRUCTOR,
+            fvm_ipld_encoding::to_vec(&params).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(ret.msg_receipt.exit_code, ExitCode::USR_ILLEGAL_ARGUMENT);
+    assert_eq!(fvm.head().unwrap(), head);
+
+    // The default is the actor's own; an explicit one is kept in the root object.
+    let chosen = prolly_tree::Config::with_targets(2048, 1024);
+    let params = ConstructorParams {
+        config: Some(chosen),
+        ..params
+    };
+    let ret = fvm
+        .send(
+            OWNER,
+            method::CONSTRUCTOR,
+            fvm_ipld_encoding::to_vec(&params).unwrap(),
+        )
+        .unwrap();
+    ok(&ret, "constructor with a config");
+    let root = fvm.state().unwrap().db_root;
+    let db = Database::open(fvm.blockstore(), root)
+        .unwrap()
+        .expect_complete();
+    assert_eq!(db.tree().config(), &chosen);
+    let mut fvm = constructed();
+    let root = fvm.state().unwrap().db_root;
+    let db = Database::open(fvm.blockstore(), root)
+        .unwrap()
+        .expect_complete();
+    assert_eq!(db.tree().config(), &prolly_actor::actor_config());
+}
+
+#[test]
 fn the_actor_commits_queries_and_refuses_in_the_real_fvm() {
     let mut fvm = constructed();
 

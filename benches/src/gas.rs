@@ -230,10 +230,7 @@ pub fn hamt_params(commits: &[Commit], order: KeyOrder) -> hamt_baseline_actor::
             .iter()
             .map(|c| {
                 let body = fvm_ipld_encoding::to_vec(&c.body()).expect("a body encodes");
-                (
-                    RawBytes::new(c.id(order).into_bytes()),
-                    RawBytes::new(body),
-                )
+                (RawBytes::new(c.id(order).into_bytes()), RawBytes::new(body))
             })
             .collect(),
     }
@@ -256,7 +253,7 @@ fn prolly_state(
         db_root: root,
         seq: 1,
     };
-    Ok(store.put_cbor(&state, Code::Blake2b256)?)
+    store.put_cbor(&state, Code::Blake2b256)
 }
 
 fn hamt_state(store: &MemoryBlockstore, prefill: &[Commit], order: KeyOrder) -> Result<Cid> {
@@ -269,7 +266,7 @@ fn hamt_state(store: &MemoryBlockstore, prefill: &[Commit], order: KeyOrder) -> 
         documents: documents.flush()?,
         count: prefill.len() as u64,
     };
-    Ok(store.put_cbor(&state, Code::Blake2b256)?)
+    store.put_cbor(&state, Code::Blake2b256)
 }
 
 /// A machine with the three actors, each already holding `prefill` (built off-chain in the
@@ -324,7 +321,12 @@ impl Cost {
 
 /// Sends one message and reads its cost from the trace. A refusal is an error: the bench
 /// measures only work that was done.
-pub fn send(fvm: &mut LocalFvm, to: ActorID, method: u64, params: Vec<u8>) -> Result<(Cost, ApplyRet)> {
+pub fn send(
+    fvm: &mut LocalFvm,
+    to: ActorID,
+    method: u64,
+    params: Vec<u8>,
+) -> Result<(Cost, ApplyRet)> {
     let message = fvm.message(OWNER, to, method, params, GAS_LIMIT);
     let message_bytes = fvm_ipld_encoding::to_vec(&message)?.len() as u64;
     let ret = fvm.execute(message)?;
@@ -367,7 +369,11 @@ pub fn entry_bytes(store: &impl Blockstore, before: Cid, after: Cid) -> Result<u
     let changes = old.tree().diff(new.tree())?.expect_complete();
     Ok(changes
         .iter()
-        .filter_map(|c| c.right.as_ref().map(|v| (c.key.len() + v.as_bytes().len()) as u64))
+        .filter_map(|c| {
+            c.right
+                .as_ref()
+                .map(|v| (c.key.len() + v.as_bytes().len()) as u64)
+        })
         .sum())
 }
 

@@ -81,12 +81,7 @@ impl Cell {
     }
 }
 
-fn write(
-    fvm: &mut LocalFvm,
-    batch: &[Commit],
-    order: KeyOrder,
-    cell: &mut Cell,
-) -> Result<()> {
+fn write(fvm: &mut LocalFvm, batch: &[Commit], order: KeyOrder, cell: &mut Cell) -> Result<()> {
     let params = fvm_ipld_encoding::to_vec(&gas::hamt_params(batch, order))?;
     let (cost, _) = gas::send(fvm, HAMT, hamt_baseline_actor::method::PUT, params)?;
     cell.hamt.add(&cost);
@@ -124,9 +119,18 @@ fn reads(fvm: &mut LocalFvm, prefill: &[Commit], order: KeyOrder) -> Result<[Cos
     let query = Query::from_json(&format!(
         r#"{{"collection": "{COLLECTION}", "filter": {{"author": "{author}"}}, "sort": [["time", "asc"]], "limit": 32}}"#
     ))?;
-    let (indexed, ret) = gas::send(fvm, PROLLY_INDEXED, prolly_actor::method::QUERY, query.to_cbor())?;
+    let (indexed, ret) = gas::send(
+        fvm,
+        PROLLY_INDEXED,
+        prolly_actor::method::QUERY,
+        query.to_cbor(),
+    )?;
     let result = prolly_db::QueryResult::from_cbor(&ret.msg_receipt.return_data)?;
-    anyhow::ensure!(result.docs.len() == 32, "the query found {} documents", result.docs.len());
+    anyhow::ensure!(
+        result.docs.len() == 32,
+        "the query found {} documents",
+        result.docs.len()
+    );
     let key = prefill[prefill.len() / 2].id(order);
     let point = Query::from_json(&format!(
         r#"{{"collection": "{COLLECTION}", "filter": {{"_id": "{key}"}}}}"#
