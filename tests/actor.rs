@@ -23,6 +23,29 @@ fn ok(ret: &fvm::executor::ApplyRet, what: &str) {
     );
 }
 
+/// Sends `Constructor` from account `from`.
+fn construct(
+    fvm: &mut LocalFvm,
+    from: usize,
+    params: &ConstructorParams,
+) -> fvm::executor::ApplyRet {
+    fvm.send(
+        from,
+        method::CONSTRUCTOR,
+        fvm_ipld_encoding::to_vec(params).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The node sizes of the database the actor holds.
+fn db_config(fvm: &mut LocalFvm) -> prolly_tree::Config {
+    let root = fvm.state().unwrap().db_root;
+    let db = Database::open(fvm.blockstore(), root)
+        .unwrap()
+        .expect_complete();
+    *db.tree().config()
+}
+
 fn constructed() -> LocalFvm {
     let mut fvm = LocalFvm::new().unwrap();
     let params = ConstructorParams {
@@ -30,14 +53,7 @@ fn constructed() -> LocalFvm {
         writers: vec![fvm.account(WRITER)],
         config: None,
     };
-    let ret = fvm
-        .send(
-            OWNER,
-            method::CONSTRUCTOR,
-            fvm_ipld_encoding::to_vec(&params).unwrap(),
-        )
-        .unwrap();
-    ok(&ret, "constructor");
+    ok(&construct(&mut fvm, OWNER, &params), "constructor");
     fvm
 }
 
@@ -78,13 +94,7 @@ fn the_constructor_takes_node_sizes_and_refuses_bad_ones() {
         writers: vec![],
         config: Some(bad),
     };
-    let ret = fvm
-        .send(
-            OWNER,
-            method::CONSTRUCTOR,
-            fvm_ipld_encoding::to_vec(&params).unwrap(),
-        )
-        .unwrap();
+    let ret = construct(&mut fvm, OWNER, &params);
     assert_eq!(ret.msg_receipt.exit_code, ExitCode::USR_ILLEGAL_ARGUMENT);
     assert_eq!(fvm.head().unwrap(), head);
 
@@ -94,25 +104,10 @@ fn the_constructor_takes_node_sizes_and_refuses_bad_ones() {
         config: Some(chosen),
         ..params
     };
-    let ret = fvm
-        .send(
-            OWNER,
-            method::CONSTRUCTOR,
-            fvm_ipld_encoding::to_vec(&params).unwrap(),
-        )
-        .unwrap();
+    let ret = construct(&mut fvm, OWNER, &params);
     ok(&ret, "constructor with a config");
-    let root = fvm.state().unwrap().db_root;
-    let db = Database::open(fvm.blockstore(), root)
-        .unwrap()
-        .expect_complete();
-    assert_eq!(db.tree().config(), &chosen);
-    let mut fvm = constructed();
-    let root = fvm.state().unwrap().db_root;
-    let db = Database::open(fvm.blockstore(), root)
-        .unwrap()
-        .expect_complete();
-    assert_eq!(db.tree().config(), &prolly_actor::actor_config());
+    assert_eq!(db_config(&mut fvm), chosen);
+    assert_eq!(db_config(&mut constructed()), prolly_actor::actor_config());
 }
 
 #[test]
@@ -125,13 +120,7 @@ fn the_actor_commits_queries_and_refuses_in_the_real_fvm() {
         writers: vec![],
         config: None,
     };
-    let ret = fvm
-        .send(
-            STRANGER,
-            method::CONSTRUCTOR,
-            fvm_ipld_encoding::to_vec(&again).unwrap(),
-        )
-        .unwrap();
+    let ret = construct(&mut fvm, STRANGER, &again);
     assert_eq!(ret.msg_receipt.exit_code, ExitCode::USR_FORBIDDEN);
 
     let ret = fvm.send(WRITER, method::APPLY, schema().to_cbor()).unwrap();

@@ -226,20 +226,7 @@ impl Decoder {
         let b = self.byte()?;
         let (major, info) = (b >> 5, b & 31);
         if major == MAJOR_SIMPLE {
-            return match info {
-                20..=22 => Ok(()), // false, true, null
-                27 => {
-                    let range = self.take(8)?;
-                    let bits = u64::from_be_bytes(self.buf[range].try_into().expect("8 bytes"));
-                    if f64::from_bits(bits).is_finite() {
-                        Ok(())
-                    } else {
-                        Err("NaN and infinite floats are not DAG-CBOR".into())
-                    }
-                }
-                25 | 26 => Err("floats must be 64-bit in DAG-CBOR".into()),
-                _ => Err("unsupported simple value (not DAG-CBOR)".into()),
-            };
+            return self.simple(info).map(drop);
         }
         let arg = self.argument(info)?;
         match major {
@@ -253,31 +240,65 @@ impl Decoder {
             }
             MAJOR_ARRAY => (0..arg).try_for_each(|_| self.skip_value(depth + 1)),
             MAJOR_MAP => {
-                let mut previous: Option<std::ops::Range<usize>> = None;
+                let mut previous = None;
                 for _ in 0..arg {
-                    let len = self.expect(MAJOR_TEXT, "a string map key")?;
-                    let key = self.take(len)?;
-                    std::str::from_utf8(&self.buf[key.clone()])
-                        .map_err(|_| "invalid UTF-8 in a map key")?;
-                    if let Some(prev) = previous {
-                        // Canonical order: shorter keys first, then bytewise; no duplicates.
-                        let (a, b) = (&self.buf[prev], &self.buf[key.clone()]);
-                        if (a.len(), a) >= (b.len(), b) {
-                            return Err("map keys not in canonical order (not DAG-CBOR)".into());
-                        }
-                    }
-                    previous = Some(key);
+                    self.map_key(&mut previous)?;
                     self.skip_value(depth + 1)?;
                 }
                 Ok(())
             }
-            MAJOR_TAG if arg == TAG_CID => {
-                let len = self.expect(MAJOR_BYTES, "CID bytes")?;
-                let range = self.take(len)?;
-                parse_cid(&self.buf[range]).map(drop)
-            }
-            _ => Err(format!("tag {arg} is not allowed in DAG-CBOR")),
+            _ => self.tagged_cid(arg).map(drop),
         }
+    }
+
+    /// A simple value or float (major type 7) after its first byte.
+    fn simple(&mut self, info: u8) -> DecodeResult<Ipld> {
+        match info {
+            20 => Ok(Ipld::Bool(false)),
+            21 => Ok(Ipld::Bool(true)),
+            22 => Ok(Ipld::Null),
+            27 => {
+                let range = self.take(8)?;
+                let bits = u64::from_be_bytes(self.buf[range].try_into().expect("8 bytes"));
+                let float = f64::from_bits(bits);
+                if float.is_finite() {
+                    Ok(Ipld::Float(float))
+                } else {
+                    Err("NaN and infinite floats are not DAG-CBOR".into())
+                }
+            }
+            25 | 26 => Err("floats must be 64-bit in DAG-CBOR".into()),
+            _ => Err("unsupported simple value (not DAG-CBOR)".into()),
+        }
+    }
+
+    /// A map key: a valid UTF-8 string after `previous` in canonical order (shorter keys first,
+    /// then bytewise; no duplicates). Returns its range in the buffer and moves `previous` to it.
+    fn map_key(
+        &mut self,
+        previous: &mut Option<std::ops::Range<usize>>,
+    ) -> DecodeResult<std::ops::Range<usize>> {
+        let len = self.expect(MAJOR_TEXT, "a string map key")?;
+        let key = self.take(len)?;
+        std::str::from_utf8(&self.buf[key.clone()]).map_err(|_| "invalid UTF-8 in a map key")?;
+        if let Some(prev) = previous.take() {
+            let (a, b) = (&self.buf[prev], &self.buf[key.clone()]);
+            if (a.len(), a) >= (b.len(), b) {
+                return Err("map keys not in canonical order (not DAG-CBOR)".into());
+            }
+        }
+        *previous = Some(key.clone());
+        Ok(key)
+    }
+
+    /// The content of a tag with argument `tag`: DAG-CBOR allows only 42, a CID.
+    fn tagged_cid(&mut self, tag: u64) -> DecodeResult<Cid> {
+        if tag != TAG_CID {
+            return Err(format!("tag {tag} is not allowed in DAG-CBOR"));
+        }
+        let len = self.expect(MAJOR_BYTES, "CID bytes")?;
+        let range = self.take(len)?;
+        parse_cid(&self.buf[range])
     }
 }
 
@@ -302,23 +323,7 @@ impl Decoder {
         let b = self.byte()?;
         let (major, info) = (b >> 5, b & 31);
         if major == MAJOR_SIMPLE {
-            return match info {
-                20 => Ok(Ipld::Bool(false)),
-                21 => Ok(Ipld::Bool(true)),
-                22 => Ok(Ipld::Null),
-                27 => {
-                    let range = self.take(8)?;
-                    let bits = u64::from_be_bytes(self.buf[range].try_into().expect("8 bytes"));
-                    let float = f64::from_bits(bits);
-                    if float.is_finite() {
-                        Ok(Ipld::Float(float))
-                    } else {
-                        Err("NaN and infinite floats are not DAG-CBOR".into())
-                    }
-                }
-                25 | 26 => Err("floats must be 64-bit in DAG-CBOR".into()),
-                _ => Err("unsupported simple value (not DAG-CBOR)".into()),
-            };
+            return self.simple(info);
         }
         let arg = self.argument(info)?;
         match major {
@@ -339,31 +344,16 @@ impl Decoder {
             }
             MAJOR_MAP => {
                 let mut map = std::collections::BTreeMap::new();
-                let mut previous: Option<std::ops::Range<usize>> = None;
+                let mut previous = None;
                 for _ in 0..arg {
-                    let len = self.expect(MAJOR_TEXT, "a string map key")?;
-                    let start = self.pos;
-                    let key = self.text(len)?;
-                    let range = start..self.pos;
-                    if let Some(prev) = previous {
-                        // Canonical order: shorter keys first, then bytewise; no duplicates.
-                        let (a, b) = (&self.buf[prev], &self.buf[range.clone()]);
-                        if (a.len(), a) >= (b.len(), b) {
-                            return Err("map keys not in canonical order (not DAG-CBOR)".into());
-                        }
-                    }
-                    previous = Some(range);
-                    let value = self.read_value(depth + 1)?;
-                    map.insert(key, value);
+                    let key = self.map_key(&mut previous)?;
+                    // `map_key` checked the UTF-8.
+                    let key = String::from_utf8_lossy(&self.buf[key]).into_owned();
+                    map.insert(key, self.read_value(depth + 1)?);
                 }
                 Ok(Ipld::Map(map))
             }
-            MAJOR_TAG if arg == TAG_CID => {
-                let len = self.expect(MAJOR_BYTES, "CID bytes")?;
-                let range = self.take(len)?;
-                parse_cid(&self.buf[range]).map(Ipld::Link)
-            }
-            _ => Err(format!("tag {arg} is not allowed in DAG-CBOR")),
+            _ => self.tagged_cid(arg).map(Ipld::Link),
         }
     }
 }
