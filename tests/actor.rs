@@ -68,7 +68,7 @@ fn commits(n: usize, start: usize) -> WriteBatch {
             ["fix", "feat", "chore", "docs"][i % 4],
             ["deps", "ci", "docs"][i % 3]
         );
-        batch.insert("commits", prolly_db::json::parse(&doc).unwrap());
+        batch.insert("commits", prolly_db::parse_json(&doc).unwrap());
     }
     batch
 }
@@ -237,7 +237,7 @@ fn the_actor_commits_queries_and_refuses_in_the_real_fvm() {
                 let mut twice = commits(1, 5_000);
                 twice.insert(
                     "commits",
-                    prolly_db::json::parse(r#"{"_id": "c05000"}"#).unwrap(),
+                    prolly_db::parse_json(r#"{"_id": "c05000"}"#).unwrap(),
                 );
                 twice.to_cbor()
             },

@@ -20,7 +20,7 @@ mod wasm {
     use fvm_shared::address::Address;
     use fvm_shared::error::ExitCode;
     use fvm_shared::event::{ActorEvent, Entry, Flags};
-    use prolly_db::{Database, Query, WriteBatch, WriteError};
+    use prolly_db::{Database, Query, Work, WriteBatch};
     use prolly_tree::Outcome;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -30,6 +30,11 @@ mod wasm {
 
     fn abort(code: ExitCode, message: &str) -> ! {
         sdk::vm::abort(code.value(), Some(message))
+    }
+
+    /// Aborts with the exit code of a database error (`types::exit_code`) and its message.
+    fn fail(e: &prolly_db::Error) -> ! {
+        abort(types::exit_code(e), &e.to_string())
     }
 
     fn params_bytes(id: u32) -> Vec<u8> {
@@ -79,11 +84,11 @@ mod wasm {
     }
 
     fn open(state: &State) -> Database<Blockstore> {
-        match Database::open(Blockstore, state.db_root) {
+        match Database::open_unchecked(Blockstore, state.db_root) {
             // The kernel hashed every block when it was linked: reading them needs no second check.
             Ok(Outcome::Complete(db)) => db.trusting_store(),
             Ok(Outcome::Missing(_)) => abort(types::EXIT_MISSING_BLOCK, "database root missing"),
-            Err(e) => abort(ExitCode::USR_ILLEGAL_STATE, &e.to_string()),
+            Err(e) => fail(&e),
         }
     }
 
@@ -138,33 +143,20 @@ mod wasm {
         sdk::NO_DATA_BLOCK_ID
     }
 
-    fn write_error_code(e: &WriteError) -> ExitCode {
-        match e {
-            WriteError::NoCollection(_) | WriteError::NotFound(_) | WriteError::NoIndex(_) => {
-                ExitCode::USR_NOT_FOUND
-            }
-            _ => ExitCode::USR_ILLEGAL_ARGUMENT,
-        }
-    }
-
     fn apply(id: u32) -> u32 {
         let mut state = load_state();
         let caller = caller_address();
         if caller != state.owner && !state.writers.contains(&caller) {
             abort(ExitCode::USR_FORBIDDEN, "the caller is not a writer");
         }
-        let batch = WriteBatch::from_cbor(&params_bytes(id))
-            .unwrap_or_else(|e| abort(ExitCode::USR_SERIALIZATION, &e.to_string()));
+        let batch = WriteBatch::from_cbor(&params_bytes(id)).unwrap_or_else(|e| fail(&e));
         let mut db = open(&state);
         let root = match db.apply(&batch) {
             Ok(Outcome::Complete(root)) => root,
             Ok(Outcome::Missing(_)) => {
                 abort(types::EXIT_MISSING_BLOCK, "a database block is missing")
             }
-            Err(prolly_db::Error::Write { op, reason }) => {
-                abort(write_error_code(&reason), &format!("write {op}: {reason}"))
-            }
-            Err(e) => abort(ExitCode::USR_ILLEGAL_ARGUMENT, &e.to_string()),
+            Err(e) => fail(&e),
         };
         state.db_root = root;
         state.seq += 1;
@@ -178,38 +170,16 @@ mod wasm {
 
     fn query(id: u32) -> u32 {
         let state = load_state();
-        let query = Query::from_cbor(&params_bytes(id))
-            .unwrap_or_else(|e| abort(ExitCode::USR_SERIALIZATION, &e.to_string()));
+        let query = Query::from_cbor(&params_bytes(id)).unwrap_or_else(|e| fail(&e));
         let db = open(&state);
-        // On-chain work must be bounded: no full scans, no in-memory sorts. The query itself is
-        // run as sent, so that its result (and cursor) is the one a proof of it carries.
-        match db.explain(&query) {
-            Ok(Outcome::Complete(plan)) => {
-                if plan.full_scan || (plan.in_memory_sort() && !query.count) {
-                    abort(
-                        ExitCode::USR_ILLEGAL_ARGUMENT,
-                        &format!("unbounded work refused: {}", plan.describe()),
-                    );
-                }
-            }
-            Ok(Outcome::Missing(_)) => {
-                abort(types::EXIT_MISSING_BLOCK, "a database block is missing")
-            }
-            Err(prolly_db::Error::NoCollection(c)) => {
-                abort(ExitCode::USR_NOT_FOUND, &format!("no collection {c}"))
-            }
-            Err(e) => abort(ExitCode::USR_ILLEGAL_ARGUMENT, &e.to_string()),
-        }
-        match db.query(&query) {
+        // On-chain work is bounded: no full scans, no in-memory sorts (the executor's rule). The
+        // query itself runs as sent, so that its result and cursor are the ones a proof carries.
+        match db.query_with(&query, Work::Bounded) {
             Ok(Outcome::Complete(result)) => ret_raw(result.to_cbor()),
             Ok(Outcome::Missing(_)) => {
                 abort(types::EXIT_MISSING_BLOCK, "a database block is missing")
             }
-            Err(prolly_db::Error::Refused(why)) => abort(ExitCode::USR_ILLEGAL_ARGUMENT, &why),
-            Err(prolly_db::Error::NoCollection(c)) => {
-                abort(ExitCode::USR_NOT_FOUND, &format!("no collection {c}"))
-            }
-            Err(e) => abort(ExitCode::USR_ILLEGAL_ARGUMENT, &e.to_string()),
+            Err(e) => fail(&e),
         }
     }
 

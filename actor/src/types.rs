@@ -54,9 +54,86 @@ pub const EVENT_SEQ: &str = "seq";
 /// Exit codes beyond the standard ones: a missing block means the actor's own state is broken.
 pub const EXIT_MISSING_BLOCK: ExitCode = ExitCode::USR_ILLEGAL_STATE;
 
+/// The exit code of a refused or failed `Apply` or `Query` (spec/SPEC.md §19): the one mapping
+/// from database errors to exit codes.
+pub fn exit_code(e: &prolly_db::Error) -> ExitCode {
+    use prolly_db::{Error, Refusal};
+    match e {
+        Error::Refused(refusal)
+        | Error::Write {
+            reason: refusal, ..
+        } => match refusal {
+            Refusal::Malformed { .. } => ExitCode::USR_SERIALIZATION,
+            Refusal::NoCollection(_) | Refusal::NoIndex(_) | Refusal::NotFound(_) => {
+                ExitCode::USR_NOT_FOUND
+            }
+            _ => ExitCode::USR_ILLEGAL_ARGUMENT,
+        },
+        // Input that no node can hold (an entry over the node cap, a value DAG-CBOR cannot hold).
+        Error::Tree(prolly_tree::Error::Invalid(_)) => ExitCode::USR_ILLEGAL_ARGUMENT,
+        // The actor's own database is broken: a missing or corrupt block, a bad header.
+        Error::Tree(_) | Error::NotADatabase(_) | Error::Corrupt { .. } => {
+            ExitCode::USR_ILLEGAL_STATE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::method;
+    use fvm_shared::error::ExitCode;
+    use prolly_db::{Error, Refusal};
+
+    use super::{exit_code, method};
+
+    #[test]
+    fn every_kind_of_error_has_its_exit_code() {
+        let write = |reason| Error::Write {
+            op: 3,
+            id: Some("\"x\"".into()),
+            reason,
+        };
+        let cases = [
+            (
+                Error::Refused(Refusal::Malformed {
+                    what: "query",
+                    reason: "x".into(),
+                }),
+                ExitCode::USR_SERIALIZATION,
+            ),
+            (
+                Error::Refused(Refusal::NoCollection("c".into())),
+                ExitCode::USR_NOT_FOUND,
+            ),
+            (
+                write(Refusal::NoCollection("c".into())),
+                ExitCode::USR_NOT_FOUND,
+            ),
+            (write(Refusal::NoIndex("i".into())), ExitCode::USR_NOT_FOUND),
+            (
+                write(Refusal::NotFound("1".into())),
+                ExitCode::USR_NOT_FOUND,
+            ),
+            (
+                write(Refusal::DuplicateId("1".into())),
+                ExitCode::USR_ILLEGAL_ARGUMENT,
+            ),
+            (
+                Error::Refused(Refusal::Unbounded("full scan".into())),
+                ExitCode::USR_ILLEGAL_ARGUMENT,
+            ),
+            (
+                Error::Tree(prolly_tree::Missing(Default::default()).into()),
+                ExitCode::USR_ILLEGAL_STATE,
+            ),
+            (
+                Error::NotADatabase("absent".into()),
+                ExitCode::USR_ILLEGAL_STATE,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(exit_code(&error), code, "{error}");
+        }
+    }
 
     /// The numbers are part of the interface (spec/SPEC.md §19): a renamed method must not move.
     #[test]

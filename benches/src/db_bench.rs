@@ -188,7 +188,7 @@ fn main() {
     batch.create_index(
         "flights",
         IndexDef::from_ipld(
-            &prolly_db::json::parse(
+            &prolly_db::parse_json(
                 r#"{"name": "by_carrier_time", "fields": ["carrier", "dep_time"]}"#,
             )
             .unwrap(),

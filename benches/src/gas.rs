@@ -205,7 +205,7 @@ pub fn in_key_order(mut commits: Vec<Commit>, order: KeyOrder) -> Vec<Commit> {
 
 pub fn index_def() -> IndexDef {
     let spec = format!(r#"{{"name": "{INDEX}", "fields": ["author", "time"]}}"#);
-    IndexDef::from_ipld(&prolly_db::json::parse(&spec).expect("JSON")).expect("a valid index")
+    IndexDef::from_ipld(&prolly_db::parse_json(&spec).expect("JSON")).expect("a valid index")
 }
 
 /// A batch inserting `commits` (and first the schema, if `schema`).

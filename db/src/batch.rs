@@ -17,9 +17,9 @@ use ipld_core::ipld::Ipld;
 
 use crate::catalog::IndexDef;
 use crate::error::Result;
+use crate::form::FORM_VERSION;
 use crate::form::{self, Map};
 use crate::path::Path;
-use crate::query::FORM_VERSION;
 
 /// Most operations in one batch.
 pub const MAX_OPS: usize = 1_000_000;
@@ -130,6 +130,7 @@ impl WriteBatch {
 
     pub fn from_ipld(value: &Ipld) -> Result<WriteBatch> {
         const WHAT: &str = "write batch";
+        form::check_integers(value, WHAT)?;
         let map = form::map(value, &["v", "ops"], WHAT)?;
         if let Some(v) = map.get("v")
             && form::unsigned(v, WHAT)? != FORM_VERSION
@@ -161,7 +162,7 @@ impl WriteBatch {
 
     #[cfg(feature = "json")]
     pub fn from_json(text: &str) -> Result<WriteBatch> {
-        WriteBatch::from_ipld(&crate::json::parse(text)?)
+        WriteBatch::from_ipld(&crate::json::parse_json(text)?)
     }
 
     #[cfg(feature = "json")]

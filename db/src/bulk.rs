@@ -13,7 +13,7 @@ use prolly_tree::RawValue;
 
 use crate::catalog::Collection;
 use crate::document::{self, Document, MAX_ID_BYTES};
-use crate::error::{WriteError, show};
+use crate::error::{Refusal, show};
 use crate::index;
 use crate::keyspace;
 
@@ -33,9 +33,10 @@ pub struct PreparedDoc {
 }
 
 /// A refusal at an operation.
-pub type Refusal = (usize, WriteError);
+pub type OpRefusal = (usize, Refusal);
 
-fn earliest(a: Option<Refusal>, b: Option<Refusal>) -> Option<Refusal> {
+/// The earlier of two refusals.
+pub fn earliest(a: Option<OpRefusal>, b: Option<OpRefusal>) -> Option<OpRefusal> {
     match (a, b) {
         (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
         (a, b) => a.or(b),
@@ -48,12 +49,12 @@ fn prepare_one(
     parent: &Cid,
     op: usize,
     doc: &Ipld,
-) -> Result<PreparedDoc, WriteError> {
+) -> Result<PreparedDoc, Refusal> {
     let doc = Document::new(doc.clone(), || document::generated_id(parent, op))?;
     let body = doc.encode_body()?;
     let mut key = keyspace::documents_prefix(name);
     if doc.id_key.len() > MAX_ID_BYTES {
-        return Err(WriteError::KeyTooLarge {
+        return Err(Refusal::KeyTooLarge {
             size: doc.id_key.len(),
             max: MAX_ID_BYTES,
         });
@@ -78,7 +79,7 @@ fn prepare_chunk(
     collection: &Collection,
     parent: &Cid,
     ops: &[(usize, &Ipld)],
-) -> (Vec<PreparedDoc>, Option<Refusal>) {
+) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let mut out = Vec::with_capacity(ops.len());
     for (op, doc) in ops {
         match prepare_one(name, collection, parent, *op, doc) {
@@ -97,7 +98,7 @@ pub fn prepare(
     collection: &Collection,
     parent: &Cid,
     ops: &[(usize, &Ipld)],
-) -> (Vec<PreparedDoc>, Option<Refusal>) {
+) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let parallel = ops.len() >= MIN_PARALLEL
         && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let (docs, refusal) = if parallel {
@@ -126,14 +127,9 @@ pub fn prepare(
     }
 }
 
-/// The earlier of two refusals.
-pub fn first(a: Option<Refusal>, b: Option<Refusal>) -> Option<Refusal> {
-    earliest(a, b)
-}
-
 /// Documents of the run that share an id, or unique-index values: the later operation of each
 /// clash is refused, and the earliest of those is the error.
-pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<Refusal> {
+pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<OpRefusal> {
     let mut refusal = None;
     let mut by_key: Vec<(&[u8], usize, &Ipld)> = docs
         .iter()
@@ -144,7 +140,7 @@ pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<Refusal>
         if pair[0].0 == pair[1].0 {
             refusal = earliest(
                 refusal,
-                Some((pair[1].1, WriteError::DuplicateId(show(pair[1].2)))),
+                Some((pair[1].1, Refusal::DuplicateId(show(pair[1].2)))),
             );
         }
     }
@@ -163,7 +159,7 @@ pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<Refusal>
         prefixes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for pair in prefixes.windows(2) {
             if pair[0].0 == pair[1].0 {
-                let clash = WriteError::Unique {
+                let clash = Refusal::Unique {
                     index: def.name.clone(),
                     value: "(a value of an earlier document in the batch)".into(),
                     existing: show(pair[0].2),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ipld_core::ipld::Ipld;
 
-use crate::error::{Error, WriteError};
+use crate::error::{Error, Refusal};
 use crate::form::{self, Map};
 use crate::key::Order;
 use crate::path::Path;
@@ -45,9 +45,9 @@ pub struct Collection {
     pub indexes: BTreeMap<String, IndexDef>,
 }
 
-pub fn check_name(name: &str) -> Result<(), WriteError> {
+pub fn check_name(name: &str) -> Result<(), Refusal> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES || name.contains('\0') {
-        return Err(WriteError::BadCollectionName(name.to_string()));
+        return Err(Refusal::BadCollectionName(name.to_string()));
     }
     Ok(())
 }
@@ -95,8 +95,8 @@ pub fn parse_order(value: &Ipld, what: &'static str) -> Result<Order, Error> {
 
 impl IndexDef {
     /// Checks the definition's own shape: name, field count, paths, no repeats, no `_id`.
-    pub fn validate(&self) -> Result<(), WriteError> {
-        let bad = |why: String| Err(WriteError::BadIndex(format!("{:?}: {why}", self.name)));
+    pub fn validate(&self) -> Result<(), Refusal> {
+        let bad = |why: String| Err(Refusal::BadIndex(format!("{:?}: {why}", self.name)));
         if self.name.is_empty() || self.name.len() > MAX_NAME_BYTES || self.name.contains('\0') {
             return bad("name must be 1 to 64 bytes, no NUL".into());
         }

@@ -9,7 +9,7 @@ use crate::batch::WriteBatch;
 use crate::catalog::Collection;
 use crate::diff::{self, DocDiff};
 use crate::error::{Error, Result};
-use crate::exec;
+use crate::exec::{self, Work};
 use crate::form::Map;
 use crate::keyspace;
 use crate::plan::Plan;
@@ -43,8 +43,22 @@ impl<S: Blockstore> Database<S> {
         Ok(Database { tree })
     }
 
-    /// Opens the database whose tree root object is `root`. Only the root object is read.
+    /// Opens the database whose tree root object is `root`, and checks that it is a prollydb
+    /// database this code reads (the root object and the header's path).
     pub fn open(store: S, root: Cid) -> Result<Outcome<Self>> {
+        let db = ready!(Self::open_unchecked(store, root));
+        let found = ready!(db.tree.get(&keyspace::meta_key()));
+        match found.map(|raw| raw.to_ipld()).transpose()? {
+            Some(h) if h == header() => Ok(Outcome::Complete(db)),
+            Some(other) => Err(Error::NotADatabase(crate::error::show(&other))),
+            None => Err(Error::NotADatabase("absent".into())),
+        }
+    }
+
+    /// Opens a root without reading the header: only the root object is read. For readers that
+    /// already know the root is a prollydb database (the actor, its own state; a verifier,
+    /// whose trusted root names one) and must not read more blocks than the query needs.
+    pub fn open_unchecked(store: S, root: Cid) -> Result<Outcome<Self>> {
         let tree = ready!(Tree::load(store, root));
         Ok(Outcome::Complete(Database { tree }))
     }
@@ -54,18 +68,6 @@ impl<S: Blockstore> Database<S> {
     pub fn trusting_store(self) -> Self {
         Database {
             tree: self.tree.trusting_store(),
-        }
-    }
-
-    /// Opens a database and checks its header (one more path read).
-    pub fn open_checked(store: S, root: Cid) -> Result<Outcome<Self>> {
-        let db = ready!(Self::open(store, root));
-        let found = ready!(db.tree.get(&keyspace::meta_key()));
-        match found.map(|raw| raw.to_ipld()).transpose()? {
-            Some(h) if h == header() => Ok(Outcome::Complete(db)),
-            other => Err(Error::Catalog(format!(
-                "not a prollydb v1 database: header {other:?}"
-            ))),
         }
     }
 
@@ -91,8 +93,15 @@ impl<S: Blockstore> Database<S> {
         write::apply_one_at_a_time(&mut self.tree, batch)
     }
 
+    /// Runs a query. A full scan or an in-memory sort runs unless the query sets
+    /// `require_index`.
     pub fn query(&self, query: &Query) -> Result<Outcome<QueryResult>> {
-        exec::query(&self.tree, query)
+        exec::query(&self.tree, query, Work::AsAsked)
+    }
+
+    /// Runs a query with a bound on its work beyond what it asks for itself ([`Work`]).
+    pub fn query_with(&self, query: &Query, work: Work) -> Result<Outcome<QueryResult>> {
+        exec::query(&self.tree, query, work)
     }
 
     pub fn explain(&self, query: &Query) -> Result<Outcome<Plan>> {
@@ -103,15 +112,20 @@ impl<S: Blockstore> Database<S> {
         exec::collection(&self.tree, name)
     }
 
+    /// Every collection, in name order, with its indexes.
+    pub fn collections(&self) -> Result<Outcome<Vec<(String, Collection)>>> {
+        exec::collections(&self.tree)
+    }
+
     /// The documents added, removed and changed from this root to `other` (same store).
     pub fn diff(&self, other: &Database<S>) -> Result<Outcome<DocDiff>> {
         diff::diff(&self.tree, &other.tree)
     }
 
-    /// Another root read through `store` (a reference to the same store as this handle's, say).
-    pub fn at_in(&self, store: S, root: Cid) -> Result<Outcome<Self>> {
-        let tree = ready!(Tree::load(store, root));
-        Ok(Outcome::Complete(Database { tree }))
+    /// Another root read through another handle on the same blocks (a recorder over this
+    /// handle's store, say), without a header check, like [`Database::open_unchecked`].
+    pub fn at_through(&self, store: S, root: Cid) -> Result<Outcome<Self>> {
+        Self::open_unchecked(store, root)
     }
 
     /// Another root in the same store, sharing this handle's node cache.

@@ -28,7 +28,7 @@ pub type DocDiff = BTreeMap<String, CollectionDiff>;
 
 /// The collection name a key starts with (after its one-byte section tag), and the rest.
 fn split_collection(key: &[u8]) -> Result<(String, &[u8])> {
-    let bad = |e: key::KeyError| Error::Catalog(format!("key does not parse: {e}"));
+    let bad = |e: key::KeyError| Error::corrupt("key", e);
     let rest = &key[1..];
     let len = key::element_len(rest, Order::Ascending).map_err(bad)?;
     let name = match key::decode_key(&rest[..len], &[Order::Ascending])
@@ -36,7 +36,7 @@ fn split_collection(key: &[u8]) -> Result<(String, &[u8])> {
         .remove(0)
     {
         Ipld::String(s) => s,
-        _ => return Err(Error::Catalog("collection name is not a string".into())),
+        _ => return Err(Error::corrupt("key", "its collection name is not a string")),
     };
     Ok((name, &rest[len..]))
 }
@@ -55,8 +55,8 @@ pub fn diff<S: Blockstore>(before: &Tree<S>, after: &Tree<S>) -> Result<Outcome<
             }
             keyspace::DOCUMENTS => {
                 let (name, id_key) = split_collection(&change.key)?;
-                let id = document::decode_id(id_key)
-                    .map_err(|e| Error::Catalog(format!("document key: {e}")))?;
+                let id =
+                    document::decode_id(id_key).map_err(|e| Error::corrupt("document key", e))?;
                 let doc = |raw: Option<prolly_tree::RawValue>| -> Result<Option<Ipld>> {
                     match raw {
                         None => Ok(None),
@@ -104,6 +104,6 @@ pub fn to_ipld(diff: &DocDiff) -> Ipld {
 }
 
 /// The canonical DAG-CBOR bytes of a document diff.
-pub fn to_cbor(diff: &DocDiff) -> Vec<u8> {
+pub fn diff_to_cbor(diff: &DocDiff) -> Vec<u8> {
     crate::form::to_cbor(&to_ipld(diff))
 }

@@ -10,7 +10,7 @@ use ipld_core::ipld::Ipld;
 use multihash_codetable::{Code, MultihashDigest};
 use prolly_tree::RawValue;
 
-use crate::error::{WriteError, show};
+use crate::error::{Refusal, show};
 use crate::key::{self, Order};
 use crate::path::ID_FIELD;
 
@@ -34,11 +34,11 @@ pub struct Document {
 }
 
 /// Whether a value can be a primary key: strings, integers, bytes and CIDs.
-fn check_id(id: &Ipld) -> Result<Vec<u8>, WriteError> {
+fn check_id(id: &Ipld) -> Result<Vec<u8>, Refusal> {
     match id {
         Ipld::String(_) | Ipld::Integer(_) | Ipld::Bytes(_) | Ipld::Link(_) => {}
         other => {
-            return Err(WriteError::BadDocument(format!(
+            return Err(Refusal::BadDocument(format!(
                 "_id must be a string, integer, bytes or CID, not {}",
                 show(other)
             )));
@@ -46,14 +46,24 @@ fn check_id(id: &Ipld) -> Result<Vec<u8>, WriteError> {
     }
     let mut id_key = Vec::new();
     key::encode_value(&mut id_key, id, Order::Ascending)
-        .map_err(|e| WriteError::BadDocument(format!("_id: {e}")))?;
+        .map_err(|e| Refusal::BadDocument(format!("_id: {e}")))?;
     if id_key.len() > MAX_ID_BYTES {
-        return Err(WriteError::KeyTooLarge {
+        return Err(Refusal::KeyTooLarge {
             size: id_key.len(),
             max: MAX_ID_BYTES,
         });
     }
     Ok(id_key)
+}
+
+/// The lowest integer in a value, if it holds any.
+fn lowest_integer(value: &Ipld) -> Option<i128> {
+    match value {
+        Ipld::Integer(i) => Some(*i),
+        Ipld::List(items) => items.iter().filter_map(lowest_integer).min(),
+        Ipld::Map(map) => map.values().filter_map(lowest_integer).min(),
+        _ => None,
+    }
 }
 
 /// The id that a document without `_id` gets: the first 16 bytes of
@@ -68,25 +78,36 @@ pub fn generated_id(parent_root: &Cid, op: usize) -> Ipld {
 
 impl Document {
     /// Splits a document. Without `_id`, `generate` supplies one.
-    pub fn new(doc: Ipld, generate: impl FnOnce() -> Ipld) -> Result<Document, WriteError> {
+    pub fn new(doc: Ipld, generate: impl FnOnce() -> Ipld) -> Result<Document, Refusal> {
         let Ipld::Map(mut body) = doc else {
-            return Err(WriteError::BadDocument("a document is a map".into()));
+            return Err(Refusal::BadDocument("a document is a map".into()));
         };
         let id = body.remove(ID_FIELD).unwrap_or_else(generate);
         Self::from_parts(id, body)
     }
 
-    pub fn from_parts(id: Ipld, body: BTreeMap<String, Ipld>) -> Result<Document, WriteError> {
+    pub fn from_parts(id: Ipld, body: BTreeMap<String, Ipld>) -> Result<Document, Refusal> {
         let id_key = check_id(&id)?;
+        let lowest = std::iter::once(&id)
+            .chain(body.values())
+            .filter_map(lowest_integer)
+            .min();
+        if let Some(i) = lowest
+            && i < crate::form::MIN_INTEGER
+        {
+            return Err(Refusal::BadDocument(format!(
+                "integer {i} is below -2^63, which JSON cannot carry exactly"
+            )));
+        }
         Ok(Document { id, id_key, body })
     }
 
     /// The stored body, checked against the size limit and DAG-CBOR's rules.
-    pub fn encode_body(&self) -> Result<RawValue, WriteError> {
+    pub fn encode_body(&self) -> Result<RawValue, Refusal> {
         let raw =
-            RawValue::from_map(&self.body).map_err(|e| WriteError::BadDocument(e.to_string()))?;
+            RawValue::from_map(&self.body).map_err(|e| Refusal::BadDocument(e.to_string()))?;
         if raw.len() > MAX_DOCUMENT_BYTES {
-            return Err(WriteError::DocumentTooLarge {
+            return Err(Refusal::DocumentTooLarge {
                 size: raw.len(),
                 max: MAX_DOCUMENT_BYTES,
             });

@@ -16,15 +16,16 @@ use ipld_core::ipld::Ipld;
 use prolly_tree::{Bytes, Direction, Outcome, RawValue, Tree, ready};
 
 use crate::catalog::Collection;
+use crate::cursor::{self, PageCursor};
 use crate::document;
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::form::Map;
 use crate::index;
 use crate::key::{self, Order};
 use crate::keyspace;
 use crate::plan::{self, Plan, Stream};
 use crate::query::Query;
-use crate::result::{self, MAX_RESULT_BYTES, QueryResult, Stop};
+use crate::result::{MAX_RESULT_BYTES, QueryResult, Stop};
 
 /// Candidates whose documents are fetched together, at most.
 const MAX_FETCH_BATCH: usize = 256;
@@ -35,11 +36,37 @@ const MAX_CHUNK: usize = 4096;
 pub fn collection<S: Blockstore>(tree: &Tree<S>, name: &str) -> Result<Outcome<Collection>> {
     let raw = ready!(tree.get(&keyspace::collection_key(name)));
     match raw {
-        None => Err(Error::NoCollection(name.to_string())),
+        None => Err(Refusal::NoCollection(name.to_string()).into()),
         Some(raw) => Ok(Outcome::Complete(
-            Collection::from_ipld(&raw.to_ipld()?).map_err(|e| Error::Catalog(e.to_string()))?,
+            Collection::from_ipld(&raw.to_ipld()?)
+                .map_err(|e| Error::corrupt("collection record", e))?,
         )),
     }
+}
+
+/// Every collection at this root, by name, with its indexes (the catalog's whole range).
+pub fn collections<S: Blockstore>(tree: &Tree<S>) -> Result<Outcome<Vec<(String, Collection)>>> {
+    let prefix = keyspace::catalog_prefix();
+    let end = keyspace::prefix_end(&prefix).expect("the catalog prefix has an end");
+    let records = ready!(tree.range(
+        Bound::Included(&prefix),
+        Bound::Excluded(&end),
+        Direction::Forward
+    ));
+    let mut out = Vec::with_capacity(records.len());
+    for (key, raw) in records {
+        let name = match key::decode_key(&key[prefix.len()..], &[Order::Ascending])
+            .map_err(|e| Error::corrupt("collection key", e))?
+            .pop()
+        {
+            Some(Ipld::String(name)) => name,
+            _ => return Err(Error::corrupt("collection key", "not a name")),
+        };
+        let collection = Collection::from_ipld(&raw.to_ipld()?)
+            .map_err(|e| Error::corrupt("collection record", e))?;
+        out.push((name, collection));
+    }
+    Ok(Outcome::Complete(out))
 }
 
 /// The plan a query would run with at this root.
@@ -55,22 +82,41 @@ pub fn explain<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<P
     Ok(Outcome::Complete(plan::plan(query, &collection)))
 }
 
+/// How much work a query may do beyond what it asks for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Work {
+    /// As the query says: a full scan or an in-memory sort is refused only under
+    /// `require_index`.
+    #[default]
+    AsAsked,
+    /// As if the query set `require_index`: no full scan, no in-memory sort of documents. The
+    /// actor runs every query so; the query runs as sent, so its result and cursor are the ones
+    /// a proof of it carries.
+    Bounded,
+}
+
 /// Runs a query.
-pub fn query<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<QueryResult>> {
+pub fn query<S: Blockstore>(
+    tree: &Tree<S>,
+    query: &Query,
+    work: Work,
+) -> Result<Outcome<QueryResult>> {
     let plan = ready!(explain(tree, query));
-    if query.require_index && plan.full_scan {
-        return Err(Error::Refused(format!(
-            "needs a full scan: {}",
-            plan.describe()
-        )));
+    if query.require_index || work == Work::Bounded {
+        if plan.full_scan {
+            return Err(
+                Refusal::Unbounded(format!("needs a full scan: {}", plan.describe())).into(),
+            );
+        }
+        if plan.in_memory_sort() && !query.count {
+            return Err(Refusal::Unbounded(format!(
+                "needs an in-memory sort: {}",
+                plan.describe()
+            ))
+            .into());
+        }
     }
-    if query.require_index && plan.in_memory_sort() && !query.count {
-        return Err(Error::Refused(format!(
-            "needs an in-memory sort: {}",
-            plan.describe()
-        )));
-    }
-    let resume = result::decode_cursor(query)?;
+    let resume = cursor::decode(query)?;
     let skip = resume.as_ref().map_or(query.skip, |r| r.skip);
     let position = resume.map(|r| r.position);
     let run = Run {
@@ -107,8 +153,8 @@ struct Candidate {
     sort_key: Vec<u8>,
 }
 
-/// One key range being read in chunks.
-struct Cursor<'p> {
+/// One key range being read in chunks (a stream of the plan, as the executor walks it).
+struct Scan<'p> {
     stream: &'p Stream,
     lo: Bound<Vec<u8>>,
     buffer: VecDeque<(Bytes, RawValue)>,
@@ -116,7 +162,7 @@ struct Cursor<'p> {
     chunk: usize,
 }
 
-impl Cursor<'_> {
+impl Scan<'_> {
     fn fill<S: Blockstore>(&mut self, tree: &Tree<S>) -> Result<Outcome<()>> {
         if self.exhausted || !self.buffer.is_empty() {
             return Ok(Outcome::Complete(()));
@@ -155,7 +201,7 @@ struct Run<'a, S> {
 }
 
 fn bad_entry(why: impl std::fmt::Display) -> Error {
-    Error::Catalog(format!("index entry does not parse: {why}"))
+    Error::corrupt("index entry", why.to_string())
 }
 
 impl<S: Blockstore> Run<'_, S> {
@@ -179,10 +225,10 @@ impl<S: Blockstore> Run<'_, S> {
         Ok(out)
     }
 
-    fn cursors(&self, position: Option<&[u8]>) -> Result<Vec<Cursor<'_>>> {
+    fn scans(&self, position: Option<&[u8]>) -> Result<Vec<Scan<'_>>> {
         let first_chunk =
             (self.query.skip + self.query.effective_limit()).clamp(1, MAX_CHUNK as u64) as usize;
-        let mut cursors = Vec::new();
+        let mut scans = Vec::new();
         for stream in &self.plan.streams {
             let mut lo = Bound::Included(stream.lo.clone());
             if let Some(position) = position {
@@ -192,7 +238,7 @@ impl<S: Blockstore> Run<'_, S> {
                     .map(|s| s.order)
                     .collect();
                 let (eq_spans, _) = index::split_key(&sort_orders, position)
-                    .map_err(|e| Error::BadCursor(e.to_string()))?;
+                    .map_err(|e| Refusal::BadCursor(e.to_string()))?;
                 let eq_len: usize = eq_spans.iter().map(|s| s.len()).sum();
                 match stream.eq_sort_key.as_slice().cmp(&position[..eq_len]) {
                     Ordering::Less => continue,
@@ -206,7 +252,7 @@ impl<S: Blockstore> Run<'_, S> {
                     }
                 }
             }
-            cursors.push(Cursor {
+            scans.push(Scan {
                 stream,
                 lo,
                 buffer: VecDeque::new(),
@@ -214,14 +260,14 @@ impl<S: Blockstore> Run<'_, S> {
                 chunk: first_chunk,
             });
         }
-        Ok(cursors)
+        Ok(scans)
     }
 
     /// Fills every empty range at once, so a cold store reports all their blocks together.
-    fn fill_all(&self, cursors: &mut [Cursor<'_>]) -> Result<Outcome<()>> {
+    fn fill_all(&self, scans: &mut [Scan<'_>]) -> Result<Outcome<()>> {
         let mut missing = BTreeSet::new();
-        for cursor in cursors.iter_mut() {
-            if let Outcome::Missing(m) = cursor.fill(self.tree)? {
+        for scan in scans.iter_mut() {
+            if let Outcome::Missing(m) = scan.fill(self.tree)? {
                 missing.extend(m);
             }
         }
@@ -307,21 +353,21 @@ impl<S: Blockstore> Run<'_, S> {
     }
 
     /// The next candidate in result order across all ranges, refilling as needed.
-    fn next_candidate(&self, cursors: &mut [Cursor<'_>]) -> Result<Outcome<Option<Candidate>>> {
-        for cursor in cursors.iter_mut() {
-            ready!(cursor.fill(self.tree));
+    fn next_candidate(&self, scans: &mut [Scan<'_>]) -> Result<Outcome<Option<Candidate>>> {
+        for scan in scans.iter_mut() {
+            ready!(scan.fill(self.tree));
         }
         let mut best: Option<(usize, Vec<u8>)> = None;
-        for (i, cursor) in cursors.iter().enumerate() {
-            if let Some((key, _)) = cursor.buffer.front() {
-                let sort_key = self.streaming_sort_key(cursor.stream, key)?;
+        for (i, scan) in scans.iter().enumerate() {
+            if let Some((key, _)) = scan.buffer.front() {
+                let sort_key = self.streaming_sort_key(scan.stream, key)?;
                 if best.as_ref().is_none_or(|(_, b)| sort_key < *b) {
                     best = Some((i, sort_key));
                 }
             }
         }
         Ok(Outcome::Complete(best.map(|(i, sort_key)| {
-            let (key, value) = cursors[i].buffer.pop_front().expect("front exists");
+            let (key, value) = scans[i].buffer.pop_front().expect("front exists");
             Candidate {
                 key,
                 value,
@@ -335,8 +381,8 @@ impl<S: Blockstore> Run<'_, S> {
         let query = self.query;
         let limit = query.effective_limit() as usize;
         let budget = query.effective_budget();
-        let mut cursors = self.cursors(position.as_deref())?;
-        ready!(self.fill_all(&mut cursors));
+        let mut scans = self.scans(position.as_deref())?;
+        ready!(self.fill_all(&mut scans));
         let mut page = Page::new(self, self.skip);
         let mut examined = 0u64;
         let mut last: Option<Vec<u8>> = position;
@@ -355,7 +401,7 @@ impl<S: Blockstore> Run<'_, S> {
                 .min((budget - examined) as usize);
             let mut batch = Vec::with_capacity(wanted);
             while batch.len() < wanted {
-                let Some(candidate) = ready!(self.next_candidate(&mut cursors)) else {
+                let Some(candidate) = ready!(self.next_candidate(&mut scans)) else {
                     break;
                 };
                 // A multi-entry field can list one document under two equal points (1 and 1.0).
@@ -385,17 +431,17 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// Every candidate of every range, in key order (budgeted: refusing beats a wrong answer).
     fn all_candidates(&self) -> Result<Outcome<Vec<Candidate>>> {
-        let mut cursors = self.cursors(None)?;
-        for cursor in &mut cursors {
-            cursor.chunk = MAX_CHUNK;
+        let mut scans = self.scans(None)?;
+        for scan in &mut scans {
+            scan.chunk = MAX_CHUNK;
         }
         let budget = self.query.effective_budget();
         let mut out = Vec::new();
         loop {
-            ready!(self.fill_all(&mut cursors));
+            ready!(self.fill_all(&mut scans));
             let mut progressed = false;
-            for cursor in &mut cursors {
-                while let Some((key, value)) = cursor.buffer.pop_front() {
+            for scan in &mut scans {
+                while let Some((key, value)) = scan.buffer.pop_front() {
                     progressed = true;
                     out.push(Candidate {
                         key,
@@ -403,10 +449,11 @@ impl<S: Blockstore> Run<'_, S> {
                         sort_key: Vec::new(),
                     });
                     if out.len() as u64 > budget {
-                        return Err(Error::Refused(format!(
+                        return Err(Refusal::Unbounded(format!(
                             "needs more than its budget of {budget} entries: {}",
                             self.plan.describe()
-                        )));
+                        ))
+                        .into());
                     }
                 }
             }
@@ -555,7 +602,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
             return true;
         }
         let projected = self.run.project(doc);
-        let size = crate::query::encode_raw(&projected).len();
+        let size = crate::form::encode(&projected).len();
         if !self.docs.is_empty() && self.bytes + size > MAX_RESULT_BYTES {
             self.stop = Some(Stop::Bytes);
             return false;
@@ -568,9 +615,9 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
 
     fn finish(self, query: &Query) -> QueryResult {
         let cursor = match (&self.stop, &self.position) {
-            (Some(_), Some(position)) => Some(result::encode_cursor(
+            (Some(_), Some(position)) => Some(cursor::encode(
                 query,
-                &result::Resume {
+                &PageCursor {
                     position: position.clone(),
                     skip: self.skip_left as u64,
                 },

@@ -71,11 +71,11 @@ fn value_cmp(a: &Ipld, b: &Ipld) -> Ordering {
         && Class::of(b) == Class::Number
         && key::numeric_equals(a)
             .iter()
-            .any(|x| key::compare(x, b) == Ordering::Equal)
+            .any(|x| key::compare_values(x, b) == Ordering::Equal)
     {
         return Ordering::Equal;
     }
-    key::compare(a, b)
+    key::compare_values(a, b)
 }
 
 fn candidates(value: &Ipld) -> impl Iterator<Item = &Ipld> {

@@ -5,15 +5,45 @@ use std::collections::BTreeMap;
 
 use ipld_core::ipld::Ipld;
 
-use crate::error::Error;
+use prolly_tree::RawValue;
+
+use crate::error::{Error, Refusal};
+
+/// The version of the query, write-batch and result forms.
+pub const FORM_VERSION: u64 = 1;
 
 pub type Map = BTreeMap<String, Ipld>;
 
-pub fn malformed(what: &'static str, reason: impl Into<String>) -> Error {
-    Error::Malformed {
+pub fn malformed(what: &'static str, reason: impl ToString) -> Error {
+    Refusal::Malformed {
         what,
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
+    .into()
+}
+
+/// The smallest integer the database takes: -2^63. DAG-CBOR reaches -2^64, but JSON parsers
+/// (serde_json among them) carry only 64-bit integers of either sign exactly, so a value below
+/// -2^63 could not round-trip through the JSON forms (SPEC §12).
+pub const MIN_INTEGER: i128 = i64::MIN as i128;
+
+/// Refuses integers below [`MIN_INTEGER`] anywhere in `value`.
+pub fn check_integers(value: &Ipld, what: &'static str) -> Result<(), Error> {
+    match value {
+        Ipld::Integer(i) if *i < MIN_INTEGER => Err(malformed(
+            what,
+            format!("integer {i} is below -2^63, which JSON cannot carry exactly"),
+        )),
+        Ipld::List(items) => items.iter().try_for_each(|v| check_integers(v, what)),
+        Ipld::Map(map) => map.values().try_for_each(|v| check_integers(v, what)),
+        _ => Ok(()),
+    }
+}
+
+/// Encodes a form or document through the tree's DAG-CBOR encoder (canonical map order, strict).
+/// Only for values that are known to encode: forms we built, documents read back.
+pub fn encode(value: &Ipld) -> RawValue {
+    RawValue::from_ipld(value).expect("our own forms and stored documents always encode")
 }
 
 /// The value as a map whose keys are all in `allowed`.
@@ -66,12 +96,12 @@ pub fn string_value(s: &str) -> Ipld {
 
 /// Canonical DAG-CBOR bytes of a form we built ourselves.
 pub fn to_cbor(value: &Ipld) -> Vec<u8> {
-    crate::query::encode_raw(value).as_bytes().to_vec()
+    encode(value).as_bytes().to_vec()
 }
 
 /// Strictly decodes DAG-CBOR bytes.
 pub fn from_cbor(bytes: &[u8], what: &'static str) -> Result<Ipld, Error> {
-    prolly_tree::cbor::read_ipld(bytes).map_err(|e| malformed(what, e))
+    prolly_tree::decode_ipld(bytes).map_err(|e| malformed(what, e))
 }
 
 /// Refuses bytes that are not exactly the canonical encoding of what they decoded to.
@@ -88,7 +118,7 @@ pub fn cursor(value: &Ipld, what: &'static str) -> Result<Vec<u8>, Error> {
         Ipld::Bytes(b) => Ok(b.clone()),
         Ipld::String(s) => data_encoding::BASE64URL_NOPAD
             .decode(s.as_bytes())
-            .map_err(|_| Error::BadCursor("not base64url".into())),
+            .map_err(|_| Refusal::BadCursor("not base64url".into()).into()),
         _ => Err(malformed(what, "a cursor is bytes")),
     }
 }

@@ -16,7 +16,7 @@ use prolly_tree::RawValue;
 
 use crate::catalog::IndexDef;
 use crate::document::{Document, MAX_INDEX_KEY_BYTES};
-use crate::error::WriteError;
+use crate::error::Refusal;
 use crate::form::Map;
 use crate::key::{self, Order};
 use crate::keyspace;
@@ -40,12 +40,12 @@ struct FieldKeys {
     constrained: bool,
 }
 
-fn field_keys(def: &IndexDef, position: usize, doc: &Map) -> Result<FieldKeys, WriteError> {
+fn field_keys(def: &IndexDef, position: usize, doc: &Map) -> Result<FieldKeys, Refusal> {
     let field = &def.fields[position];
-    let encode = |value: &Ipld| -> Result<Vec<u8>, WriteError> {
+    let encode = |value: &Ipld| -> Result<Vec<u8>, Refusal> {
         let mut out = Vec::new();
         key::encode_value(&mut out, value, field.order)
-            .map_err(|e| WriteError::BadDocument(format!("field {}: {e}", field.path)))?;
+            .map_err(|e| Refusal::BadDocument(format!("field {}: {e}", field.path)))?;
         Ok(out)
     };
     let Some(value) = field.path.get_in(doc) else {
@@ -63,7 +63,7 @@ fn field_keys(def: &IndexDef, position: usize, doc: &Map) -> Result<FieldKeys, W
             distinct.into_iter().collect()
         }
         (Ipld::List(_), false) => {
-            return Err(WriteError::ListInScalarField {
+            return Err(Refusal::ListInScalarField {
                 index: def.name.clone(),
                 path: field.path.to_string(),
             });
@@ -77,7 +77,7 @@ fn field_keys(def: &IndexDef, position: usize, doc: &Map) -> Result<FieldKeys, W
 }
 
 /// The covered fields of a covering index, as stored in its entries.
-fn included(def: &IndexDef, doc: &Map) -> Result<RawValue, WriteError> {
+fn included(def: &IndexDef, doc: &Map) -> Result<RawValue, Refusal> {
     if def.include.is_empty() {
         // `null`, shared: most indexes cover nothing, and this saves an allocation per entry.
         return Ok(RawValue::from_bytes(prolly_tree::Bytes::from_static(&[0xf6])).expect("null"));
@@ -88,7 +88,7 @@ fn included(def: &IndexDef, doc: &Map) -> Result<RawValue, WriteError> {
             map.insert(path.to_string(), v.clone());
         }
     }
-    RawValue::from_map(&map).map_err(|e| WriteError::BadDocument(e.to_string()))
+    RawValue::from_map(&map).map_err(|e| Refusal::BadDocument(e.to_string()))
 }
 
 /// Every entry a document gives an index, in key order.
@@ -96,7 +96,7 @@ pub fn entries(
     collection: &str,
     def: &IndexDef,
     doc: &Document,
-) -> Result<Vec<IndexEntry>, WriteError> {
+) -> Result<Vec<IndexEntry>, Refusal> {
     // Index fields never name `_id` (definitions refuse it), so the body is all they read.
     let view = &doc.body;
     let mut prefixes = vec![(keyspace::index_prefix(collection, &def.name), true)];
@@ -104,7 +104,7 @@ pub fn entries(
         let keys = field_keys(def, position, view)?;
         let count = prefixes.len() * keys.encodings.len();
         if count > MAX_ENTRIES_PER_DOCUMENT {
-            return Err(WriteError::TooManyEntries {
+            return Err(Refusal::TooManyEntries {
                 index: def.name.clone(),
                 count,
                 max: MAX_ENTRIES_PER_DOCUMENT,
@@ -127,7 +127,7 @@ pub fn entries(
         let mut key = prefix.clone();
         key.extend_from_slice(&doc.id_key);
         if key.len() > MAX_INDEX_KEY_BYTES {
-            return Err(WriteError::KeyTooLarge {
+            return Err(Refusal::KeyTooLarge {
                 size: key.len(),
                 max: MAX_INDEX_KEY_BYTES,
             });

@@ -11,30 +11,33 @@ use serde_json::{Number, Value};
 use crate::error::Error;
 use crate::form::malformed;
 
-/// Parses JSON text into IPLD data.
-pub fn parse(text: &str) -> Result<Ipld, Error> {
+/// Parses JSON text into IPLD data (DAG-JSON's conventions for links and bytes).
+pub fn parse_json(text: &str) -> Result<Ipld, Error> {
     let value: Value = serde_json::from_str(text).map_err(|e| malformed("JSON", e.to_string()))?;
-    from_json(&value)
+    ipld_from_json(&value)
 }
 
 pub fn to_string(value: &Ipld) -> String {
-    to_json(value).to_string()
+    ipld_to_json(value).to_string()
 }
 
-pub fn from_json(value: &Value) -> Result<Ipld, Error> {
+/// A parsed JSON value as IPLD data.
+pub fn ipld_from_json(value: &Value) -> Result<Ipld, Error> {
     Ok(match value {
         Value::Null => Ipld::Null,
         Value::Bool(b) => Ipld::Bool(*b),
         Value::Number(n) => number(n)?,
         Value::String(s) => Ipld::String(s.clone()),
-        Value::Array(items) => Ipld::List(items.iter().map(from_json).collect::<Result<_, _>>()?),
+        Value::Array(items) => {
+            Ipld::List(items.iter().map(ipld_from_json).collect::<Result<_, _>>()?)
+        }
         Value::Object(map) => {
             if let Some(special) = special(map)? {
                 return Ok(special);
             }
             let mut out = BTreeMap::new();
             for (k, v) in map {
-                out.insert(k.clone(), from_json(v)?);
+                out.insert(k.clone(), ipld_from_json(v)?);
             }
             Ipld::Map(out)
         }
@@ -78,7 +81,8 @@ fn special(map: &serde_json::Map<String, Value>) -> Result<Option<Ipld>, Error> 
     }
 }
 
-pub fn to_json(value: &Ipld) -> Value {
+/// IPLD data as a JSON value, in DAG-JSON's conventions.
+pub fn ipld_to_json(value: &Ipld) -> Value {
     match value {
         Ipld::Null => Value::Null,
         Ipld::Bool(b) => Value::Bool(*b),
@@ -88,7 +92,8 @@ pub fn to_json(value: &Ipld) -> Value {
             } else if let Ok(u) = u64::try_from(*i) {
                 Value::from(u)
             } else {
-                // Below -2^63: JSON numbers cannot carry it exactly through serde_json.
+                // Below -2^63: the database refuses such integers (form::MIN_INTEGER), so
+                // only hand-made IPLD gets here; serde_json's numbers cannot carry it exactly.
                 Value::String(i.to_string())
             }
         }
@@ -98,8 +103,12 @@ pub fn to_json(value: &Ipld) -> Value {
             serde_json::json!({"/": {"bytes": data_encoding::BASE64_NOPAD.encode(b)}})
         }
         Ipld::Link(cid) => serde_json::json!({"/": cid.to_string()}),
-        Ipld::List(items) => Value::Array(items.iter().map(to_json).collect()),
-        Ipld::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Ipld::List(items) => Value::Array(items.iter().map(ipld_to_json).collect()),
+        Ipld::Map(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), ipld_to_json(v)))
+                .collect(),
+        ),
     }
 }
 

@@ -364,7 +364,7 @@ impl Decoder<'_> {
 }
 
 /// The documented order of values: what key bytes must agree with.
-pub fn compare(a: &Ipld, b: &Ipld) -> Ordering {
+pub fn compare_values(a: &Ipld, b: &Ipld) -> Ordering {
     fn rank(v: &Ipld) -> u8 {
         match v {
             Ipld::Null => 0,
@@ -408,7 +408,7 @@ fn compare_lists<'a>(
             (None, None) => return Ordering::Equal,
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
-            (Some(a), Some(b)) => match compare(a, b) {
+            (Some(a), Some(b)) => match compare_values(a, b) {
                 Ordering::Equal => continue,
                 other => return other,
             },

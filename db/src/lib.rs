@@ -20,47 +20,66 @@
 //!     {"op": "insert", "collection": "people", "doc": {"_id": "ada", "age": 36}},
 //!     {"op": "insert", "collection": "people", "doc": {"_id": "alan", "age": 41}}
 //! ]}"#)?;
-//! db.apply(&batch)?.expect_complete();
+//! db.apply(&batch)?.into_result()?;
 //!
 //! let query = Query::from_json(r#"{"collection": "people", "filter": {"age": {"$gt": 40}}}"#)?;
-//! assert!(db.explain(&query)?.expect_complete().describe().starts_with("index by_age"));
-//! let result = db.query(&query)?.expect_complete();
+//! assert!(db.explain(&query)?.into_result()?.describe().starts_with("index by_age"));
+//! let result = db.query(&query)?.into_result()?;
 //! assert_eq!(result.to_json(), r#"{"docs":[{"_id":"alan","age":41}],"v":1}"#);
 //! # Ok::<(), prolly_db::Error>(())
 //! ```
 
-pub mod batch;
+mod batch;
 mod bulk;
-pub mod catalog;
+mod catalog;
+mod cursor;
 mod database;
-pub mod diff;
-pub mod document;
-pub mod error;
+mod diff;
+mod document;
+mod error;
 mod exec;
-pub mod filter;
+mod filter;
 mod form;
-pub mod index;
+mod index;
 #[cfg(feature = "json")]
-pub mod json;
-pub mod key;
-pub mod keyspace;
+mod json;
+mod key;
+mod keyspace;
 mod overlay;
-pub mod path;
-pub mod plan;
-pub mod query;
-pub mod result;
+mod path;
+mod plan;
+mod query;
+mod result;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod write;
+mod write;
 
 pub use batch::{Op, Patch, WriteBatch};
 pub use catalog::{Collection, IndexDef, IndexField};
 pub use database::{DB_FORMAT_VERSION, Database};
-pub use diff::{CollectionDiff, DocDiff};
-pub use error::{Error, Result, WriteError};
+pub use diff::{CollectionDiff, DocDiff, diff_to_cbor};
+pub use error::{Error, Refusal, Result};
+pub use exec::Work;
 pub use filter::{Cond, Filter};
-pub use key::{KeyError, Order, decode_key, encode_key};
+#[cfg(feature = "json")]
+pub use json::{ipld_from_json, ipld_to_json, parse_json};
+pub use key::{KeyError, Order, compare_values, decode_key, encode_key};
 pub use path::Path;
 pub use plan::Plan;
 pub use query::{Query, SortField};
 pub use result::{QueryResult, Stop};
+
+/// The bounds the database enforces, on documents, writes and queries (SPEC sections 12 to 15).
+pub mod limits {
+    pub use crate::batch::MAX_OPS;
+    pub use crate::catalog::{MAX_INCLUDED_FIELDS, MAX_INDEX_FIELDS, MAX_NAME_BYTES};
+    pub use crate::document::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_INDEX_KEY_BYTES};
+    pub use crate::filter::{MAX_CONDITIONS, MAX_IN_VALUES};
+    pub use crate::index::MAX_ENTRIES_PER_DOCUMENT;
+    pub use crate::path::{MAX_PATH_BYTES, MAX_SEGMENTS};
+    pub use crate::query::{
+        DEFAULT_BUDGET, DEFAULT_LIMIT, MAX_BUDGET, MAX_CURSOR_BYTES, MAX_LIMIT, MAX_PROJECTION,
+        MAX_SORT_FIELDS,
+    };
+    pub use crate::result::MAX_RESULT_BYTES;
+}

@@ -6,15 +6,15 @@ use std::fmt;
 
 use ipld_core::ipld::Ipld;
 
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 
 /// The field that holds a document's primary key in results and filters. It is not stored in
 /// the document body: the tree key holds it.
 pub const ID_FIELD: &str = "_id";
 
 /// Longest accepted path, in bytes, and most segments.
-const MAX_PATH_BYTES: usize = 256;
-const MAX_SEGMENTS: usize = 16;
+pub const MAX_PATH_BYTES: usize = 256;
+pub const MAX_SEGMENTS: usize = 16;
 
 /// A validated dotted path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,7 +24,13 @@ impl Path {
     /// Checks a path: non-empty segments separated by single dots, no segment starting with `$`,
     /// no NUL, at most 16 segments and 256 bytes.
     pub fn parse(text: &str) -> Result<Path, Error> {
-        let bad = |why: &str| Err(Error::BadPath(format!("{text:?}: {why}")));
+        let bad = |why: &'static str| {
+            Err(Refusal::BadPath {
+                path: text.to_string(),
+                why,
+            }
+            .into())
+        };
         if text.is_empty() {
             return bad("empty");
         }

@@ -9,17 +9,14 @@
 //! ```
 
 use ipld_core::ipld::Ipld;
-use prolly_tree::RawValue;
 
 use crate::catalog::{order_name, parse_order};
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::filter::Filter;
-use crate::form::{self, Map};
+use crate::form::{self, FORM_VERSION, Map};
 use crate::key::Order;
 use crate::path::Path;
 
-/// The version of the query, write-batch and result forms.
-pub const FORM_VERSION: u64 = 1;
 /// Results per page when the query gives no limit, and the most it may ask for.
 pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 1000;
@@ -30,6 +27,8 @@ pub const MAX_BUDGET: u64 = 1_000_000;
 /// Most sort fields and projected paths.
 pub const MAX_SORT_FIELDS: usize = 8;
 pub const MAX_PROJECTION: usize = 32;
+/// Largest accepted page cursor.
+pub const MAX_CURSOR_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortField {
@@ -110,9 +109,9 @@ impl Query {
         if self
             .cursor
             .as_ref()
-            .is_some_and(|c| c.len() > crate::result::MAX_CURSOR_BYTES)
+            .is_some_and(|c| c.len() > MAX_CURSOR_BYTES)
         {
-            return Err(Error::BadCursor("too large".into()));
+            return Err(Refusal::BadCursor("too large".into()).into());
         }
         if self.sort.len() > MAX_SORT_FIELDS {
             return bad(format!("more than {MAX_SORT_FIELDS} sort fields"));
@@ -180,6 +179,7 @@ impl Query {
     /// may be a bare path (ascending) and a cursor may be a base64url string.
     pub fn from_ipld(value: &Ipld) -> Result<Query, Error> {
         const WHAT: &str = "query";
+        form::check_integers(value, WHAT)?;
         let map = form::map(
             value,
             &[
@@ -274,7 +274,7 @@ impl Query {
     /// Parses the JSON form.
     #[cfg(feature = "json")]
     pub fn from_json(text: &str) -> Result<Query, Error> {
-        Query::from_ipld(&crate::json::parse(text)?)
+        Query::from_ipld(&crate::json::parse_json(text)?)
     }
 
     /// The JSON form, with the cursor as a base64url string.
@@ -282,9 +282,4 @@ impl Query {
     pub fn to_json(&self) -> String {
         crate::json::with_cursor(self.to_ipld(), self.cursor.as_deref())
     }
-}
-
-/// Encodes through the tree's DAG-CBOR encoder (canonical map order, strict).
-pub(crate) fn encode_raw(value: &Ipld) -> RawValue {
-    RawValue::from_ipld(value).expect("our own forms always encode")
 }

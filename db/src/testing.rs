@@ -216,7 +216,7 @@ fn naive_cmp(a: &Ipld, b: &Ipld) -> Ordering {
     if class(a) == 2 && class(b) == 2 && naive_equal(a, b) {
         Ordering::Equal
     } else {
-        key::compare(a, b)
+        key::compare_values(a, b)
     }
 }
 
@@ -277,10 +277,16 @@ fn project(doc: &Ipld, projection: &Option<Vec<Path>>) -> Ipld {
     Ipld::Map(out)
 }
 
-/// Every match of `query` among `docs` (with `_id`), in `sort` order then `_id` ascending, with
-/// the query's skip applied but not its limit. `sort` is the effective sort (`explain` gives it
-/// for a query without one).
-pub fn naive_query(docs: &[Ipld], query: &Query, sort: &[SortField]) -> Vec<Ipld> {
+/// Every match of `query` among `docs` (with `_id`), in the query's sort order then `_id`
+/// ascending, with the query's skip applied but not its limit. A query without a sort comes in
+/// its chosen index's order (SPEC §15), which only the planner knows: `unsorted_order` is that
+/// order (`explain(query).sort`), and is not looked at when the query sorts.
+pub fn naive_query(docs: &[Ipld], query: &Query, unsorted_order: &[SortField]) -> Vec<Ipld> {
+    let sort = if query.sort.is_empty() {
+        unsorted_order
+    } else {
+        &query.sort
+    };
     let mut matches: Vec<&Ipld> = docs
         .iter()
         .filter(|d| naive_matches(d, &query.filter))
@@ -292,7 +298,7 @@ pub fn naive_query(docs: &[Ipld], query: &Query, sort: &[SortField]) -> Vec<Ipld
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Less,
                 (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) => key::compare(x, y),
+                (Some(x), Some(y)) => key::compare_values(x, y),
             };
             let ord = if field.order == Order::Descending {
                 ord.reverse()
@@ -303,7 +309,7 @@ pub fn naive_query(docs: &[Ipld], query: &Query, sort: &[SortField]) -> Vec<Ipld
                 return ord;
             }
         }
-        key::compare(lookup(a, &id).expect("_id"), lookup(b, &id).expect("_id"))
+        key::compare_values(lookup(a, &id).expect("_id"), lookup(b, &id).expect("_id"))
     });
     matches
         .into_iter()

@@ -13,7 +13,7 @@ use crate::batch::{Op, Patch, WriteBatch};
 use crate::bulk;
 use crate::catalog::{Collection, IndexDef, check_name};
 use crate::document::{self, Document};
-use crate::error::{Error, Result, WriteError, show};
+use crate::error::{Error, Refusal, Result, show};
 use crate::form::Map;
 use crate::index::{self, IndexEntry};
 use crate::keyspace;
@@ -61,14 +61,11 @@ fn apply_with<S: Blockstore>(
             };
             match step {
                 Ok(Outcome::Complete(None)) => {}
-                Ok(Outcome::Complete(Some(refusal))) => {
-                    return Err(Error::Write {
-                        op: refusal.0,
-                        reason: refusal.1,
-                    });
+                Ok(Outcome::Complete(Some((op, reason)))) => {
+                    return Err(refused(batch, op, reason));
                 }
                 Ok(Outcome::Missing(m)) => return Ok(Outcome::Missing(m)),
-                Err(Failure::Refused(reason)) => return Err(Error::Write { op, reason }),
+                Err(Failure::Refused(reason)) => return Err(refused(batch, op, reason)),
                 Err(Failure::Other(e)) => return Err(e),
             }
             op += run;
@@ -83,12 +80,12 @@ fn apply_with<S: Blockstore>(
 
 /// A refused write (to be tagged with its position) or any other error.
 enum Failure {
-    Refused(WriteError),
+    Refused(Refusal),
     Other(Error),
 }
 
-impl From<WriteError> for Failure {
-    fn from(e: WriteError) -> Self {
+impl From<Refusal> for Failure {
+    fn from(e: Refusal) -> Self {
         Failure::Refused(e)
     }
 }
@@ -96,10 +93,23 @@ impl From<WriteError> for Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         match e {
-            Error::BadPath(p) => Failure::Refused(WriteError::BadPath(p)),
+            Error::Refused(r) => Failure::Refused(r),
             other => Failure::Other(other),
         }
     }
+}
+
+/// Operation `op` refused, named by its position and, where it gives one, its document's `_id`.
+fn refused(batch: &WriteBatch, op: usize, reason: Refusal) -> Error {
+    let id = batch.ops.get(op).and_then(|op| match op {
+        Op::Insert { doc, .. } | Op::Upsert { doc, .. } => match doc {
+            Ipld::Map(body) => body.get(ID_FIELD).map(show),
+            _ => None,
+        },
+        Op::Update { id, .. } | Op::Delete { id, .. } => Some(show(id)),
+        _ => None,
+    });
+    Error::Write { op, id, reason }
 }
 
 impl From<prolly_tree::Error> for Failure {
@@ -138,7 +148,7 @@ impl<S: Blockstore> State<'_, S> {
         let found = match raw {
             Some(raw) => Some(
                 Collection::from_ipld(&raw.to_ipld()?)
-                    .map_err(|e| Error::Catalog(e.to_string()))?,
+                    .map_err(|e| Error::corrupt("collection record", e))?,
             ),
             None => None,
         };
@@ -149,16 +159,14 @@ impl<S: Blockstore> State<'_, S> {
     fn existing(&mut self, name: &str) -> Step<Collection> {
         match ready!(self.collection(name)) {
             Some(c) => Ok(Outcome::Complete(c)),
-            None => Err(WriteError::NoCollection(name.to_string()).into()),
+            None => Err(Refusal::NoCollection(name.to_string()).into()),
         }
     }
 
     fn save(&mut self, name: &str, collection: Option<Collection>) {
         let key = keyspace::collection_key(name);
         match &collection {
-            Some(c) => self
-                .overlay
-                .put(key, crate::query::encode_raw(&c.to_ipld())),
+            Some(c) => self.overlay.put(key, crate::form::encode(&c.to_ipld())),
             None => self.overlay.delete(key),
         }
         self.catalog.insert(name.to_string(), collection);
@@ -177,7 +185,7 @@ impl<S: Blockstore> State<'_, S> {
             Op::CreateCollection { .. } => {
                 check_name(name)?;
                 if ready!(self.collection(name)).is_some() {
-                    return Err(WriteError::CollectionExists(name.into()).into());
+                    return Err(Refusal::CollectionExists(name.into()).into());
                 }
                 self.save(name, Some(Collection::default()));
             }
@@ -191,7 +199,7 @@ impl<S: Blockstore> State<'_, S> {
                 index.validate()?;
                 let mut collection = ready!(self.existing(name));
                 if collection.indexes.contains_key(&index.name) {
-                    return Err(WriteError::IndexExists(index.name.clone()).into());
+                    return Err(Refusal::IndexExists(index.name.clone()).into());
                 }
                 let docs = ready!(self.overlay.scan_prefix(&keyspace::documents_prefix(name)));
                 let prefix_len = keyspace::documents_prefix(name).len();
@@ -205,7 +213,7 @@ impl<S: Blockstore> State<'_, S> {
             Op::DropIndex { name: index, .. } => {
                 let mut collection = ready!(self.existing(name));
                 if collection.indexes.remove(index).is_none() {
-                    return Err(WriteError::NoIndex(index.clone()).into());
+                    return Err(Refusal::NoIndex(index.clone()).into());
                 }
                 ready!(self.delete_prefix(&keyspace::index_prefix(name, index)));
                 self.save(name, Some(collection));
@@ -215,16 +223,16 @@ impl<S: Blockstore> State<'_, S> {
                 let doc = Document::new(doc.clone(), || document::generated_id(&parent, op))?;
                 let collection = ready!(self.existing(name));
                 if ready!(self.overlay.get(&doc_key(name, &doc))).is_some() {
-                    return Err(WriteError::DuplicateId(show(&doc.id)).into());
+                    return Err(Refusal::DuplicateId(show(&doc.id)).into());
                 }
                 ready!(self.write_document(name, &collection, None, &doc));
             }
             Op::Upsert { doc, .. } => {
                 let Ipld::Map(map) = doc else {
-                    return Err(WriteError::BadDocument("a document is a map".into()).into());
+                    return Err(Refusal::BadDocument("a document is a map".into()).into());
                 };
                 if !map.contains_key(ID_FIELD) {
-                    return Err(WriteError::BadDocument("upsert needs an _id".into()).into());
+                    return Err(Refusal::BadDocument("upsert needs an _id".into()).into());
                 }
                 let doc = Document::new(doc.clone(), || unreachable!("checked above"))?;
                 let collection = ready!(self.existing(name));
@@ -235,7 +243,7 @@ impl<S: Blockstore> State<'_, S> {
                 let collection = ready!(self.existing(name));
                 let probe = Document::from_parts(id.clone(), Map::new())?;
                 let Some(old) = ready!(self.load(name, &probe)) else {
-                    return Err(WriteError::NotFound(show(id)).into());
+                    return Err(Refusal::NotFound(show(id)).into());
                 };
                 let body = patched(&old, patch)?;
                 let new = Document::from_parts(id.clone(), body)?;
@@ -259,7 +267,12 @@ impl<S: Blockstore> State<'_, S> {
 
     /// A run of inserts into one collection as sorted runs (see `bulk`). `last`: nothing follows
     /// in the batch, so the writes need not be visible to later operations.
-    fn bulk_insert(&mut self, first: usize, ops: &[Op], last: bool) -> Step<Option<bulk::Refusal>> {
+    fn bulk_insert(
+        &mut self,
+        first: usize,
+        ops: &[Op],
+        last: bool,
+    ) -> Step<Option<bulk::OpRefusal>> {
         let name = ops[0].collection();
         let collection = ready!(self.existing(name));
         let docs: Vec<(usize, &Ipld)> = ops
@@ -271,7 +284,7 @@ impl<S: Blockstore> State<'_, S> {
             })
             .collect();
         let (prepared, own) = bulk::prepare(name, &collection, &self.parent, &docs);
-        let mut refusal = bulk::first(own, bulk::clashes(&prepared, &collection));
+        let mut refusal = bulk::earliest(own, bulk::clashes(&prepared, &collection));
         // Clashes with what is already stored (skipped when the collection is empty).
         if !ready!(
             self.overlay
@@ -282,9 +295,9 @@ impl<S: Blockstore> State<'_, S> {
                     break;
                 }
                 if ready!(self.overlay.get(&doc.key)).is_some() {
-                    refusal = bulk::first(
+                    refusal = bulk::earliest(
                         refusal,
-                        Some((doc.op, WriteError::DuplicateId(show(&doc.id)))),
+                        Some((doc.op, Refusal::DuplicateId(show(&doc.id)))),
                     );
                     break;
                 }
@@ -297,12 +310,12 @@ impl<S: Blockstore> State<'_, S> {
                             let existing = document::decode_id(&other[prefix.len()..])
                                 .map(|id| show(&id))
                                 .unwrap_or_else(|_| "?".into());
-                            let clash = WriteError::Unique {
+                            let clash = Refusal::Unique {
                                 index: def.name.clone(),
                                 value: "(an indexed value)".into(),
                                 existing,
                             };
-                            refusal = bulk::first(refusal, Some((doc.op, clash)));
+                            refusal = bulk::earliest(refusal, Some((doc.op, clash)));
                         }
                     }
                 }
@@ -345,7 +358,7 @@ impl<S: Blockstore> State<'_, S> {
         let key = doc_key(name, new);
         // Size the whole leaf entry: key and body share one node.
         if key.len() > document::MAX_ID_BYTES + keyspace::documents_prefix(name).len() {
-            return Err(WriteError::KeyTooLarge {
+            return Err(Refusal::KeyTooLarge {
                 size: key.len(),
                 max: document::MAX_ID_BYTES,
             }
@@ -386,7 +399,7 @@ impl<S: Blockstore> State<'_, S> {
                     .map(|f| f.path.get(&doc.to_ipld()).map(show).unwrap_or_default())
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(WriteError::Unique {
+                return Err(Refusal::Unique {
                     index: def.name.clone(),
                     value,
                     existing,
@@ -407,10 +420,9 @@ fn doc_key(collection: &str, doc: &Document) -> Vec<u8> {
 
 /// A document read back from its key suffix (`E(_id)`) and stored body.
 pub(crate) fn stored_document(id_key: &[u8], body: &RawValue) -> Result<Document> {
-    let corrupt = |why: String| Error::Catalog(format!("stored document: {why}"));
-    let id = document::decode_id(id_key).map_err(|e| corrupt(e.to_string()))?;
+    let id = document::decode_id(id_key).map_err(|e| Error::corrupt("document key", e))?;
     let Ipld::Map(body) = body.to_ipld()? else {
-        return Err(corrupt("body is not a map".into()));
+        return Err(Error::corrupt("document", "its body is not a map"));
     };
     Ok(Document {
         id,
@@ -419,14 +431,14 @@ pub(crate) fn stored_document(id_key: &[u8], body: &RawValue) -> Result<Document
     })
 }
 
-fn patched(old: &Document, patch: &Patch) -> std::result::Result<Map, WriteError> {
+fn patched(old: &Document, patch: &Patch) -> std::result::Result<Map, Refusal> {
     match patch {
         Patch::Replace(body) => {
             let mut body = body.clone();
             if let Some(id) = body.remove(ID_FIELD)
                 && !crate::filter::values_equal(&id, &old.id)
             {
-                return Err(WriteError::BadDocument("replace may not change _id".into()));
+                return Err(Refusal::BadDocument("replace may not change _id".into()));
             }
             Ok(body)
         }
@@ -434,17 +446,18 @@ fn patched(old: &Document, patch: &Patch) -> std::result::Result<Map, WriteError
             let mut body = old.body.clone();
             for (path, value) in set {
                 if path.is_id() {
-                    return Err(WriteError::BadDocument("set may not change _id".into()));
+                    return Err(Refusal::BadDocument("set may not change _id".into()));
                 }
                 if !path.set(&mut body, value.clone()) {
-                    return Err(WriteError::BadPath(format!(
-                        "{path}: steps through a non-map"
-                    )));
+                    return Err(Refusal::BadPath {
+                        path: path.to_string(),
+                        why: "steps through a non-map",
+                    });
                 }
             }
             for path in unset {
                 if path.is_id() {
-                    return Err(WriteError::BadDocument("unset may not remove _id".into()));
+                    return Err(Refusal::BadDocument("unset may not remove _id".into()));
                 }
                 path.remove(&mut body);
             }

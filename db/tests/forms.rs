@@ -3,7 +3,7 @@
 
 use ipld_core::ipld::Ipld;
 use prolly_db::testing::{document, index_def, query};
-use prolly_db::{Error, Query, QueryResult, Stop, WriteBatch};
+use prolly_db::{Error, Query, QueryResult, Refusal, Stop, WriteBatch};
 use proptest::prelude::*;
 
 proptest! {
@@ -53,7 +53,7 @@ fn the_json_form_reads_like_mongodb() {
         .unwrap();
     assert_eq!(
         q.filter.to_ipld(),
-        prolly_db::json::parse(r#"{"b": {"$eq": {"/": {"bytes": "AQI"}}}}"#).unwrap()
+        prolly_db::parse_json(r#"{"b": {"$eq": {"/": {"bytes": "AQI"}}}}"#).unwrap()
     );
 }
 
@@ -70,16 +70,16 @@ fn non_canonical_cbor_is_refused() {
         .to_vec();
     assert!(matches!(
         Query::from_cbor(&bytes),
-        Err(Error::Malformed { .. })
+        Err(Error::Refused(Refusal::Malformed { .. }))
     ));
     assert!(Query::from_cbor(&q.to_cbor()).is_ok());
     assert!(matches!(
         Query::from_cbor(b"\xa0"),
-        Err(Error::Malformed { .. })
+        Err(Error::Refused(Refusal::Malformed { .. }))
     ));
     assert!(matches!(
         Query::from_cbor(b"\xff\x00"),
-        Err(Error::Malformed { .. })
+        Err(Error::Refused(Refusal::Malformed { .. }))
     ));
 }
 
@@ -105,6 +105,6 @@ fn malformed_queries_are_refused_with_reasons() {
     }
     assert!(matches!(
         Query::from_json(r#"{"collection": "c", "filter": {"a..b": 1}}"#),
-        Err(Error::BadPath(_))
+        Err(Error::Refused(Refusal::BadPath { .. }))
     ));
 }

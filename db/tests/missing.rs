@@ -20,7 +20,7 @@ fn source() -> (MemoryBlockstore, Cid, u32) {
     batch.create_index(
         "events",
         IndexDef::from_ipld(
-            &prolly_db::json::parse(r#"{"name": "by_group_time", "fields": ["group", "time"]}"#)
+            &prolly_db::parse_json(r#"{"name": "by_group_time", "fields": ["group", "time"]}"#)
                 .unwrap(),
         )
         .unwrap(),
@@ -54,7 +54,7 @@ fn rounds<T>(
 ) -> (T, usize) {
     let mut fetches = 0;
     loop {
-        let missing = match Database::open(warm, root).unwrap() {
+        let missing = match Database::open_unchecked(warm, root).unwrap() {
             Outcome::Missing(m) => m,
             Outcome::Complete(db) => match read(&db).unwrap() {
                 Outcome::Complete(value) => return (value, fetches),

@@ -5,7 +5,7 @@
 use fvm_ipld_blockstore::MemoryBlockstore;
 use ipld_core::ipld::Ipld;
 use prolly_db::testing::{all_documents, check_indexes, document, index_def, naive_query, query};
-use prolly_db::{Database, Error, IndexDef, Query, WriteBatch};
+use prolly_db::{Database, Error, IndexDef, Query, Refusal, WriteBatch};
 use prolly_tree::Config;
 use proptest::prelude::*;
 
@@ -86,7 +86,7 @@ proptest! {
             tight.budget = Some(budget);
             match all_pages(&db, &tight) {
                 Ok(pages) => prop_assert_eq!(&pages, &expected, "budget {}; plan {}", budget, plan.describe()),
-                Err(Error::Refused(_)) => prop_assert!(plan.in_memory_sort(), "only in-memory sorts refuse"),
+                Err(Error::Refused(Refusal::Unbounded(_))) => prop_assert!(plan.in_memory_sort(), "only in-memory sorts refuse"),
                 Err(e) => return Err(TestCaseError::fail(e.to_string())),
             }
 
@@ -172,7 +172,7 @@ proptest! {
             tight.budget = Some(budget);
             match all_pages(&db, &tight) {
                 Ok(pages) => prop_assert_eq!(&pages, &expected, "budget {}; plan {}", budget, plan.describe()),
-                Err(Error::Refused(_)) => prop_assert!(plan.in_memory_sort()),
+                Err(Error::Refused(Refusal::Unbounded(_))) => prop_assert!(plan.in_memory_sort()),
                 Err(e) => return Err(TestCaseError::fail(e.to_string())),
             }
         }

@@ -13,8 +13,10 @@ use fvm_ipld_hamt::{BytesKey, Hamt};
 use ipld_core::ipld::Ipld;
 use prolly_tree::{Outcome, ready};
 
-use crate::error::VerifyError;
+use crate::envelope::{Envelope, Subject};
+use crate::error::{AnchorError, ProveError, VerifyError};
 use crate::record::RecordingStore;
+use crate::witness::{Witness, package};
 
 /// Bit width of the state tree's actors HAMT.
 pub const ACTORS_HAMT_BIT_WIDTH: u32 = 5;
@@ -41,19 +43,17 @@ pub fn id_address(id: u64) -> Vec<u8> {
     out
 }
 
-fn bad(why: impl Into<String>) -> VerifyError {
-    VerifyError::Anchor(why.into())
-}
-
-fn load<S: Blockstore>(store: &RecordingStore<S>, cid: &Cid) -> Result<Outcome<Ipld>, VerifyError> {
-    match store.get(cid).map_err(|e| bad(e.to_string()))? {
+fn load<S: Blockstore>(store: &RecordingStore<S>, cid: &Cid) -> Result<Outcome<Ipld>, AnchorError> {
+    match store.get(cid).map_err(AnchorError::Store)? {
         None => Ok(Outcome::missing_one(*cid)),
         Some(bytes) => {
-            let raw = prolly_tree::RawValue::from_bytes(bytes::Bytes::from(bytes))
-                .map_err(|e| bad(format!("block {cid}: {e}")))?;
-            Ok(Outcome::Complete(
-                raw.to_ipld().map_err(|e| bad(e.to_string()))?,
-            ))
+            let block = |reason| AnchorError::Block {
+                cid: Box::new(*cid),
+                reason,
+            };
+            let raw =
+                prolly_tree::RawValue::from_bytes(bytes::Bytes::from(bytes)).map_err(block)?;
+            Ok(Outcome::Complete(raw.to_ipld().map_err(block)?))
         }
     }
 }
@@ -64,7 +64,7 @@ pub fn actor<S: Blockstore>(
     store: &RecordingStore<S>,
     state_root: &Cid,
     id: u64,
-) -> Result<Outcome<Option<ActorEntry>>, VerifyError> {
+) -> Result<Outcome<Option<ActorEntry>>, AnchorError> {
     let root = ready!(load(store, state_root));
     let actors = match &root {
         Ipld::List(fields) => match fields.as_slice() {
@@ -73,13 +73,9 @@ pub fn actor<S: Blockstore>(
                 Ipld::Link(actors),
                 Ipld::Link(_info),
             ] if *version >= 1 => *actors,
-            _ => return Err(bad("the state root is not [version ≥ 1, actors, info]")),
+            _ => return Err(AnchorError::StateRoot),
         },
-        _ => {
-            return Err(bad(
-                "the state root is not a tuple (state-tree version 0 is not read)",
-            ));
-        }
+        _ => return Err(AnchorError::StateRoot),
     };
     let before = store.missing().len();
     let found = Hamt::<&RecordingStore<S>, Ipld, BytesKey>::load_with_bit_width(
@@ -95,7 +91,7 @@ pub fn actor<S: Blockstore>(
             if missing.len() > before {
                 return Ok(Outcome::Missing(missing));
             }
-            return Err(bad(format!("actors HAMT: {e}")));
+            return Err(AnchorError::Hamt(e.to_string()));
         }
     };
     let Some(entry) = entry else {
@@ -107,12 +103,12 @@ pub fn actor<S: Blockstore>(
                 Ok(Outcome::Complete(Some(ActorEntry {
                     code: *code,
                     head: *head,
-                    nonce: u64::try_from(*nonce).map_err(|_| bad("nonce"))?,
+                    nonce: u64::try_from(*nonce).map_err(|_| AnchorError::ActorEntry { id })?,
                 })))
             }
-            _ => Err(bad("actor entry fields")),
+            _ => Err(AnchorError::ActorEntry { id }),
         },
-        _ => Err(bad("actor entry is not [code, head, nonce, balance, …]")),
+        _ => Err(AnchorError::ActorEntry { id }),
     }
 }
 
@@ -121,17 +117,17 @@ pub fn db_root<S: Blockstore>(
     store: &RecordingStore<S>,
     state_root: &Cid,
     id: u64,
-) -> Result<Outcome<Cid>, VerifyError> {
+) -> Result<Outcome<Cid>, AnchorError> {
     let Some(entry) = ready!(actor(store, state_root, id)) else {
-        return Err(bad(format!("no actor {id} in the state tree")));
+        return Err(AnchorError::NoActor(id));
     };
     let state = ready!(load(store, &entry.head));
     match &state {
         Ipld::List(fields) => match fields.get(DB_ROOT_POSITION) {
             Some(Ipld::Link(root)) if fields.len() == 4 => Ok(Outcome::Complete(*root)),
-            _ => Err(bad("the actor state is not [owner, writers, db root, seq]")),
+            _ => Err(AnchorError::ActorState { id }),
         },
-        _ => Err(bad("the actor state is not a tuple")),
+        _ => Err(AnchorError::ActorState { id }),
     }
 }
 
@@ -162,11 +158,11 @@ pub fn prove_actor<S: Blockstore>(
     store: &S,
     state_root: Cid,
     id: u64,
-) -> Result<Outcome<ActorProof>, VerifyError> {
+) -> Result<Outcome<ActorProof>, ProveError> {
     let recorder = RecordingStore::new(store);
     let entry = ready!(actor(&recorder, &state_root, id));
-    let envelope = crate::Envelope {
-        subject: crate::Subject::Actor {
+    let envelope = Envelope {
+        subject: Subject::Actor {
             state: state_root,
             actor: id,
         },
@@ -174,10 +170,7 @@ pub fn prove_actor<S: Blockstore>(
         result: entry_bytes(entry.as_ref()),
     }
     .encode();
-    let car = crate::car::write(
-        (prolly_tree::cid_of(&envelope), &envelope),
-        &recorder.take(),
-    );
+    let car = package(&envelope, &recorder.take());
     Ok(Outcome::Complete((entry, car)))
 }
 
@@ -190,8 +183,8 @@ pub fn verify_actor(
     proof: &[u8],
 ) -> Result<(), VerifyError> {
     // fvm_ipld_hamt does not hash-check what it loads: hash every block while reading the proof.
-    let witness = crate::proof::Witness::open(proof, false)?;
-    let subject = crate::Subject::Actor {
+    let witness = Witness::open(proof, false)?;
+    let subject = Subject::Actor {
         state: *state_root,
         actor: id,
     };
@@ -202,7 +195,7 @@ pub fn verify_actor(
         return Err(VerifyError::Mismatch("result"));
     }
     let reader = witness.reader();
-    let found = crate::error::needed(actor(&reader, state_root, id)?)?;
+    let found = actor(&reader, state_root, id)?.into_result()?;
     if found.as_ref() != claimed {
         return Err(VerifyError::WrongResult);
     }

@@ -1,5 +1,7 @@
-//! Why a proof was not accepted. Each failure has its own variant, so a client can tell an
-//! incomplete proof (fetch more) from a wrong one (distrust the source).
+//! Errors. Verifying: why a proof was not accepted, one variant per failure, so a client can
+//! tell an incomplete proof (fetch more) from a wrong one (distrust the source). Proving: why a
+//! proof could not be made. Anchoring: why a Filecoin state tree does not lead to a prollydb
+//! database; both sides can meet it.
 
 use std::collections::BTreeSet;
 
@@ -30,10 +32,10 @@ pub enum VerifyError {
     Unused(usize),
     /// The executor refused the query or found a corrupt block.
     #[error("the query fails over the witness: {0}")]
-    Query(#[from] prolly_db::Error),
+    Query(#[source] prolly_db::Error),
     /// The Filecoin state-tree path does not lead to a prollydb actor's database.
-    #[error("bad chain anchor: {0}")]
-    Anchor(String),
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
 }
 
 impl VerifyError {
@@ -42,10 +44,53 @@ impl VerifyError {
     }
 }
 
-/// A verifier's reading: a block the witness lacks makes the proof incomplete.
-pub(crate) fn needed<T>(outcome: prolly_tree::Outcome<T>) -> Result<T, VerifyError> {
-    match outcome {
-        prolly_tree::Outcome::Complete(value) => Ok(value),
-        prolly_tree::Outcome::Missing(cids) => Err(VerifyError::Incomplete(cids)),
+/// A block the witness lacks makes the proof incomplete, wherever the read met it.
+impl From<prolly_tree::Missing> for VerifyError {
+    fn from(missing: prolly_tree::Missing) -> Self {
+        VerifyError::Incomplete(missing.0)
     }
+}
+
+impl From<prolly_db::Error> for VerifyError {
+    fn from(e: prolly_db::Error) -> Self {
+        match e {
+            prolly_db::Error::Tree(prolly_tree::Error::Missing(m)) => m.into(),
+            other => VerifyError::Query(other),
+        }
+    }
+}
+
+/// Why a proof could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProveError {
+    /// The query was refused, or the store failed or holds a corrupt block.
+    #[error(transparent)]
+    Query(#[from] prolly_db::Error),
+    /// The state tree does not lead to a prollydb actor's database.
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
+}
+
+/// Why a Filecoin state root does not lead to a prollydb database.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    #[error("the state root is not [version ≥ 1, actors, info] (state-tree version 0 is not read)")]
+    StateRoot,
+    #[error("the actors HAMT: {0}")]
+    Hamt(String),
+    #[error("no actor {0} in the state tree")]
+    NoActor(u64),
+    #[error("actor {id}'s entry is not [code, head, nonce, balance, …]")]
+    ActorEntry { id: u64 },
+    #[error("actor {id}'s state is not [owner, writers, db root, seq]")]
+    ActorState { id: u64 },
+    #[error("block {cid} is not strict DAG-CBOR: {reason}")]
+    Block {
+        /// Boxed to keep every `Result` of the anchor path small.
+        cid: Box<Cid>,
+        #[source]
+        reason: prolly_tree::Error,
+    },
+    #[error("the store failed: {0}")]
+    Store(#[source] anyhow::Error),
 }

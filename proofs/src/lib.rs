@@ -16,21 +16,26 @@
 //! let store = MemoryBlockstore::default();
 //! let mut db = Database::create(&store, Config::default())?;
 //! db.apply(&WriteBatch::from_json(r#"{"ops": [{"op": "create_collection", "collection": "c"},
-//!     {"op": "insert", "collection": "c", "doc": {"_id": 1, "x": "a"}}]}"#)?)?.expect_complete();
+//!     {"op": "insert", "collection": "c", "doc": {"_id": 1, "x": "a"}}]}"#)?)?.into_result()?;
 //! let query = Query::from_json(r#"{"collection": "c", "filter": {"_id": 1}}"#)?;
-//! let proof = prove(&store, db.root(), &query)?.expect_complete();
+//! let proof = prove(&store, db.root(), &query)?.into_result()?;
 //! assert!(verify(&db.root(), &query, &proof.result, &proof.bytes).is_ok());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod anchor;
+mod anchor;
 pub mod car;
 mod envelope;
 mod error;
 mod proof;
 mod record;
+mod witness;
 
+pub use anchor::{
+    ACTORS_HAMT_BIT_WIDTH, ActorEntry, ActorProof, DB_ROOT_POSITION, actor, db_root, id_address,
+    prove_actor, verify_actor,
+};
 pub use envelope::{Envelope, PROOF_VERSION, Subject};
-pub use error::VerifyError;
+pub use error::{AnchorError, ProveError, VerifyError};
 pub use proof::{Proof, prove, prove_anchored, prove_diff, verify, verify_anchored, verify_diff};
 pub use record::RecordingStore;

@@ -3,14 +3,14 @@
 
 use cid::Cid;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
-use prolly_db::{Database, Query, QueryResult};
-use prolly_tree::{Outcome, cid_of, ready};
+use prolly_db::{Database, DocDiff, Query, QueryResult, diff_to_cbor};
+use prolly_tree::{Outcome, ready};
 
 use crate::anchor;
-use crate::car;
 use crate::envelope::{Envelope, Subject};
-use crate::error::{VerifyError, needed};
+use crate::error::{ProveError, VerifyError};
 use crate::record::RecordingStore;
+use crate::witness::{Witness, package};
 
 /// A proof: the CAR bytes, and the result it proves.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct Proof {
     pub witness_blocks: usize,
 }
 
-fn package(
+fn proof(
     subject: Subject,
     query: &Query,
     result: QueryResult,
@@ -37,7 +37,7 @@ fn package(
     let witness_bytes = blocks.iter().map(|(_, b)| b.len()).sum();
     let witness_blocks = blocks.len();
     Proof {
-        bytes: car::write((cid_of(&envelope), &envelope), &blocks),
+        bytes: package(&envelope, &blocks),
         result,
         witness_bytes,
         witness_blocks,
@@ -49,12 +49,12 @@ pub fn prove<S: Blockstore>(
     store: &S,
     root: Cid,
     query: &Query,
-) -> prolly_db::Result<Outcome<Proof>> {
+) -> Result<Outcome<Proof>, ProveError> {
     let recorder = RecordingStore::new(store);
-    let db = ready!(Database::open(&recorder, root));
+    let db = ready!(Database::open_unchecked(&recorder, root));
     let result = ready!(db.query(query));
     drop(db);
-    Ok(Outcome::Complete(package(
+    Ok(Outcome::Complete(proof(
         Subject::Root(root),
         query,
         result,
@@ -68,13 +68,13 @@ pub fn prove_anchored<S: Blockstore>(
     state_root: Cid,
     actor: u64,
     query: &Query,
-) -> Result<Outcome<Proof>, VerifyError> {
+) -> Result<Outcome<Proof>, ProveError> {
     let recorder = RecordingStore::new(store);
     let root = ready!(anchor::db_root(&recorder, &state_root, actor));
-    let db = ready!(Database::open(&recorder, root));
+    let db = ready!(Database::open_unchecked(&recorder, root));
     let result = ready!(db.query(query));
     drop(db);
-    Ok(Outcome::Complete(package(
+    Ok(Outcome::Complete(proof(
         Subject::Anchored {
             state: state_root,
             actor,
@@ -83,51 +83,6 @@ pub fn prove_anchored<S: Blockstore>(
         result,
         recorder.take(),
     )))
-}
-
-/// The checked pieces of a proof: its envelope and a store of its witness blocks.
-pub(crate) struct Witness {
-    pub envelope: Envelope,
-    pub store: MemoryBlockstore,
-    pub blocks: usize,
-}
-
-impl Witness {
-    /// Reads a proof. With `deferred`, only the envelope is hashed here: the tree hash-checks
-    /// every block it loads, and [`Witness::exact`] refuses blocks it did not load.
-    pub fn open(proof: &[u8], deferred: bool) -> Result<Witness, VerifyError> {
-        let parsed = if deferred {
-            car::read_strict_deferred(proof)?
-        } else {
-            car::read_strict(proof)?
-        };
-        let envelope = Envelope::decode(parsed.root_block)?;
-        let store = MemoryBlockstore::default();
-        for (cid, data) in &parsed.blocks {
-            store
-                .put_keyed(cid, data)
-                .map_err(|e| VerifyError::malformed(e.to_string()))?;
-        }
-        Ok(Witness {
-            envelope,
-            store,
-            blocks: parsed.blocks.len(),
-        })
-    }
-
-    /// A recorder over the witness, to run the verifying read through.
-    pub fn reader(&self) -> RecordingStore<&MemoryBlockstore> {
-        RecordingStore::cids_only(&self.store)
-    }
-
-    /// Proofs are exact: the verifying read must have used every witness block.
-    pub fn exact(&self, reader: &RecordingStore<&MemoryBlockstore>) -> Result<(), VerifyError> {
-        let used = reader.read_cids().len();
-        if used != self.blocks {
-            return Err(VerifyError::Unused(self.blocks - used));
-        }
-        Ok(())
-    }
 }
 
 fn check_claims(
@@ -156,8 +111,8 @@ fn rerun(
     query: &Query,
     result: &QueryResult,
 ) -> Result<(), VerifyError> {
-    let db = needed(Database::open(reader, root)?)?;
-    let got = needed(db.query(query)?)?;
+    let db = Database::open_unchecked(reader, root)?.into_result()?;
+    let got = db.query(query)?.into_result()?;
     if got.stop != result.stop
         || got.count != result.count
         || got.cursor != result.cursor
@@ -204,7 +159,7 @@ pub fn verify_anchored(
         result,
     )?;
     let reader = witness.reader();
-    let root = needed(anchor::db_root(&reader, state_root, actor)?)?;
+    let root = anchor::db_root(&reader, state_root, actor)?.into_result()?;
     rerun(&witness, &reader, root, query, result)
 }
 
@@ -215,29 +170,24 @@ pub fn prove_diff<S: Blockstore>(
     store: &S,
     from: Cid,
     to: Cid,
-) -> prolly_db::Result<Outcome<(prolly_db::DocDiff, Vec<u8>)>> {
+) -> Result<Outcome<(DocDiff, Vec<u8>)>, ProveError> {
     let recorder = RecordingStore::new(store);
-    let before = ready!(Database::open(&recorder, from));
-    let after = ready!(before.at_in(&recorder, to));
+    let before = ready!(Database::open_unchecked(&recorder, from));
+    let after = ready!(before.at_through(&recorder, to));
     let diff = ready!(before.diff(&after));
     drop((before, after));
     let envelope = Envelope {
         subject: Subject::Diff { from, to },
         query: Vec::new(),
-        result: prolly_db::diff::to_cbor(&diff),
+        result: diff_to_cbor(&diff),
     }
     .encode();
-    let car = car::write((cid_of(&envelope), &envelope), &recorder.take());
+    let car = package(&envelope, &recorder.take());
     Ok(Outcome::Complete((diff, car)))
 }
 
 /// Checks that `diff` is exactly what changed from `from` to `to`, from the proof alone.
-pub fn verify_diff(
-    from: &Cid,
-    to: &Cid,
-    diff: &prolly_db::DocDiff,
-    proof: &[u8],
-) -> Result<(), VerifyError> {
+pub fn verify_diff(from: &Cid, to: &Cid, diff: &DocDiff, proof: &[u8]) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
     if witness.envelope.subject
         != (Subject::Diff {
@@ -247,15 +197,15 @@ pub fn verify_diff(
     {
         return Err(VerifyError::Mismatch("root"));
     }
-    let claimed = prolly_db::diff::to_cbor(diff);
+    let claimed = diff_to_cbor(diff);
     if witness.envelope.result != claimed || !witness.envelope.query.is_empty() {
         return Err(VerifyError::Mismatch("result"));
     }
     let reader = witness.reader();
-    let before = needed(Database::open(&reader, *from)?)?;
-    let after = needed(before.at_in(&reader, *to)?)?;
-    let got = needed(before.diff(&after)?)?;
-    if prolly_db::diff::to_cbor(&got) != claimed {
+    let before = Database::open_unchecked(&reader, *from)?.into_result()?;
+    let after = before.at_through(&reader, *to)?.into_result()?;
+    let got = before.diff(&after)?.into_result()?;
+    if diff_to_cbor(&got) != claimed {
         return Err(VerifyError::WrongResult);
     }
     witness.exact(&reader)

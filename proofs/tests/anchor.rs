@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use cid::Cid;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
-use prolly_proofs::anchor::{ActorEntry, prove_actor, verify_actor};
+use prolly_proofs::{ActorEntry, prove_actor, verify_actor};
 use prolly_proofs::{VerifyError, car};
 
 fn genesis() -> Option<(MemoryBlockstore, Cid, BTreeMap<u64, ActorEntry>)> {
@@ -103,7 +103,7 @@ fn anchored_query_proofs_verify_from_the_state_root_alone() {
     use fvm_ipld_hamt::{BytesKey, Hamt};
     use ipld_core::ipld::Ipld;
     use prolly_db::{Database, Query, WriteBatch};
-    use prolly_proofs::anchor::id_address;
+    use prolly_proofs::id_address;
     use prolly_proofs::{prove_anchored, verify_anchored};
     use prolly_tree::{Config, RawValue, cid_of};
 
@@ -114,7 +114,7 @@ fn anchored_query_proofs_verify_from_the_state_root_alone() {
     for i in 0..500 {
         batch.insert(
             "c",
-            prolly_db::json::parse(&format!(r#"{{"_id": {i}, "v": {}}}"#, i * 3)).unwrap(),
+            prolly_db::parse_json(&format!(r#"{{"_id": {i}, "v": {}}}"#, i * 3)).unwrap(),
         );
     }
     db.apply(&batch).unwrap().expect_complete();

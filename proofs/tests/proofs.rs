@@ -184,7 +184,7 @@ fn membership_absence_range_and_count_proofs() {
     let store = MemoryBlockstore::default();
     let docs: Vec<Ipld> = (0..2000)
         .map(|i| {
-            prolly_db::json::parse(&format!(
+            prolly_db::parse_json(&format!(
                 r#"{{"_id": {i}, "group": "g{}", "n": {i}}}"#,
                 i % 7
             ))
@@ -192,7 +192,7 @@ fn membership_absence_range_and_count_proofs() {
         })
         .collect();
     let def = IndexDef::from_ipld(
-        &prolly_db::json::parse(r#"{"name": "by_group", "fields": ["group", "n"]}"#).unwrap(),
+        &prolly_db::parse_json(r#"{"name": "by_group", "fields": ["group", "n"]}"#).unwrap(),
     )
     .unwrap();
     let root = database(&store, &docs, &[def]);

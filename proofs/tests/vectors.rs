@@ -108,7 +108,7 @@ fn golden_proofs_do_not_drift_and_verify() {
         .as_array()
         .unwrap()
     {
-        let result = prolly_db::json::from_json(&entry["result"]).unwrap();
+        let result = prolly_db::ipld_from_json(&entry["result"]).unwrap();
         QueryResult::from_ipld(&result).unwrap();
     }
 }

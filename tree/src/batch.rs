@@ -19,7 +19,7 @@ use ipld_core::ipld::Ipld;
 use crate::chunker::{Chunker, fits_alone};
 use crate::config::Config;
 use crate::cursor::child_cid;
-use crate::error::{Error, Result};
+use crate::error::{Corruption, EncodeError, Error, InvalidInput, Result};
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::ready;
@@ -32,7 +32,7 @@ use crate::value::RawValue;
 pub struct Batch {
     ops: BTreeMap<Bytes, Option<RawValue>>,
     /// The first value that could not be encoded: the whole batch is refused when applied.
-    invalid: Option<String>,
+    invalid: Option<EncodeError>,
 }
 
 impl Batch {
@@ -42,10 +42,10 @@ impl Batch {
 
     /// Puts IPLD data. A value DAG-CBOR cannot hold makes the batch fail when applied.
     pub fn put(&mut self, key: impl Into<Bytes>, value: Ipld) -> &mut Self {
-        match RawValue::from_ipld(&value) {
+        match RawValue::encode_ipld(&value) {
             Ok(raw) => self.put_raw(key, raw),
             Err(e) => {
-                self.invalid.get_or_insert(e.to_string());
+                self.invalid.get_or_insert(e);
                 self
             }
         }
@@ -67,8 +67,8 @@ impl Batch {
     }
 
     /// Why the batch cannot be applied, if a value did not encode.
-    pub(crate) fn invalid(&self) -> Option<&str> {
-        self.invalid.as_deref()
+    pub(crate) fn invalid(&self) -> Option<EncodeError> {
+        self.invalid
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,18 +100,18 @@ const CHILD_OVERHEAD: usize = 41 + 9;
 pub(crate) fn check_entry(config: &Config, key: &[u8], value: &RawValue) -> Result<()> {
     let key_len = size::bytes_len(key.len());
     if !fits_alone(config, 0, key_len + value.len()) {
-        return Err(Error::Invalid(format!(
-            "entry of {} bytes exceeds the leaf cap of {} bytes",
-            key_len + value.len(),
-            config.leaf_cap
-        )));
+        return Err(InvalidInput::EntryTooLarge {
+            size: key_len + value.len(),
+            cap: config.leaf_cap,
+        }
+        .into());
     }
     if !fits_alone(config, 1, key_len + CHILD_OVERHEAD) {
-        return Err(Error::Invalid(format!(
-            "key of {} bytes is too long for the internal cap of {} bytes",
-            key.len(),
-            config.internal_cap
-        )));
+        return Err(InvalidInput::KeyTooLarge {
+            size: key.len(),
+            cap: config.internal_cap,
+        }
+        .into());
     }
     Ok(())
 }
@@ -127,8 +127,8 @@ pub(crate) fn apply<S: Blockstore>(
     batch: &Batch,
     writer: &mut Writer,
 ) -> Result<Outcome<Option<Entry>>> {
-    if let Some(reason) = &batch.invalid {
-        return Err(Error::Invalid(reason.clone()));
+    if let Some(e) = batch.invalid {
+        return Err(InvalidInput::Encode(e).into());
     }
     let mut edits: Edits = Vec::with_capacity(batch.len());
     for (key, value) in batch.iter() {
@@ -443,10 +443,13 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             cid = child;
         }
         if node.level < self.level {
-            return Err(Error::Corrupt {
+            return Err(Error::corrupt(
                 cid,
-                reason: format!("no level {} on this path", self.level),
-            });
+                Corruption::WrongLevel {
+                    found: node.level,
+                    expected: self.level,
+                },
+            ));
         }
         Ok(Outcome::Complete(Position {
             ancestors,

@@ -1,10 +1,13 @@
 //! Bulk build: a tree from a sorted stream of entries, one chunker per level, in one pass.
 
+use bytes::Bytes;
+
 use crate::chunker::Chunker;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{InvalidInput, Result};
 use crate::node::{Entry, Node, Value};
 use crate::store::Writer;
+use crate::value::RawValue;
 
 /// Feeds entries bottom-up: a node closed at one level becomes an entry of the level above.
 pub struct Builder {
@@ -33,23 +36,21 @@ impl Builder {
     }
 
     /// Adds the next leaf entry. Keys must be strictly ascending.
-    pub fn push(&mut self, entry: Entry, writer: &mut Writer) -> Result<()> {
+    pub fn push(&mut self, key: Bytes, value: RawValue, writer: &mut Writer) -> Result<()> {
         if let Some(last) = &self.last_key
-            && entry.key[..] <= last[..]
+            && key[..] <= last[..]
         {
-            return Err(Error::Invalid(
-                "bulk build needs strictly ascending keys".into(),
-            ));
+            return Err(InvalidInput::KeysNotAscending.into());
         }
-        if let Value::Data(value) = &entry.value {
-            crate::batch::check_entry(&self.config, &entry.key, value)?;
-        } else {
-            return Err(Error::Invalid("a leaf entry must hold data".into()));
-        }
+        crate::batch::check_entry(&self.config, &key, &value)?;
         let last = self.last_key.get_or_insert_with(Vec::new);
         last.clear();
-        last.extend_from_slice(&entry.key);
+        last.extend_from_slice(&key);
         self.count += 1;
+        let entry = Entry {
+            key,
+            value: Value::Data(value),
+        };
         self.push_at(0, entry, writer);
         Ok(())
     }

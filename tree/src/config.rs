@@ -3,7 +3,7 @@
 
 use fvm_ipld_encoding::tuple::*;
 
-use crate::error::{Error, Result};
+use crate::error::ConfigError;
 
 /// The node format version written in every root object.
 pub const FORMAT_VERSION: u64 = 1;
@@ -56,24 +56,29 @@ impl Config {
         }
     }
 
-    pub fn validate(&self) -> Result<()> {
-        let check = |what: &str, target: u32, cap: u32| -> Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |level: &'static str, target: u32, cap: u32| {
             if target == 0 || target > MAX_TARGET {
-                return Err(Error::Config(format!(
-                    "{what} target {target} outside 1..={MAX_TARGET} bytes"
-                )));
+                return Err(ConfigError::Target {
+                    level,
+                    value: target,
+                    max: MAX_TARGET,
+                });
             }
             if !(MIN_CAP..=MAX_CAP).contains(&cap) {
-                return Err(Error::Config(format!(
-                    "{what} cap {cap} outside {MIN_CAP}..={MAX_CAP} bytes"
-                )));
+                return Err(ConfigError::Cap {
+                    level,
+                    value: cap,
+                    min: MIN_CAP,
+                    max: MAX_CAP,
+                });
             }
             Ok(())
         };
         check("leaf", self.leaf_target, self.leaf_cap)?;
         check("internal", self.internal_target, self.internal_cap)?;
         if self.min_entries < 2 {
-            return Err(Error::Config("min_entries must be at least 2".into()));
+            return Err(ConfigError::MinEntries(self.min_entries));
         }
         Ok(())
     }

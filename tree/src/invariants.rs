@@ -6,10 +6,45 @@ use fvm_ipld_blockstore::Blockstore;
 
 use crate::chunker::Chunker;
 use crate::cursor::child_cid;
+use crate::error::Error;
 use crate::node::{Node, Value};
 use crate::root::RootObject;
 use crate::size;
 use crate::store::{NodeCache, NodeReader};
+
+/// A broken invariant, or a tree that cannot be read to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum Violation {
+    /// A block is absent, corrupt, or the store failed.
+    #[error(transparent)]
+    Read(#[from] Error),
+    #[error("a level-{child} node under a level-{parent} node")]
+    LevelStep { parent: u32, child: u32 },
+    #[error("a level-{level} key is not its child's last key")]
+    ParentKey { level: u32 },
+    #[error("child count {recorded}, actual {actual}")]
+    ChildCount { recorded: u64, actual: u64 },
+    #[error("levels are not consecutive")]
+    LevelsNotConsecutive,
+    #[error("keys out of order at level {level}")]
+    KeyOrder { level: u32 },
+    #[error("a node of {size} bytes over the cap of {cap} at level {level}")]
+    OverCap { level: u32, size: usize, cap: u32 },
+    #[error("the computed size of a level-{level} node differs from its encoding ({size} bytes)")]
+    SizeFormula { level: u32, size: usize },
+    #[error(
+        "level {level} is cut differently from the chunker: {nodes} nodes, expected {expected}"
+    )]
+    Cut {
+        level: u32,
+        nodes: usize,
+        expected: usize,
+    },
+    #[error("the root has a single child")]
+    SingleChildRoot,
+    #[error("the root object counts {recorded} entries, the tree holds {actual}")]
+    RootCount { recorded: u64, actual: u64 },
+}
 
 /// Checks the tree named by a root object CID:
 /// - every block is present, hashes to its CID, and decodes;
@@ -19,20 +54,16 @@ use crate::store::{NodeCache, NodeReader};
 /// - each level is cut exactly where the chunker cuts it, and the root is the lowest level with a
 ///   single node (so the tree is the one a build from scratch gives);
 /// - the root object's count is the number of entries.
-pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), String> {
-    let root_object = match RootObject::load(store, root).map_err(|e| e.to_string())? {
-        crate::Outcome::Complete(r) => r,
-        crate::Outcome::Missing(_) => return Err("root object missing".into()),
-    };
+pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Violation> {
+    let root_object = RootObject::load(store, root)?
+        .into_result()
+        .map_err(Error::from)?;
     let config = root_object.config;
     // A cache of its own: the check must read the blocks, not trust what a tree has cached.
     let cache = NodeCache::default();
     let reader = NodeReader::new(store, &cache);
-    let load = |cid: &Cid| -> Result<std::sync::Arc<Node>, String> {
-        match reader.load(cid, None).map_err(|e| e.to_string())? {
-            crate::Outcome::Complete(n) => Ok(n),
-            crate::Outcome::Missing(_) => Err(format!("block {cid} missing")),
-        }
+    let load = |cid: &Cid| -> Result<std::sync::Arc<Node>, Violation> {
+        Ok(reader.load(cid, None)?.into_result().map_err(Error::from)?)
     };
     // Levels top-down, each a list of nodes in key order.
     let mut levels: Vec<Vec<std::sync::Arc<Node>>> = vec![vec![load(&root_object.node)?]];
@@ -46,18 +77,23 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
             for (i, entry) in parent.entries.iter().enumerate() {
                 let child = load(child_cid(parent, i))?;
                 if child.level + 1 != parent.level {
-                    return Err(format!(
-                        "level {} under level {}",
-                        child.level, parent.level
-                    ));
+                    return Err(Violation::LevelStep {
+                        parent: parent.level,
+                        child: child.level,
+                    });
                 }
                 if child.last_key() != Some(&entry.key) {
-                    return Err("parent key is not the child's last key".into());
+                    return Err(Violation::ParentKey {
+                        level: parent.level,
+                    });
                 }
                 if let Value::Child { count, .. } = entry.value
                     && count != child.count()
                 {
-                    return Err(format!("child count {count}, actual {}", child.count()));
+                    return Err(Violation::ChildCount {
+                        recorded: count,
+                        actual: child.count(),
+                    });
                 }
                 children.push(child);
             }
@@ -68,7 +104,7 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
     for (depth, nodes) in levels.iter().enumerate() {
         let level = nodes[0].level;
         if level as usize != levels.len() - 1 - depth {
-            return Err("levels are not consecutive".into());
+            return Err(Violation::LevelsNotConsecutive);
         }
         let entries: Vec<_> = nodes
             .iter()
@@ -76,17 +112,21 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
             .collect();
         for pair in entries.windows(2) {
             if pair[0].key >= pair[1].key {
-                return Err(format!("keys out of order at level {level}"));
+                return Err(Violation::KeyOrder { level });
             }
         }
         for node in nodes {
             let len = node.encode().len();
             if len > config.cap(level) as usize {
-                return Err(format!("node of {len} bytes over the cap at level {level}"));
+                return Err(Violation::OverCap {
+                    level,
+                    size: len,
+                    cap: config.cap(level),
+                });
             }
             let payload: usize = node.entries.iter().map(|e| e.encoded_len()).sum();
             if size::node_len(level, node.entries.len(), payload) != len {
-                return Err("computed node size differs from the encoding".into());
+                return Err(Violation::SizeFormula { level, size: len });
             }
         }
         let mut chunker = Chunker::new(config, level);
@@ -101,24 +141,24 @@ pub fn check_invariants<S: Blockstore>(store: &S, root: &Cid) -> Result<(), Stri
         }
         let actual: Vec<&Node> = nodes.iter().map(|n| n.as_ref()).collect();
         if expected.len() != actual.len() || expected.iter().zip(&actual).any(|(a, b)| a != *b) {
-            return Err(format!(
-                "level {level} is cut differently from the chunker: {} nodes, expected {}",
-                actual.len(),
-                expected.len()
-            ));
+            return Err(Violation::Cut {
+                level,
+                nodes: actual.len(),
+                expected: expected.len(),
+            });
         }
         if depth == 1 && nodes.len() < 2 {
-            return Err("the root has a single child".into());
+            return Err(Violation::SingleChildRoot);
         }
         if level == 0 {
             total = entries.len() as u64;
         }
     }
     if total != root_object.count {
-        return Err(format!(
-            "root object counts {}, tree holds {total}",
-            root_object.count
-        ));
+        return Err(Violation::RootCount {
+            recorded: root_object.count,
+            actual: total,
+        });
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 //!
 //! Reads return [`Outcome`]: complete, or missing the blocks the store lacks, so a client can
 //! fetch them and run again. Errors are only for corrupt blocks, store failures and bad input.
+//! Over a store that should be complete, [`Outcome::into_result`] makes a missing block an error,
+//! so that `?` works.
 //!
 //! ```
 //! use std::ops::Bound;
@@ -18,11 +20,11 @@
 //! let mut tree = Tree::empty(&store, Config::default())?;
 //! let mut batch = Batch::new();
 //! batch.put(b"apple".to_vec(), Ipld::Integer(3)).put(b"pear".to_vec(), Ipld::Integer(5));
-//! tree.apply(&batch)?.expect_complete(); // one pass down the tree, one flush
+//! tree.apply(&batch)?.into_result()?; // one pass down the tree, one flush
 //!
-//! let pear = tree.get(b"pear")?.expect_complete().expect("present");
+//! let pear = tree.get(b"pear")?.into_result()?.expect("present");
 //! assert_eq!(pear.to_ipld()?, Ipld::Integer(5));
-//! let all = tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Backward)?.expect_complete();
+//! let all = tree.range(Bound::Unbounded, Bound::Unbounded, Direction::Backward)?.into_result()?;
 //! assert_eq!(all[0].0, &b"pear"[..]);
 //!
 //! // The same entries, in any order of writes, give the same root.
@@ -57,19 +59,15 @@ pub use batch::Batch;
 pub use boundary::{boundary_hash, level_seed};
 /// Keys are `Bytes`: cheap to clone, and sliced from the block they were read from.
 pub use bytes::Bytes;
+pub use codec::decode_ipld;
 pub use config::{Config, FORMAT_VERSION};
-
-/// The canonical DAG-CBOR writers, for forms that are written field by field.
-pub mod cbor {
-    pub use crate::codec::{
-        MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TEXT, MAJOR_UINT, read_ipld, write_head,
-        write_text,
-    };
-}
 pub use cursor::Cursor;
 pub use diff::Change;
-pub use error::{Error, Result};
-pub use invariants::check_invariants;
+pub use error::{
+    ConfigError, CorruptBlock, Corruption, DecodeError, EncodeError, Error, InvalidInput, Missing,
+    Result, ShapeError,
+};
+pub use invariants::{Violation, check_invariants};
 pub use merge::{Conflict, Resolution};
 pub use node::{Entry, Node, Value};
 pub use outcome::Outcome;

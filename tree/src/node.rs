@@ -8,6 +8,7 @@ use bytes::Bytes;
 use cid::Cid;
 
 use crate::codec::{self, Decoder, MAJOR_ARRAY, MAJOR_UINT};
+use crate::error::{DecodeError, ShapeError};
 use crate::size;
 use crate::value::RawValue;
 
@@ -53,7 +54,7 @@ pub struct Node {
 
 impl Node {
     /// A leaf of (key, value) entries in strictly ascending key order.
-    pub fn leaf(entries: impl IntoIterator<Item = (Bytes, RawValue)>) -> Result<Node, String> {
+    pub fn leaf(entries: impl IntoIterator<Item = (Bytes, RawValue)>) -> Result<Node, ShapeError> {
         let entries = entries
             .into_iter()
             .map(|(key, v)| Entry {
@@ -71,9 +72,9 @@ impl Node {
     pub fn internal(
         level: u32,
         children: impl IntoIterator<Item = (Bytes, Cid, u64)>,
-    ) -> Result<Node, String> {
+    ) -> Result<Node, ShapeError> {
         if level == 0 {
-            return Err("an internal node is above level 0".into());
+            return Err(ShapeError::InternalAtLevelZero);
         }
         let entries = children
             .into_iter()
@@ -149,15 +150,17 @@ impl Node {
     }
 
     /// Decodes and checks a node block. Keys and values share the block's buffer.
-    pub fn decode(bytes: impl Into<Bytes>) -> Result<Node, String> {
+    pub fn decode(bytes: impl Into<Bytes>) -> Result<Node, DecodeError> {
         let mut d = Decoder::new(bytes.into());
         let fields = d.expect(MAJOR_ARRAY, "a node (an array)")?;
-        let level = u32::try_from(d.uint()?).map_err(|_| "level out of range")?;
+        let level = u32::try_from(d.uint()?).map_err(|_| DecodeError::LevelOutOfRange)?;
         let expected_fields = if level == 0 { 3 } else { 4 };
         if fields != expected_fields {
-            return Err(format!(
-                "a level-{level} node has {expected_fields} fields, not {fields}"
-            ));
+            return Err(DecodeError::NodeFields {
+                level,
+                expected: expected_fields,
+                found: fields,
+            });
         }
         let n = d.expect(MAJOR_ARRAY, "the keys")?;
         // Every entry takes at least one byte: a count beyond the block is corrupt, and must not
@@ -166,10 +169,14 @@ impl Node {
         for _ in 0..n {
             keys.push(d.bytes()?);
         }
-        let column = |d: &mut Decoder, what: &str| -> Result<(), String> {
-            match d.expect(MAJOR_ARRAY, what)? {
+        let column = |d: &mut Decoder, column: &'static str| -> Result<(), DecodeError> {
+            match d.expect(MAJOR_ARRAY, column)? {
                 len if len == n => Ok(()),
-                len => Err(format!("{n} keys but {len} {what}")),
+                found => Err(DecodeError::ColumnLength {
+                    keys: n,
+                    found,
+                    column,
+                }),
             }
         };
         let entries: Vec<Entry> = if level == 0 {
@@ -181,7 +188,7 @@ impl Node {
                         value: Value::Data(RawValue::from_validated(d.value()?)),
                     })
                 })
-                .collect::<Result<_, String>>()?
+                .collect::<Result<_, DecodeError>>()?
         } else {
             column(&mut d, "links")?;
             let cids = (0..n).map(|_| d.cid()).collect::<Result<Vec<_>, _>>()?;
@@ -197,10 +204,10 @@ impl Node {
                         },
                     })
                 })
-                .collect::<Result<_, String>>()?
+                .collect::<Result<_, DecodeError>>()?
         };
         if !d.at_end() {
-            return Err("trailing bytes after the node".into());
+            return Err(DecodeError::TrailingBytes);
         }
         let node = Node { level, entries };
         node.check_shape()?;
@@ -209,19 +216,19 @@ impl Node {
 
     /// Structural rules a decoder enforces: keys strictly ascending, no empty internal node,
     /// counts positive.
-    fn check_shape(&self) -> Result<(), String> {
+    fn check_shape(&self) -> Result<(), ShapeError> {
         if self.level > 0 && self.entries.is_empty() {
-            return Err("empty internal node".into());
+            return Err(ShapeError::EmptyInternal);
         }
         if self
             .entries
             .windows(2)
             .any(|pair| pair[0].key >= pair[1].key)
         {
-            return Err("keys not strictly ascending".into());
+            return Err(ShapeError::KeysNotAscending);
         }
         if self.entries.iter().any(|e| e.count() == 0) {
-            return Err("child with zero entries".into());
+            return Err(ShapeError::ZeroCount);
         }
         Ok(())
     }

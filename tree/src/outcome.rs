@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 
 use cid::Cid;
 
+use crate::error::Missing;
+
 /// Either the complete value, or the sorted set of CIDs the read needs and the store lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome<T> {
@@ -74,12 +76,22 @@ impl<T> Outcome<T> {
         }
     }
 
-    /// The value, or a panic naming the missing blocks. For tests and for stores known to be complete.
+    /// The value, or [`Missing`] carrying the CIDs, so that `?` works where a store should be
+    /// complete: `db.query(&q)?.into_result()?`. Every crate's error converts from `Missing`.
+    pub fn into_result(self) -> Result<T, Missing> {
+        match self {
+            Outcome::Complete(v) => Ok(v),
+            Outcome::Missing(m) => Err(Missing(m)),
+        }
+    }
+
+    /// The value, or a panic naming the missing blocks. For tests only: code uses
+    /// [`Outcome::into_result`].
     #[track_caller]
     pub fn expect_complete(self) -> T {
         match self {
             Outcome::Complete(v) => v,
-            Outcome::Missing(m) => panic!("read incomplete: {} block(s) missing", m.len()),
+            Outcome::Missing(m) => panic!("read incomplete: {}", Missing(m)),
         }
     }
 }

@@ -7,7 +7,7 @@ use fvm_ipld_encoding::tuple::*;
 use ipld_core::ipld::Ipld;
 
 use crate::config::{Config, FORMAT_VERSION};
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::outcome::Outcome;
 use crate::store::load_block;
 
@@ -36,10 +36,10 @@ impl RootObject {
 
     pub fn load<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<RootObject>> {
         let bytes = crate::ready!(load_block(store, cid));
-        let corrupt = |reason: String| Error::Corrupt { cid: *cid, reason };
+        let corrupt = |reason: Corruption| Error::corrupt(*cid, reason);
         // Read the version first: a future format may not parse as this one.
         let fields: Vec<Ipld> = fvm_ipld_encoding::from_slice(&bytes)
-            .map_err(|e| corrupt(format!("root object: {e}")))?;
+            .map_err(|e| corrupt(Corruption::RootObject(e.to_string())))?;
         match fields.first() {
             Some(Ipld::Integer(v)) if *v == FORMAT_VERSION as i128 => {}
             Some(Ipld::Integer(v)) if *v >= 0 => {
@@ -48,11 +48,17 @@ impl RootObject {
                     supported: FORMAT_VERSION,
                 });
             }
-            _ => return Err(corrupt("root object lacks a version".into())),
+            _ => {
+                return Err(corrupt(Corruption::RootObject(
+                    "no version in its first field".into(),
+                )));
+            }
         }
         let root: RootObject = fvm_ipld_encoding::from_slice(&bytes)
-            .map_err(|e| corrupt(format!("root object: {e}")))?;
-        root.config.validate().map_err(|e| corrupt(e.to_string()))?;
+            .map_err(|e| corrupt(Corruption::RootObject(e.to_string())))?;
+        root.config
+            .validate()
+            .map_err(|e| corrupt(Corruption::RootConfig(e)))?;
         Ok(Outcome::Complete(root))
     }
 }

@@ -42,8 +42,7 @@ pub fn stats<S: Blockstore>(store: &S, root: Cid) -> Result<Outcome<Stats>> {
         for (cid, level) in frontier {
             let bytes = ready!(load_block(store, &cid));
             let size = bytes.len() as u64;
-            let node =
-                Node::decode(bytes).map_err(|reason| crate::Error::Corrupt { cid, reason })?;
+            let node = Node::decode(bytes).map_err(|e| crate::Error::corrupt(cid, e))?;
             check_level(&cid, &node, level)?;
             if stats.levels.is_empty() {
                 stats.depth = node.level + 1;

@@ -10,7 +10,7 @@ use fvm_ipld_encoding::DAG_CBOR;
 use multihash_codetable::{Code, MultihashDigest};
 use rustc_hash::FxHashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::ready;
@@ -25,18 +25,16 @@ pub fn load_block<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<Vec<u8>
     let bytes = match store.get(cid) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Ok(Outcome::missing_one(*cid)),
-        Err(e) => return Err(Error::Store(e.to_string())),
+        Err(e) => return Err(Error::Store(e)),
     };
-    let corrupt = |reason: &str| Error::Corrupt {
-        cid: *cid,
-        reason: reason.to_string(),
-    };
+    let corrupt = |reason: Corruption| Error::corrupt(*cid, reason);
     if cid.codec() != DAG_CBOR {
-        return Err(corrupt("not a DAG-CBOR block"));
+        return Err(corrupt(Corruption::NotDagCbor(cid.codec())));
     }
-    let code = Code::try_from(cid.hash().code()).map_err(|_| corrupt("unknown hash function"))?;
+    let code = Code::try_from(cid.hash().code())
+        .map_err(|_| corrupt(Corruption::UnknownHash(cid.hash().code())))?;
     if code.digest(&bytes).digest() != cid.hash().digest() {
-        return Err(corrupt("bytes do not match the CID's hash"));
+        return Err(corrupt(Corruption::HashMismatch));
     }
     Ok(Outcome::Complete(bytes))
 }
@@ -154,13 +152,12 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
                     match self.store.get(cid) {
                         Ok(Some(bytes)) => bytes,
                         Ok(None) => return Ok(Outcome::missing_one(*cid)),
-                        Err(e) => return Err(Error::Store(e.to_string())),
+                        Err(e) => return Err(Error::Store(e)),
                     }
                 };
                 let size = bytes.len();
                 let node = Arc::new(
-                    Node::decode(Bytes::from(bytes))
-                        .map_err(|reason| Error::Corrupt { cid: *cid, reason })?,
+                    Node::decode(Bytes::from(bytes)).map_err(|e| Error::corrupt(*cid, e))?,
                 );
                 if keep {
                     self.cache.insert(*cid, node.clone(), size);
@@ -175,10 +172,13 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
 
 pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
     match level {
-        Some(level) if node.level != level => Err(Error::Corrupt {
-            cid: *cid,
-            reason: format!("node at level {} where level {level} belongs", node.level),
-        }),
+        Some(expected) if node.level != expected => Err(Error::corrupt(
+            *cid,
+            Corruption::WrongLevel {
+                found: node.level,
+                expected,
+            },
+        )),
         _ => Ok(()),
     }
 }
@@ -261,9 +261,7 @@ impl Writer {
         } else {
             FxHashMap::default()
         };
-        store
-            .put_many_keyed(self.blocks)
-            .map_err(|e| Error::Store(e.to_string()))?;
+        store.put_many_keyed(self.blocks).map_err(Error::Store)?;
         // Internal nodes are what the next operation reads again; a new leaf rarely is.
         for (cid, node) in self.nodes {
             cache.insert(cid, node, sizes.get(&cid).copied().unwrap_or(0));

@@ -14,7 +14,7 @@ use crate::build::Builder;
 use crate::config::Config;
 use crate::cursor::Cursor;
 use crate::diff::{self, Change};
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, InvalidInput, Result};
 use crate::merge::{self, Conflict, Resolution};
 use crate::node::{Entry, Value};
 use crate::outcome::Outcome;
@@ -55,26 +55,19 @@ impl<S: Blockstore> Tree<S> {
     }
 
     /// Builds a tree from entries in strictly ascending key order, in one pass and one flush.
+    /// All or nothing: a value DAG-CBOR cannot hold, or keys out of order, write no block.
     pub fn build<K: Into<Bytes>>(
         store: S,
         config: Config,
         entries: impl IntoIterator<Item = (K, Ipld)>,
     ) -> Result<Self> {
-        let mut invalid = None;
-        let raw = entries
-            .into_iter()
-            .map_while(|(k, v)| match RawValue::from_ipld(&v) {
-                Ok(raw) => Some((k, raw)),
-                Err(e) => {
-                    invalid = Some(e);
-                    None
-                }
-            });
-        let tree = Self::build_raw(store, config, raw);
-        match invalid {
-            Some(e) => Err(e),
-            None => tree,
-        }
+        Self::build_from(
+            store,
+            config,
+            entries
+                .into_iter()
+                .map(|(k, v)| Ok((k.into(), RawValue::from_ipld(&v)?))),
+        )
     }
 
     /// Builds a tree from already encoded values, in strictly ascending key order.
@@ -83,17 +76,26 @@ impl<S: Blockstore> Tree<S> {
         config: Config,
         entries: impl IntoIterator<Item = (K, RawValue)>,
     ) -> Result<Self> {
+        Self::build_from(
+            store,
+            config,
+            entries.into_iter().map(|(k, v)| Ok((k.into(), v))),
+        )
+    }
+
+    /// The bulk build: every block stays in the writer until the last entry is in, so the first
+    /// error returns before anything reaches the store.
+    fn build_from(
+        store: S,
+        config: Config,
+        entries: impl Iterator<Item = Result<(Bytes, RawValue)>>,
+    ) -> Result<Self> {
         config.validate()?;
         let mut writer = Writer::default();
         let mut builder = Builder::new(config);
-        for (key, value) in entries {
-            builder.push(
-                Entry {
-                    key: key.into(),
-                    value: Value::Data(value),
-                },
-                &mut writer,
-            )?;
+        for entry in entries {
+            let (key, value) = entry?;
+            builder.push(key, value, &mut writer)?;
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);
@@ -134,18 +136,6 @@ impl<S: Blockstore> Tree<S> {
 
     fn reader(&self) -> NodeReader<'_, S> {
         NodeReader::new(&self.store, &self.cache)
-    }
-
-    /// Opens a tree and checks that it was cut with `config`: a writer must not mix configurations.
-    pub fn load_with(store: S, cid: Cid, config: &Config) -> Result<Outcome<Self>> {
-        let tree = ready!(Self::load(store, cid));
-        if tree.root.config != *config {
-            return Err(Error::Config(format!(
-                "tree was built with {:?}, not {config:?}",
-                tree.root.config
-            )));
-        }
-        Ok(Outcome::Complete(tree))
     }
 
     /// The CID of the root object: what names this version.
@@ -265,6 +255,21 @@ impl<S: Blockstore> Tree<S> {
         if batch.len() as u64 > REBUILD_RATIO * self.root.count {
             return self.rebuild(batch);
         }
+        self.apply_incremental(batch)
+    }
+
+    /// `apply` down one path whatever the batch's size: level by level (`false`) or as a
+    /// rebuild (`true`). For the test that holds the two paths to the same root.
+    #[doc(hidden)]
+    pub fn apply_by(&mut self, batch: &Batch, rebuild: bool) -> Result<Outcome<Cid>> {
+        if rebuild {
+            self.rebuild(batch)
+        } else {
+            self.apply_incremental(batch)
+        }
+    }
+
+    fn apply_incremental(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
         let mut writer = Writer::retaining();
         let root = ready!(batch::apply(
             self.reader(),
@@ -292,22 +297,15 @@ impl<S: Blockstore> Tree<S> {
     /// nearly every node would be rewritten anyway, and a build does not re-chunk. History
     /// independence makes the root the same as the level-by-level merge's.
     fn rebuild(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
-        if let Some(reason) = batch.invalid() {
-            return Err(Error::Invalid(reason.to_string()));
+        if let Some(e) = batch.invalid() {
+            return Err(InvalidInput::Encode(e).into());
         }
         let old = ready!(self.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward));
         let mut writer = Writer::default();
         let mut builder = Builder::new(self.root.config);
         let mut old = old.into_iter().peekable();
-        let mut push = |key: Bytes, value: RawValue, writer: &mut Writer| {
-            builder.push(
-                Entry {
-                    key,
-                    value: Value::Data(value),
-                },
-                writer,
-            )
-        };
+        let mut push =
+            |key: Bytes, value: RawValue, writer: &mut Writer| builder.push(key, value, writer);
         for (key, change) in batch.iter() {
             while let Some((k, _)) = old.peek()
                 && k < key
@@ -365,9 +363,11 @@ impl<S: Blockstore> Tree<S> {
     ) -> Result<Outcome<Cid>> {
         for other in [base, right] {
             if other.root.config != self.root.config {
-                return Err(Error::Config(
-                    "cannot merge trees cut with different configurations".into(),
-                ));
+                return Err(ConfigError::Mismatch {
+                    found: format!("{:?}", other.root.config),
+                    expected: format!("{:?}", self.root.config),
+                }
+                .into());
             }
         }
         let batch = ready!(merge::merge_batch(

@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::Decoder;
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, EncodeError};
+use crate::error::{InvalidInput, Result};
 
 /// One DAG-CBOR value, validated. Cheap to clone (it shares the block it was read from). Equal
 /// values have equal bytes, because DAG-CBOR is canonical and the validator enforces it.
@@ -19,24 +20,25 @@ impl RawValue {
     /// Encodes a value. Fails on what DAG-CBOR cannot hold: integers beyond 64 bits, NaN and
     /// infinite floats, nesting deeper than 64.
     pub fn from_ipld(value: &Ipld) -> Result<Self> {
+        Ok(Self::encode_ipld(value).map_err(InvalidInput::Encode)?)
+    }
+
+    pub(crate) fn encode_ipld(value: &Ipld) -> std::result::Result<Self, EncodeError> {
         let mut out = Vec::new();
-        crate::codec::write_ipld(&mut out, value, 0)
-            .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
+        crate::codec::write_ipld(&mut out, value, 0)?;
         Ok(RawValue(Bytes::from(out)))
     }
 
     /// Encodes a map (a document body, say) without building an `Ipld` around it.
     pub fn from_map(map: &std::collections::BTreeMap<String, Ipld>) -> Result<Self> {
         let mut out = Vec::new();
-        crate::codec::write_map(&mut out, map, 0)
-            .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
+        crate::codec::write_map(&mut out, map, 0).map_err(InvalidInput::Encode)?;
         Ok(RawValue(Bytes::from(out)))
     }
 
     /// Encodes any serializable value as DAG-CBOR.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
-        let bytes = fvm_ipld_encoding::to_vec(value)
-            .map_err(|e| Error::Invalid(format!("value does not encode: {e}")))?;
+        let bytes = fvm_ipld_encoding::to_vec(value).map_err(InvalidInput::Serialize)?;
         Self::from_bytes(Bytes::from(bytes))
     }
 
@@ -50,11 +52,9 @@ impl RawValue {
     /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.
     pub fn from_bytes(bytes: Bytes) -> Result<Self> {
         let mut decoder = Decoder::new(bytes);
-        let value = decoder
-            .value()
-            .map_err(|e| Error::Invalid(format!("value: {e}")))?;
+        let value = decoder.value().map_err(InvalidInput::Value)?;
         if !decoder.at_end() {
-            return Err(Error::Invalid("value: trailing bytes".into()));
+            return Err(InvalidInput::Value(DecodeError::TrailingBytes).into());
         }
         Ok(RawValue(value))
     }
@@ -78,15 +78,14 @@ impl RawValue {
 
     /// The value as IPLD data.
     pub fn to_ipld(&self) -> Result<Ipld> {
-        Decoder::new(self.0.clone())
+        Ok(Decoder::new(self.0.clone())
             .ipld()
-            .map_err(|e| Error::Invalid(format!("value does not decode: {e}")))
+            .map_err(InvalidInput::Value)?)
     }
 
     /// The value decoded into any deserializable type.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        fvm_ipld_encoding::from_slice(&self.0)
-            .map_err(|e| Error::Invalid(format!("value does not decode: {e}")))
+        Ok(fvm_ipld_encoding::from_slice(&self.0).map_err(InvalidInput::Deserialize)?)
     }
 }
 

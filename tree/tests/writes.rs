@@ -119,3 +119,57 @@ fn a_refused_batch_writes_nothing() {
     assert_eq!(store.blocks_put.get(), 0);
     assert_eq!(tree.cid(), before);
 }
+
+#[test]
+fn a_refused_build_writes_nothing() {
+    let store = Recording::default();
+    let entries = (0..500).map(|n| {
+        let v = if n == 400 {
+            Ipld::Float(f64::NAN)
+        } else {
+            value(n as u64)
+        };
+        (key(n), v)
+    });
+    assert!(Tree::build(&store, small_config(), entries).is_err());
+    assert_eq!(store.blocks_put.get(), 0, "the valid prefix was written");
+    // Keys out of order are refused the same way.
+    let unordered = [(key(2), value(2)), (key(1), value(1))];
+    assert!(Tree::build(&store, small_config(), unordered).is_err());
+    assert_eq!(store.blocks_put.get(), 0);
+}
+
+proptest::proptest! {
+    /// The level-by-level batch path and the rebuild path (taken when a batch is large against
+    /// the tree) give the same root for the same batch, and it is the bulk build's root.
+    #[test]
+    fn the_incremental_and_rebuild_paths_agree(
+        initial in proptest::collection::btree_map(0u32..2_000, 0u64..50, 0..300),
+        ops in proptest::collection::vec((0u32..2_000, proptest::option::of(0u64..50)), 0..400),
+    ) {
+        let store = MemoryBlockstore::default();
+        let mut model: std::collections::BTreeMap<Vec<u8>, Ipld> =
+            initial.iter().map(|(k, v)| (key(*k), value(*v))).collect();
+        let start = build(&store, small_config(), &model);
+        let mut batch = Batch::new();
+        for (k, v) in &ops {
+            match v {
+                Some(v) => {
+                    batch.put(key(*k), value(*v));
+                    model.insert(key(*k), value(*v));
+                }
+                None => {
+                    batch.delete(key(*k));
+                    model.remove(&key(*k));
+                }
+            }
+        }
+        let mut incremental = start.clone();
+        let mut rebuilt = start.clone();
+        let a = incremental.apply_by(&batch, false).unwrap().expect_complete();
+        let b = rebuilt.apply_by(&batch, true).unwrap().expect_complete();
+        proptest::prop_assert_eq!(a, b);
+        proptest::prop_assert_eq!(a, build(&store, small_config(), &model).cid());
+        assert_valid(&store, &a);
+    }
+}
