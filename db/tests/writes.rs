@@ -575,3 +575,53 @@ fn a_large_bulk_insert_uses_both_threads_and_agrees() {
     clashing[20_000] = doc(r#"{"_id": [1]}"#);
     bulk_matches_one_at_a_time(&[], &clashing, true).unwrap();
 }
+
+/// A gazetteer's place with many alternate names: up to `limits::MAX_ENTRIES_PER_DOCUMENT`
+/// distinct names index (267 is the most in GeoNames' cities500); one more is refused, and the
+/// error names the operation and the document.
+#[test]
+fn a_multi_entry_index_takes_a_real_gazetteer() {
+    let max = prolly_db::limits::MAX_ENTRIES_PER_DOCUMENT;
+    let mut db = new_db();
+    let mut setup = WriteBatch::new();
+    setup.create_collection("places");
+    setup.create_index(
+        "places",
+        IndexDef::from_ipld(&doc(r#"{"name": "by_name", "fields": ["names[]"]}"#)).unwrap(),
+    );
+    db.apply(&setup).unwrap().expect_complete();
+    let place = |id: &str, n: usize| {
+        let names: Vec<Ipld> = (0..n).map(|i| Ipld::String(format!("name {i}"))).collect();
+        Ipld::Map(BTreeMap::from([
+            ("_id".to_string(), Ipld::String(id.into())),
+            ("names".to_string(), Ipld::List(names)),
+        ]))
+    };
+    let mut batch = WriteBatch::new();
+    batch.insert("places", place("jerusalem", 267));
+    batch.insert("places", place("widest", max));
+    db.apply(&batch).unwrap().expect_complete();
+    check_indexes(&db, "places").unwrap();
+    let query = prolly_db::Query::from_json(
+        r#"{"collection": "places", "filter": {"names": "name 266"}, "require_index": true}"#,
+    )
+    .unwrap();
+    let found = db.query(&query).unwrap().expect_complete();
+    assert_eq!(found.docs.len(), 2);
+
+    let mut batch = WriteBatch::new();
+    batch.insert("places", place("small", 3));
+    batch.insert("places", place("too-many", max + 1));
+    let before = db.root();
+    match db.apply(&batch) {
+        Err(e @ Error::Write { op: 1, .. }) => {
+            assert!(
+                matches!(e.refusal(), Some(Refusal::TooManyEntries { count, .. }) if *count == max + 1),
+                "{e}"
+            );
+            assert!(e.to_string().contains(r#"_id "too-many""#), "{e}");
+        }
+        other => panic!("expected the second op refused, got {other:?}"),
+    }
+    assert_eq!(db.root(), before);
+}

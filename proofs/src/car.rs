@@ -101,6 +101,12 @@ fn section<'a>(
     let cid = Cid::read_bytes(&mut reader)
         .map_err(|e| VerifyError::malformed(format!("bad CID: {e}")))?;
     let data = &body[reader.position() as usize..];
+    // A strict CAR has one encoding: the CID parser also takes varints longer than needed.
+    if strict && reader.position() as usize != cid.encoded_len() {
+        return Err(VerifyError::malformed(format!(
+            "block {cid}: CID varints not in their shortest form"
+        )));
+    }
     if cid.version() != cid::Version::V1
         || (strict && ![DAG_CBOR, RAW].contains(&cid.codec()))
         || cid.hash().code() != BLAKE2B_256

@@ -393,5 +393,12 @@ fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
     if !reader.is_empty() {
         return Err(DecodeError::CidTrailingBytes);
     }
+    // The CID parser takes varints that are not in their shortest form (found by fuzzing): such
+    // bytes would be a second encoding of the same CID, so of the same value.
+    if cid.to_bytes() != cid_bytes {
+        return Err(DecodeError::Cid(
+            "varints not in their shortest form".into(),
+        ));
+    }
     Ok(cid)
 }

@@ -202,3 +202,30 @@ fn agrees_with_the_ipld_codec_fixtures() {
         }
     }
 }
+
+/// Found by the `dag_cbor` fuzz target: a CID whose multihash code is a 10-byte varint that the
+/// CID parser accepted, so the same value had a second encoding. Both readers refuse it now.
+#[test]
+fn cids_with_overlong_varints_are_refused() {
+    let crash = unhex(
+        "d82a5827000171a0feffffffffffffff2a19b9931c00000000c862303031300000512791230d7308040605",
+    );
+    assert!(prolly_tree::decode_ipld(&crash).is_err());
+    assert!(RawValue::from_bytes(Bytes::from(crash)).is_err());
+    // The same CID shape with shortest varints (a sha2-256 raw CID) is accepted, and canonical.
+    let cid = cid::Cid::new_v1(
+        0x55,
+        cid::multihash::Multihash::wrap(0x12, &[7; 32]).unwrap(),
+    );
+    let value = RawValue::from_ipld(&Ipld::Link(cid)).unwrap();
+    assert_eq!(
+        prolly_tree::decode_ipld(value.as_bytes()).unwrap(),
+        Ipld::Link(cid)
+    );
+    // The codec 0x55 written as a two-byte varint: refused.
+    let mut long = value.as_bytes().to_vec();
+    let at = long.iter().position(|&b| b == 0x55).unwrap();
+    long.splice(at..=at, [0xd5, 0x00]);
+    long[3] += 1; // the byte string's length
+    assert!(prolly_tree::decode_ipld(&long).is_err());
+}
