@@ -18,13 +18,13 @@ use ipld_core::ipld::Ipld;
 
 use crate::chunker::{Chunker, fits_alone};
 use crate::config::Config;
-use crate::cursor::child_cid;
 use crate::error::{Corruption, EncodeError, Error, InvalidInput, Result};
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
+use crate::path::{Path, Route};
 use crate::ready;
 use crate::size;
-use crate::store::{NodeReader, Writer};
+use crate::store::{NodeReader, Pending, Writer};
 use crate::value::RawValue;
 
 /// Puts and deletes to apply at once. A later operation on the same key replaces an earlier one.
@@ -217,39 +217,8 @@ impl LevelResult {
     }
 }
 
-/// A node at the working level with the path of ancestors above it.
-#[derive(Clone)]
-struct Position {
-    /// (node, index of the child on the path), from the root down to the parent.
-    ancestors: Vec<(Arc<Node>, usize)>,
-    node: Arc<Node>,
-    cid: Cid,
-}
-
-impl Position {
-    /// The position of this node's parent, one level up. Every edit of the level above falls
-    /// at or after it: they are the last keys of nodes from this one on.
-    fn parent(&self, root: Cid) -> Option<Position> {
-        let mut ancestors = self.ancestors.clone();
-        let (node, _) = ancestors.pop()?;
-        let cid = match ancestors.last() {
-            Some((parent, idx)) => *child_cid(parent, *idx),
-            None => root,
-        };
-        Some(Position {
-            ancestors,
-            node,
-            cid,
-        })
-    }
-
-    /// Whether this is the last node of its level: every ancestor is on its last child.
-    fn is_last(&self) -> bool {
-        self.ancestors
-            .iter()
-            .all(|(node, idx)| idx + 1 == node.entries.len())
-    }
-}
+/// A node at the working level, with the path of ancestors above it.
+type Position = Path;
 
 /// One re-chunked run of nodes.
 struct Run {
@@ -408,88 +377,45 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
     /// The node at the working level that `key` routes to: the first child whose last key is
     /// >= key, or the last child.
     fn seek(&mut self, from: Option<&Position>, key: &[u8]) -> Result<Outcome<Position>> {
-        // Keys come in ascending order: climb from the last position only as far as the first
-        // ancestor whose subtree reaches the key (the root always does, by clamping).
-        let mut ancestors = from.map(|p| p.ancestors.clone()).unwrap_or_default();
-        while ancestors.len() > 1
-            && ancestors
-                .last()
-                .is_some_and(|(n, _)| n.last_key().is_some_and(|k| &k[..] < key))
-        {
-            ancestors.pop();
-        }
-        let (mut node, mut cid) = match ancestors.pop() {
-            Some((node, _)) => {
-                let cid = match ancestors.last() {
-                    Some((parent, idx)) => *child_cid(parent, *idx),
-                    None => self.root,
-                };
-                (node, cid)
-            }
-            None => (
-                ready!(self.writer.load(self.reader, &self.root, None)),
-                self.root,
-            ),
+        let source = Pending {
+            writer: self.writer,
+            reader: self.reader,
         };
-        while node.level > self.level {
-            let idx = node
-                .entries
-                .partition_point(|e| &e.key[..] < key)
-                .min(node.entries.len() - 1);
-            let child = *child_cid(&node, idx);
-            let expected = node.level - 1;
-            ancestors.push((node, idx));
-            node = ready!(self.writer.load(self.reader, &child, Some(expected)));
-            cid = child;
-        }
-        if node.level < self.level {
+        let start = match from {
+            // Keys come in ascending order: climb from the last position only as far as the
+            // first ancestor whose subtree reaches the key (the root always does, by clamping).
+            Some(from) => from
+                .clone()
+                .climb(self.root, |n| n.last_key().is_none_or(|k| &k[..] >= key)),
+            None => ready!(Path::root(&source, self.root)),
+        };
+        let clamped = |node: &Node| {
+            let at = node.entries.partition_point(|e| &e.key[..] < key);
+            Route::Child(at.min(node.entries.len() - 1))
+        };
+        let pos = ready!(start.descend(&source, self.level, clamped))
+            .expect("a clamped descent never stops");
+        if pos.node.level < self.level {
             return Err(Error::corrupt(
-                cid,
+                pos.cid,
                 Corruption::WrongLevel {
-                    found: node.level,
+                    found: pos.node.level,
                     expected: self.level,
                 },
             ));
         }
-        Ok(Outcome::Complete(Position {
-            ancestors,
-            node,
-            cid,
-        }))
+        Ok(Outcome::Complete(pos))
     }
 
     /// The next (or previous) node at the working level, if any.
     fn step(&mut self, pos: &Position, forward: bool) -> Result<Outcome<Option<Position>>> {
-        let mut ancestors = pos.ancestors.clone();
-        loop {
-            let Some((node, idx)) = ancestors.last_mut() else {
-                return Ok(Outcome::Complete(None));
-            };
-            if forward && *idx + 1 < node.entries.len() {
-                *idx += 1;
-                break;
-            }
-            if !forward && *idx > 0 {
-                *idx -= 1;
-                break;
-            }
-            ancestors.pop();
-        }
-        loop {
-            let (parent, idx) = ancestors.last().expect("ancestor");
-            let cid = *child_cid(parent, *idx);
-            let expected = parent.level - 1;
-            let node = ready!(self.writer.load(self.reader, &cid, Some(expected)));
-            if node.level == self.level {
-                return Ok(Outcome::Complete(Some(Position {
-                    ancestors,
-                    node,
-                    cid,
-                })));
-            }
-            let idx = if forward { 0 } else { node.entries.len() - 1 };
-            ancestors.push((node, idx));
-        }
+        let source = Pending {
+            writer: self.writer,
+            reader: self.reader,
+        };
+        let mut next = pos.clone();
+        let moved = ready!(next.step(&source, forward));
+        Ok(Outcome::Complete(moved.then_some(next)))
     }
 }
 

@@ -1,36 +1,29 @@
-//! The cursor: the one read path. Seek, next and prev over the entries in key order; point reads
-//! and ranges are built on it.
+//! The cursor: seek, next and prev over the entries in key order; point reads and ranges are
+//! built on it.
 //!
-//! A cursor holds the path from the root node to the current leaf. A move that meets a missing
-//! block returns `Missing` and leaves the cursor where it was, so it can be retried once the blocks
-//! are there. Internal keys are the last key
-//! of each child, so a seek descends into the first child whose key is at least the target, and
-//! lands directly on the leaf that holds the target's lower bound.
-
-use std::sync::Arc;
+//! A cursor holds the path from the root node to the current leaf (`path.rs`). A move that meets a
+//! missing block returns `Missing` and leaves the cursor where it was, so it can be retried once
+//! the blocks are there. Internal keys are the last key of each child, so a seek descends into the
+//! first child whose key is at least the target, and lands directly on the leaf that holds the
+//! target's lower bound.
 
 use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::error::Result;
-use crate::node::{Entry, Node, Value};
+use crate::node::{Entry, Value};
 use crate::outcome::Outcome;
+use crate::path::{Path, Route};
 use crate::ready;
 use crate::store::NodeReader;
 use crate::value::RawValue;
-
-#[derive(Clone)]
-struct Frame {
-    node: Arc<Node>,
-    idx: usize,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Pos {
     /// Before the first entry.
     Start,
-    /// On the entry the path points to.
+    /// On the entry `idx` of the path's leaf.
     At,
     /// After the last entry.
     End,
@@ -39,7 +32,9 @@ enum Pos {
 pub struct Cursor<'s, S> {
     reader: NodeReader<'s, S>,
     root: Cid,
-    path: Vec<Frame>,
+    /// The path to the current leaf, when the cursor is on an entry.
+    path: Option<Path>,
+    idx: usize,
     pos: Pos,
 }
 
@@ -49,7 +44,8 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         Cursor {
             reader,
             root,
-            path: Vec::new(),
+            path: None,
+            idx: 0,
             pos: Pos::Start,
         }
     }
@@ -86,8 +82,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         if self.pos != Pos::At {
             return None;
         }
-        let leaf = self.path.last()?;
-        leaf.node.entries.get(leaf.idx)
+        self.path.as_ref()?.node.entries.get(self.idx)
     }
 
     /// Moves to the first entry with key >= `key` (or past the end).
@@ -131,48 +126,45 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         before: impl Fn(&[u8]) -> bool,
         backward: bool,
     ) -> Result<Outcome<()>> {
-        let mut path: Vec<Frame> = Vec::with_capacity(16);
-        let mut node = ready!(self.reader.load(&self.root, None));
-        loop {
-            if node.level == 0 {
-                let at = node.entries.partition_point(|e| before(&e.key));
-                let len = node.entries.len();
-                path.push(Frame { node, idx: at });
-                if backward && at == 0 {
-                    // Nothing here is before the target: it is the previous entry, if any.
-                    let before = (std::mem::replace(&mut self.path, path), self.pos);
-                    self.pos = Pos::At;
-                    let outcome = self.prev()?;
-                    if !outcome.is_complete() {
-                        (self.path, self.pos) = before;
-                    }
-                    return Ok(outcome);
-                }
-                self.path = path;
-                self.pos = Pos::At;
-                if backward {
-                    self.path.last_mut().expect("leaf frame").idx = at - 1;
-                } else if at == len {
-                    // Only the rightmost leaf can lack the target: everything is smaller.
-                    self.pos = Pos::End;
-                }
-                return Ok(Outcome::Complete(()));
-            }
+        let root = ready!(Path::root(&self.reader, self.root));
+        let descent = root.descend(&self.reader, 0, |node| {
             let at = node.entries.partition_point(|e| route(&e.key));
-            let idx = if at < node.entries.len() {
-                at
+            if at < node.entries.len() {
+                Route::Child(at)
             } else if backward {
-                at - 1
+                Route::Child(at - 1)
             } else {
-                self.path.clear();
-                self.pos = Pos::End;
-                return Ok(Outcome::Complete(()));
-            };
-            path.push(Frame { node, idx });
-            let parent = path.last().expect("just pushed");
-            let level = parent.node.level - 1;
-            node = ready!(self.reader.load(child_cid(&parent.node, idx), Some(level)));
+                Route::Stop
+            }
+        });
+        let Some(leaf) = ready!(descent) else {
+            self.path = None;
+            self.pos = Pos::End;
+            return Ok(Outcome::Complete(()));
+        };
+        let at = leaf.node.entries.partition_point(|e| before(&e.key));
+        let len = leaf.node.entries.len();
+        if backward && at == 0 {
+            // Nothing here is before the target: it is the previous entry, if any.
+            let before = (self.path.replace(leaf), self.idx, self.pos);
+            (self.idx, self.pos) = (0, Pos::At);
+            let outcome = self.prev()?;
+            if !outcome.is_complete() {
+                (self.path, self.idx, self.pos) = before;
+            }
+            return Ok(outcome);
         }
+        self.path = Some(leaf);
+        self.pos = Pos::At;
+        if backward {
+            self.idx = at - 1;
+        } else if at == len {
+            // Only the rightmost leaf can lack the target: everything is smaller.
+            self.pos = Pos::End;
+        } else {
+            self.idx = at;
+        }
+        Ok(Outcome::Complete(()))
     }
 
     /// Moves to the next entry. Past the last entry the cursor is at the end.
@@ -184,9 +176,9 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
             Pos::End => return Ok(Outcome::Complete(())),
             Pos::At => {}
         }
-        let leaf = self.path.last_mut().expect("leaf frame");
-        if leaf.idx + 1 < leaf.node.entries.len() {
-            leaf.idx += 1;
+        let len = self.path.as_ref().map_or(0, |p| p.node.entries.len());
+        if self.idx + 1 < len {
+            self.idx += 1;
             return Ok(Outcome::Complete(()));
         }
         self.step(true)
@@ -199,9 +191,9 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
             Pos::Start => return Ok(Outcome::Complete(())),
             Pos::At => {}
         }
-        let leaf = self.path.last_mut().expect("leaf frame");
-        if leaf.idx > 0 && leaf.idx <= leaf.node.entries.len() {
-            leaf.idx -= 1;
+        let len = self.path.as_ref().map_or(0, |p| p.node.entries.len());
+        if self.idx > 0 && self.idx <= len {
+            self.idx -= 1;
             return Ok(Outcome::Complete(()));
         }
         self.step(false)
@@ -209,79 +201,42 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
 
     /// Whether the cursor is on the first entry of its leaf.
     pub fn at_leaf_start(&self) -> bool {
-        self.pos == Pos::At && self.path.last().is_some_and(|leaf| leaf.idx == 0)
+        self.pos == Pos::At && self.idx == 0
     }
 
     /// The largest key before the current leaf, read from the ancestors without loading anything.
     /// A backward range stops when it is below the range: the previous leaf need not be read.
     pub fn max_key_before_leaf(&self) -> Option<&[u8]> {
-        let ancestors = &self.path[..self.path.len().saturating_sub(1)];
-        ancestors
+        self.path
+            .as_ref()?
+            .ancestors
             .iter()
             .rev()
-            .find(|f| f.idx > 0)
-            .map(|f| &f.node.entries[f.idx - 1].key[..])
+            .find(|(_, idx)| *idx > 0)
+            .map(|(node, idx)| &node.entries[idx - 1].key[..])
     }
 
-    /// Crosses into the next (or previous) leaf: climbs to the nearest ancestor with a sibling in
-    /// that direction, then descends along the sibling's near edge. The path changes only if every
-    /// block is present, so a missing block leaves the cursor where it was.
+    /// Crosses into the next (or previous) leaf. A missing block leaves the cursor where it was.
     fn step(&mut self, forward: bool) -> Result<Outcome<()>> {
-        // The nearest ancestor (above the leaf) with a sibling in that direction.
-        let ancestors = self.path.len().saturating_sub(1);
-        let Some(pivot) = (0..ancestors).rev().find(|&i| {
-            let frame = &self.path[i];
-            if forward {
-                frame.idx + 1 < frame.node.entries.len()
-            } else {
-                frame.idx > 0
-            }
-        }) else {
-            self.path.clear();
+        let Some(path) = self.path.as_mut() else {
             self.pos = if forward { Pos::End } else { Pos::Start };
             return Ok(Outcome::Complete(()));
         };
-        // Descend along the sibling's near edge into new frames; the path changes only once they
-        // are all read.
-        let pivot_idx = if forward {
-            self.path[pivot].idx + 1
-        } else {
-            self.path[pivot].idx - 1
-        };
-        let mut fresh: Vec<Frame> = Vec::with_capacity(ancestors - pivot);
-        let (mut parent, mut idx) = (self.path[pivot].node.clone(), pivot_idx);
-        while parent.level > 0 {
-            let node = ready!(
-                self.reader
-                    .load(child_cid(&parent, idx), Some(parent.level - 1))
-            );
-            let near = if forward {
-                0
-            } else {
-                node.entries.len().saturating_sub(1)
-            };
-            fresh.push(Frame {
-                node: node.clone(),
-                idx: near,
-            });
-            (parent, idx) = (node, near);
+        if !ready!(path.step(&self.reader, forward)) {
+            self.path = None;
+            self.pos = if forward { Pos::End } else { Pos::Start };
+            return Ok(Outcome::Complete(()));
         }
-        self.path.truncate(pivot + 1);
-        self.path[pivot].idx = pivot_idx;
-        self.path.extend(fresh);
+        self.idx = if forward {
+            0
+        } else {
+            path.node.entries.len().saturating_sub(1)
+        };
         self.pos = Pos::At;
         if self.leaf_entry().is_none() {
             // Only an empty tree has an empty leaf.
             self.pos = if forward { Pos::End } else { Pos::Start };
         }
         Ok(Outcome::Complete(()))
-    }
-}
-
-pub(crate) fn child_cid(node: &Node, idx: usize) -> &Cid {
-    match &node.entries[idx].value {
-        Value::Child { cid, .. } => cid,
-        // Decoding guarantees internal nodes hold only children.
-        Value::Data(_) => unreachable!("data entry in an internal node"),
     }
 }

@@ -15,10 +15,10 @@ use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use crate::cursor::child_cid;
 use crate::error::Result;
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
+use crate::path::child_cid;
 use crate::ready;
 use crate::store::NodeReader;
 use crate::value::RawValue;

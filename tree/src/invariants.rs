@@ -5,9 +5,9 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::chunker::Chunker;
-use crate::cursor::child_cid;
 use crate::error::Error;
 use crate::node::{Node, Value};
+use crate::path::child_cid;
 use crate::root::RootObject;
 use crate::size;
 use crate::store::{NodeCache, NodeReader};

@@ -46,6 +46,7 @@ mod invariants;
 mod merge;
 mod node;
 mod outcome;
+mod path;
 mod range;
 mod rank;
 mod root;

@@ -11,9 +11,10 @@ use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use crate::cursor::{Cursor, child_cid};
+use crate::cursor::Cursor;
 use crate::error::Result;
 use crate::outcome::Outcome;
+use crate::path::child_cid;
 use crate::ready;
 use crate::store::NodeReader;
 use crate::value::RawValue;

@@ -1,14 +1,14 @@
 //! Positions by count: how many entries lie before a key, and which entry sits at a position.
-//! Internal nodes carry each child's entry count, so both read one path, O(depth) blocks, and so
-//! do their proofs: counts and offset pages need no scan.
+//! Internal nodes carry each child's entry count, so both descend one path, O(depth) blocks, and
+//! so do their proofs: counts and offset pages need no scan.
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use crate::cursor::child_cid;
 use crate::error::Result;
 use crate::node::{Entry, Value};
 use crate::outcome::Outcome;
+use crate::path::{Path, Route};
 use crate::range::Pair;
 use crate::ready;
 use crate::store::NodeReader;
@@ -27,21 +27,28 @@ pub fn rank<S: Blockstore>(
             &e.key[..] < key
         }
     };
-    let mut node = ready!(reader.load(&root, None));
+    // Children whose last key is before the bound lie wholly before it. Saturating: counts read
+    // from a hostile block must not overflow.
     let mut rank = 0u64;
-    loop {
-        // Children whose last key is before the bound lie wholly before it.
-        let at = node.entries.partition_point(before);
-        let before_child = node.entries[..at]
+    let mut count_before = |entries: &[Entry]| {
+        let at = entries.partition_point(before);
+        rank = entries[..at]
             .iter()
             .map(Entry::count)
-            .fold(0, u64::saturating_add);
-        rank = rank.saturating_add(before_child);
-        if node.level == 0 || at == node.entries.len() {
-            return Ok(Outcome::Complete(rank));
+            .fold(rank, u64::saturating_add);
+        at
+    };
+    let root = ready!(Path::root(&reader, root));
+    let leaf = ready!(root.descend(&reader, 0, |node| {
+        match count_before(&node.entries) {
+            at if at == node.entries.len() => Route::Stop,
+            at => Route::Child(at),
         }
-        node = ready!(reader.load(child_cid(&node, at), Some(node.level - 1)));
+    }));
+    if let Some(leaf) = leaf {
+        count_before(&leaf.node.entries);
     }
+    Ok(Outcome::Complete(rank))
 }
 
 /// The entry at position `index` in key order (0-based), if there is one.
@@ -50,28 +57,22 @@ pub fn select<S: Blockstore>(
     root: Cid,
     mut index: u64,
 ) -> Result<Outcome<Option<Pair>>> {
-    let mut node = ready!(reader.load(&root, None));
-    loop {
-        if node.level == 0 {
-            let found = usize::try_from(index)
-                .ok()
-                .and_then(|i| node.entries.get(i));
-            return Ok(Outcome::Complete(found.and_then(|e| match &e.value {
-                Value::Data(v) => Some((e.key.clone(), v.clone())),
-                Value::Child { .. } => None,
-            })));
-        }
-        let mut child = None;
+    let root = ready!(Path::root(&reader, root));
+    let leaf = ready!(root.descend(&reader, 0, |node| {
         for (i, entry) in node.entries.iter().enumerate() {
             if index < entry.count() {
-                child = Some(i);
-                break;
+                return Route::Child(i);
             }
             index -= entry.count();
         }
-        let Some(i) = child else {
-            return Ok(Outcome::Complete(None));
-        };
-        node = ready!(reader.load(child_cid(&node, i), Some(node.level - 1)));
-    }
+        Route::Stop
+    }));
+    let found = leaf.and_then(|leaf| {
+        let entry = leaf.node.entries.get(usize::try_from(index).ok()?)?;
+        match &entry.value {
+            Value::Data(v) => Some((entry.key.clone(), v.clone())),
+            Value::Child { .. } => None,
+        }
+    });
+    Ok(Outcome::Complete(found))
 }

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use crate::cursor::child_cid;
 use crate::error::Result;
 use crate::node::Node;
 use crate::outcome::Outcome;
+use crate::path::child_cid;
 use crate::ready;
 use crate::store::{check_level, load_block};
 

@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::error::{Corruption, Error, Result};
 use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
+use crate::path::NodeSource;
 use crate::ready;
 
 /// The CID of a DAG-CBOR block: CIDv1, blake2b-256.
@@ -167,6 +168,24 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
         };
         check_level(cid, &node, level)?;
         Ok(Outcome::Complete(node))
+    }
+}
+
+impl<S: Blockstore> NodeSource for NodeReader<'_, S> {
+    fn node(&self, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+        self.load(cid, level)
+    }
+}
+
+/// A batch's view: the nodes it wrote and has not flushed, then the store.
+pub struct Pending<'a, 's, S> {
+    pub writer: &'a Writer,
+    pub reader: NodeReader<'s, S>,
+}
+
+impl<S: Blockstore> NodeSource for Pending<'_, '_, S> {
+    fn node(&self, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>> {
+        self.writer.load(self.reader, cid, level)
     }
 }
 
