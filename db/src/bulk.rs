@@ -43,15 +43,26 @@ pub fn earliest(a: Option<OpRefusal>, b: Option<OpRefusal>) -> Option<OpRefusal>
     }
 }
 
-fn prepare_one(
-    name: &str,
-    collection: &Collection,
-    parent: &Cid,
-    op: usize,
-    doc: &Ipld,
-) -> Result<PreparedDoc, Refusal> {
+/// Where a run's documents go, and what they may be.
+#[derive(Clone, Copy)]
+pub struct Destination<'a> {
+    pub name: &'a str,
+    pub collection: &'a Collection,
+    /// The root the batch applies to (generated ids derive from it).
+    pub parent: &'a Cid,
+    /// The largest document body this database takes (`document::max_document_bytes`).
+    pub max_body: usize,
+}
+
+fn prepare_one(to: Destination<'_>, op: usize, doc: &Ipld) -> Result<PreparedDoc, Refusal> {
+    let Destination {
+        name,
+        collection,
+        parent,
+        max_body,
+    } = to;
     let doc = Document::new(doc.clone(), || document::generated_id(parent, op))?;
-    let body = doc.encode_body()?;
+    let body = doc.encode_body(max_body)?;
     let mut key = keyspace::documents_prefix(name);
     if doc.id_key.len() > MAX_ID_BYTES {
         return Err(Refusal::KeyTooLarge {
@@ -75,14 +86,12 @@ fn prepare_one(
 }
 
 fn prepare_chunk(
-    name: &str,
-    collection: &Collection,
-    parent: &Cid,
+    to: Destination<'_>,
     ops: &[(usize, &Ipld)],
 ) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let mut out = Vec::with_capacity(ops.len());
     for (op, doc) in ops {
-        match prepare_one(name, collection, parent, *op, doc) {
+        match prepare_one(to, *op, doc) {
             Ok(prepared) => out.push(prepared),
             // Later documents cannot fail earlier: stop at the first refusal.
             Err(e) => return (out, Some((*op, e))),
@@ -94,9 +103,7 @@ fn prepare_chunk(
 /// Prepares the run's documents, in batch order, up to the earliest one whose own checks refuse
 /// it (returned beside them).
 pub fn prepare(
-    name: &str,
-    collection: &Collection,
-    parent: &Cid,
+    to: Destination<'_>,
     ops: &[(usize, &Ipld)],
 ) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let parallel = ops.len() >= MIN_PARALLEL
@@ -104,18 +111,18 @@ pub fn prepare(
     let (docs, refusal) = if parallel {
         let (left, right) = ops.split_at(ops.len() / 2);
         std::thread::scope(|scope| {
-            let handle = std::thread::Builder::new()
-                .spawn_scoped(scope, || prepare_chunk(name, collection, parent, right));
-            let (mut docs, first) = prepare_chunk(name, collection, parent, left);
+            let handle =
+                std::thread::Builder::new().spawn_scoped(scope, || prepare_chunk(to, right));
+            let (mut docs, first) = prepare_chunk(to, left);
             let (rest, second) = match handle {
                 Ok(handle) => handle.join().expect("preparing documents does not panic"),
-                Err(_) => prepare_chunk(name, collection, parent, right),
+                Err(_) => prepare_chunk(to, right),
             };
             docs.extend(rest);
             (docs, earliest(first, second))
         })
     } else {
-        prepare_chunk(name, collection, parent, ops)
+        prepare_chunk(to, ops)
     };
     match refusal {
         // Keep only what precedes the refusal: clashes among those come first.

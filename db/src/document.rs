@@ -14,9 +14,18 @@ use crate::error::{Refusal, show};
 use crate::key::{self, Order};
 use crate::path::ID_FIELD;
 
-/// Largest document body, in encoded bytes. A leaf holds at most 16 KiB, and a document shares
-/// its entry with its key.
+/// Largest document body, in encoded bytes, under the default node config: three quarters of
+/// its 16 KiB leaf cap ([`max_document_bytes`]).
 pub const MAX_DOCUMENT_BYTES: usize = 12 * 1024;
+
+/// The largest document body a database cut with `config` takes: three quarters of the leaf cap,
+/// since a document shares its leaf entry with its key (up to ~600 bytes) and the node's framing.
+/// Larger documents need a larger leaf cap, chosen when the database is created (the actor's
+/// `Constructor` takes one; FVM blocks are at most 1 MiB): 4 of 12,308 kubo commits, with long
+/// release notes up to 27.7 KB, need a 48 KiB cap.
+pub fn max_document_bytes(config: &prolly_tree::Config) -> usize {
+    config.leaf_cap as usize / 4 * 3
+}
 /// Largest encoded `_id`, and largest index key.
 pub const MAX_ID_BYTES: usize = 512;
 pub const MAX_INDEX_KEY_BYTES: usize = 1024;
@@ -102,14 +111,14 @@ impl Document {
         Ok(Document { id, id_key, body })
     }
 
-    /// The stored body, checked against the size limit and DAG-CBOR's rules.
-    pub fn encode_body(&self) -> Result<RawValue, Refusal> {
+    /// The stored body, checked against the size limit `max` and DAG-CBOR's rules.
+    pub fn encode_body(&self, max: usize) -> Result<RawValue, Refusal> {
         let raw =
             RawValue::from_map(&self.body).map_err(|e| Refusal::BadDocument(e.to_string()))?;
-        if raw.len() > MAX_DOCUMENT_BYTES {
+        if raw.len() > max {
             return Err(Refusal::DocumentTooLarge {
                 size: raw.len(),
-                max: MAX_DOCUMENT_BYTES,
+                max,
             });
         }
         Ok(raw)

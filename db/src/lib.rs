@@ -73,7 +73,9 @@ pub use result::{QueryResult, Stop};
 pub mod limits {
     pub use crate::batch::MAX_OPS;
     pub use crate::catalog::{MAX_INCLUDED_FIELDS, MAX_INDEX_FIELDS, MAX_NAME_BYTES};
-    pub use crate::document::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_INDEX_KEY_BYTES};
+    pub use crate::document::{
+        MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_INDEX_KEY_BYTES, max_document_bytes,
+    };
     pub use crate::filter::{MAX_CONDITIONS, MAX_IN_VALUES};
     pub use crate::index::MAX_ENTRIES_PER_DOCUMENT;
     pub use crate::path::{MAX_PATH_BYTES, MAX_SEGMENTS};

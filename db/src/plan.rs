@@ -12,6 +12,7 @@
 //! 4. The index gives the sort when the sort, cut at `_id` ascending, is some equality fields
 //!    followed by exactly the index fields after the equality prefix, in their orders, and names
 //!    no `path[]` field. Without a sort, the order is the index fields after the prefix, then `_id`.
+//!    A sort on `_id` alone asks for `_id` order: it cuts to an empty sort, not to no sort.
 //!
 //! The plan with the most bound fields (equality fields, plus one for a range) wins; then one that
 //! gives the sort; then the primary order; then fewer index fields; then the lower name.

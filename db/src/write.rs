@@ -41,11 +41,13 @@ fn apply_with<S: Blockstore>(
     min_run: usize,
 ) -> Result<Outcome<Cid>> {
     let parent = tree.cid();
+    let max_body = document::max_document_bytes(tree.config());
     let tree_batch = {
         let mut state = State {
             overlay: Overlay::new(tree),
             catalog: BTreeMap::new(),
             parent,
+            max_body,
             tail: Vec::new(),
         };
         let mut op = 0;
@@ -137,6 +139,8 @@ struct State<'t, S> {
     /// Collections as this batch has left them so far (`None`: absent).
     catalog: BTreeMap<String, Option<Collection>>,
     parent: Cid,
+    /// The largest document body this database takes.
+    max_body: usize,
 }
 
 impl<S: Blockstore> State<'_, S> {
@@ -283,7 +287,13 @@ impl<S: Blockstore> State<'_, S> {
                 _ => unreachable!("a run holds inserts only"),
             })
             .collect();
-        let (prepared, own) = bulk::prepare(name, &collection, &self.parent, &docs);
+        let to = bulk::Destination {
+            name,
+            collection: &collection,
+            parent: &self.parent,
+            max_body: self.max_body,
+        };
+        let (prepared, own) = bulk::prepare(to, &docs);
         let mut refusal = bulk::earliest(own, bulk::clashes(&prepared, &collection));
         // Clashes with what is already stored (skipped when the collection is empty).
         if !ready!(
@@ -354,7 +364,7 @@ impl<S: Blockstore> State<'_, S> {
         old: Option<&Document>,
         new: &Document,
     ) -> Step<()> {
-        let body = new.encode_body()?;
+        let body = new.encode_body(self.max_body)?;
         let key = doc_key(name, new);
         // Size the whole leaf entry: key and body share one node.
         if key.len() > document::MAX_ID_BYTES + keyspace::documents_prefix(name).len() {

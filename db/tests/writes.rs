@@ -625,3 +625,40 @@ fn a_multi_entry_index_takes_a_real_gazetteer() {
     }
     assert_eq!(db.root(), before);
 }
+
+/// The document cap is three quarters of the leaf cap: 12 KiB by default, and a database created
+/// with larger leaves takes the kubo feed's longest commit (27.7 KB of release notes).
+#[test]
+fn larger_leaves_take_larger_documents() {
+    let long_notes = |n: usize| {
+        Ipld::Map(BTreeMap::from([
+            ("_id".to_string(), Ipld::String("v0.30.0".into())),
+            ("body".to_string(), Ipld::String("x".repeat(n))),
+        ]))
+    };
+    let mut batch = WriteBatch::new();
+    batch.create_collection("commits");
+    batch.insert("commits", long_notes(27_758));
+
+    let mut small = Database::create(MemoryBlockstore::default(), Config::default()).unwrap();
+    let before = small.root();
+    let err = small.apply(&batch).unwrap_err();
+    assert!(
+        matches!(err.refusal(), Some(Refusal::DocumentTooLarge { max, .. }) if *max == 12 * 1024),
+        "{err}"
+    );
+    assert_eq!(small.root(), before);
+
+    let config = Config {
+        leaf_cap: 48 * 1024,
+        ..Config::default()
+    };
+    assert_eq!(prolly_db::limits::max_document_bytes(&config), 36 * 1024);
+    let mut large = Database::create(MemoryBlockstore::default(), config).unwrap();
+    large.apply(&batch).unwrap().expect_complete();
+    let back = large
+        .query(&prolly_db::Query::from_json(r#"{"collection": "commits"}"#).unwrap())
+        .unwrap()
+        .expect_complete();
+    assert_eq!(back.docs, vec![long_notes(27_758)]);
+}

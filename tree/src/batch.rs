@@ -155,7 +155,7 @@ pub(crate) fn apply<S: Blockstore>(
             writer,
         };
         let result = ready!(job.run(&edits, start.take()));
-        start = result.first.as_ref().and_then(|p| p.parent(root));
+        start = result.first.as_ref().and_then(|p| p.parent());
         if level == top {
             let entry = ready!(finish_root(config, top, result.made, reader, writer));
             return Ok(Outcome::Complete(Some(entry)));
@@ -259,7 +259,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             }
             let run = ready!(self.rechunk(pos, edits, &mut next_edit));
             if run.fixed_end {
-                fixed_end = Some(run.last.cid);
+                fixed_end = Some(run.last.cid(&self.root));
             }
             for (node, cid) in &run.old {
                 if let Some(key) = node.last_key() {
@@ -291,7 +291,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             .is_none_or(|first| key <= &first.key[..]);
         if touches_first
             && let Some(prev) = ready!(self.step(&pos, false))
-            && Some(prev.cid) != fixed_end
+            && Some(prev.cid(&self.root)) != fixed_end
         {
             return Ok(Outcome::Complete(prev));
         }
@@ -310,7 +310,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut made = Vec::new();
         let mut old = Vec::new();
         let fixed_end = loop {
-            old.push((pos.node.clone(), pos.cid));
+            old.push((pos.node.clone(), pos.cid(&self.root)));
             let is_last = pos.is_last();
             // Edits up to this node's last key fall in it; the last node takes the rest.
             let end = match pos.node.last_key() {
@@ -386,8 +386,8 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             // first ancestor whose subtree reaches the key (the root always does, by clamping).
             Some(from) => from
                 .clone()
-                .climb(self.root, |n| n.last_key().is_none_or(|k| &k[..] >= key)),
-            None => ready!(Path::root(&source, self.root)),
+                .climb(|n| n.last_key().is_none_or(|k| &k[..] >= key)),
+            None => ready!(Path::root(&source, &self.root)),
         };
         let clamped = |node: &Node| {
             let at = node.entries.partition_point(|e| &e.key[..] < key);
@@ -397,7 +397,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             .expect("a clamped descent never stops");
         if pos.node.level < self.level {
             return Err(Error::corrupt(
-                pos.cid,
+                pos.cid(&self.root),
                 Corruption::WrongLevel {
                     found: pos.node.level,
                     expected: self.level,

@@ -126,7 +126,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         before: impl Fn(&[u8]) -> bool,
         backward: bool,
     ) -> Result<Outcome<()>> {
-        let root = ready!(Path::root(&self.reader, self.root));
+        let root = ready!(Path::root(&self.reader, &self.root));
         let descent = root.descend(&self.reader, 0, |node| {
             let at = node.entries.partition_point(|e| route(&e.key));
             if at < node.entries.len() {

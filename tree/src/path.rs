@@ -27,56 +27,92 @@ pub(crate) enum Route {
     Stop,
 }
 
+/// Goes down from `node` to the node at `level` (0: a leaf) that `route` leads to, or `None`
+/// where `route` stops first, handing each node it leaves to `passed` with the child it took.
+/// A node below `level` (a corrupt tree) ends the descent early; callers that need the exact
+/// level check it.
+#[inline]
+fn walk_down(
+    source: &impl NodeSource,
+    mut node: Arc<Node>,
+    level: u32,
+    mut route: impl FnMut(&Node) -> Route,
+    mut passed: impl FnMut(Arc<Node>, usize),
+) -> Result<Outcome<Option<Arc<Node>>>> {
+    while node.level > level {
+        let Route::Child(idx) = route(&node) else {
+            return Ok(Outcome::Complete(None));
+        };
+        let child = ready!(source.node(child_cid(&node, idx), Some(node.level - 1)));
+        passed(std::mem::replace(&mut node, child), idx);
+    }
+    Ok(Outcome::Complete(Some(node)))
+}
+
+/// The node at `level` that `route` leads to from the root, when only the node matters (rank and
+/// select): the same descent as [`Path::descend`], keeping no path.
+pub(crate) fn descend_to(
+    source: &impl NodeSource,
+    root: &Cid,
+    level: u32,
+    route: impl FnMut(&Node) -> Route,
+) -> Result<Outcome<Option<Arc<Node>>>> {
+    let node = ready!(source.node(root, None));
+    walk_down(source, node, level, route, |_, _| {})
+}
+
 #[derive(Clone)]
 pub(crate) struct Path {
     /// (node, index of the child on the path), from the root down to the parent of `node`.
     pub ancestors: Vec<(Arc<Node>, usize)>,
     pub node: Arc<Node>,
-    pub cid: Cid,
 }
 
 impl Path {
     /// The path of the root node alone.
-    pub fn root(source: &impl NodeSource, root: Cid) -> Result<Outcome<Path>> {
-        let node = ready!(source.node(&root, None));
+    #[inline]
+    pub fn root(source: &impl NodeSource, root: &Cid) -> Result<Outcome<Path>> {
+        let node = ready!(source.node(root, None));
         Ok(Outcome::Complete(Path {
             ancestors: Vec::with_capacity(16),
             node,
-            cid: root,
         }))
     }
 
+    /// The CID of the node, in the tree whose root node is `root`.
+    pub fn cid(&self, root: &Cid) -> Cid {
+        match self.ancestors.last() {
+            Some((parent, idx)) => *child_cid(parent, *idx),
+            None => *root,
+        }
+    }
+
     /// Goes down from this node to the node at `level` (0: a leaf) that `route` leads to, or
-    /// `None` where `route` stops first. A node below `level` (a corrupt tree) ends the descent
-    /// early; callers that need the exact level check `node.level`.
+    /// `None` where `route` stops first.
+    #[inline]
     pub fn descend(
-        mut self,
+        self,
         source: &impl NodeSource,
         level: u32,
-        mut route: impl FnMut(&Node) -> Route,
+        route: impl FnMut(&Node) -> Route,
     ) -> Result<Outcome<Option<Path>>> {
-        while self.node.level > level {
-            let Route::Child(idx) = route(&self.node) else {
-                return Ok(Outcome::Complete(None));
-            };
-            let cid = *child_cid(&self.node, idx);
-            let child = ready!(source.node(&cid, Some(self.node.level - 1)));
-            let parent = std::mem::replace(&mut self.node, child);
-            self.ancestors.push((parent, idx));
-            self.cid = cid;
-        }
-        Ok(Outcome::Complete(Some(self)))
+        let Path {
+            mut ancestors,
+            node,
+        } = self;
+        let found = walk_down(source, node, level, route, |node, idx| {
+            ancestors.push((node, idx))
+        });
+        Ok(Outcome::Complete(
+            ready!(found).map(|node| Path { ancestors, node }),
+        ))
     }
 
     /// Climbs at least to the parent, then on to the nearest ancestor for which `far_enough`
     /// holds, or the root. A path at the root stays.
-    pub fn climb(mut self, root: Cid, far_enough: impl Fn(&Node) -> bool) -> Path {
+    pub fn climb(mut self, far_enough: impl Fn(&Node) -> bool) -> Path {
         while let Some((parent, _)) = self.ancestors.pop() {
             self.node = parent;
-            self.cid = match self.ancestors.last() {
-                Some((grandparent, idx)) => *child_cid(grandparent, *idx),
-                None => root,
-            };
             if far_enough(&self.node) {
                 break;
             }
@@ -102,32 +138,31 @@ impl Path {
         } else {
             self.ancestors[pivot].1 - 1
         };
-        let mut fresh = Vec::with_capacity(self.ancestors.len() - pivot);
-        let mut level = self.ancestors[pivot].0.level - 1;
-        let mut cid = *child_cid(&self.ancestors[pivot].0, pivot_idx);
+        let mut fresh: Vec<(Arc<Node>, usize)> = Vec::new();
         loop {
-            let node = ready!(source.node(&cid, Some(level)));
+            let (parent, idx) = match fresh.last() {
+                Some((node, idx)) => (node, *idx),
+                None => (&self.ancestors[pivot].0, pivot_idx),
+            };
+            let node = ready!(source.node(child_cid(parent, idx), Some(parent.level - 1)));
             if node.level == self.node.level || node.level == 0 {
                 self.ancestors.truncate(pivot + 1);
                 self.ancestors[pivot].1 = pivot_idx;
                 self.ancestors.extend(fresh);
                 self.node = node;
-                self.cid = cid;
                 return Ok(Outcome::Complete(true));
             }
             let near = if forward { 0 } else { node.entries.len() - 1 };
-            cid = *child_cid(&node, near);
-            level = node.level - 1;
             fresh.push((node, near));
         }
     }
 
     /// The path of this node's parent, if it has one.
-    pub fn parent(&self, root: Cid) -> Option<Path> {
+    pub fn parent(&self) -> Option<Path> {
         if self.ancestors.is_empty() {
             return None;
         }
-        Some(self.clone().climb(root, |_| true))
+        Some(self.clone().climb(|_| true))
     }
 
     /// Whether this is the last node of its level: every ancestor is on its last child.

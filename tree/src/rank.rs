@@ -8,7 +8,7 @@ use fvm_ipld_blockstore::Blockstore;
 use crate::error::Result;
 use crate::node::{Entry, Value};
 use crate::outcome::Outcome;
-use crate::path::{Path, Route};
+use crate::path::{Route, descend_to};
 use crate::range::Pair;
 use crate::ready;
 use crate::store::NodeReader;
@@ -38,15 +38,14 @@ pub fn rank<S: Blockstore>(
             .fold(rank, u64::saturating_add);
         at
     };
-    let root = ready!(Path::root(&reader, root));
-    let leaf = ready!(root.descend(&reader, 0, |node| {
+    let leaf = ready!(descend_to(&reader, &root, 0, |node| {
         match count_before(&node.entries) {
             at if at == node.entries.len() => Route::Stop,
             at => Route::Child(at),
         }
     }));
     if let Some(leaf) = leaf {
-        count_before(&leaf.node.entries);
+        count_before(&leaf.entries);
     }
     Ok(Outcome::Complete(rank))
 }
@@ -57,8 +56,7 @@ pub fn select<S: Blockstore>(
     root: Cid,
     mut index: u64,
 ) -> Result<Outcome<Option<Pair>>> {
-    let root = ready!(Path::root(&reader, root));
-    let leaf = ready!(root.descend(&reader, 0, |node| {
+    let leaf = ready!(descend_to(&reader, &root, 0, |node| {
         for (i, entry) in node.entries.iter().enumerate() {
             if index < entry.count() {
                 return Route::Child(i);
@@ -68,7 +66,7 @@ pub fn select<S: Blockstore>(
         Route::Stop
     }));
     let found = leaf.and_then(|leaf| {
-        let entry = leaf.node.entries.get(usize::try_from(index).ok()?)?;
+        let entry = leaf.entries.get(usize::try_from(index).ok()?)?;
         match &entry.value {
             Value::Data(v) => Some((entry.key.clone(), v.clone())),
             Value::Child { .. } => None,
