@@ -271,18 +271,34 @@ fn hamt_state(store: &MemoryBlockstore, prefill: &[Commit], order: KeyOrder) -> 
 
 /// A machine with the three actors, each already holding `prefill` (built off-chain in the
 /// machine's store: the same state the actors would have built, message by message).
+/// The prollydb actor's Wasm: the one this build embeds, or the file `PROLLYDB_ACTOR_WASM` names,
+/// to compare the gas of two builds of the actor on the same documents (build the other one with
+/// `cargo build -p prolly_actor --features actor --target wasm32-unknown-unknown --profile wasm`).
+fn actor_wasm() -> Result<&'static [u8]> {
+    static OTHER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let Some(path) = std::env::var_os("PROLLYDB_ACTOR_WASM") else {
+        return Ok(prollydb::ACTOR_WASM);
+    };
+    if OTHER.get().is_none() {
+        let bytes = std::fs::read(&path).with_context(|| format!("{path:?}"))?;
+        let _ = OTHER.set(bytes);
+    }
+    Ok(OTHER.get().expect("just set"))
+}
+
 pub fn machine(prefill: &[Commit], order: KeyOrder, config: Config) -> Result<LocalFvm> {
+    let wasm = actor_wasm()?;
     LocalFvm::with_actors(|store, accounts| {
         let owner = accounts[OWNER];
         Ok(vec![
             Install {
                 id: PROLLY,
-                wasm: prollydb::ACTOR_WASM,
+                wasm,
                 head: Some(prolly_state(store, owner, prefill, order, false, config)?),
             },
             Install {
                 id: PROLLY_INDEXED,
-                wasm: prollydb::ACTOR_WASM,
+                wasm,
                 head: Some(prolly_state(store, owner, prefill, order, true, config)?),
             },
             Install {

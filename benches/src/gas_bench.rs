@@ -154,7 +154,7 @@ const NAME_COUNTS: [usize; 4] = [8, 64, 267, 1024];
 
 /// What one place with `n` alternate names costs to insert, with a multi-entry index on
 /// `names[]` and without one: the gas a real gazetteer's worst document needs on-chain.
-fn multi_entry(config: Config) -> Result<Vec<(usize, Cost, Cost)>> {
+fn multi_entry(config: Config) -> Result<Vec<(usize, Result<Cost>, Cost)>> {
     let (prefill, _) = gas::commits(1_000);
     let mut fvm = gas::machine(&prefill, KeyOrder::Random, config)?;
     let schema = prolly_db::WriteBatch::from_json(
@@ -188,12 +188,14 @@ fn multi_entry(config: Config) -> Result<Vec<(usize, Cost, Cost)>> {
         };
         let indexed = prolly_db::WriteBatch::from_json(&doc("places"))?;
         let plain = prolly_db::WriteBatch::from_json(&doc("plain"))?;
-        let (with_index, _) = gas::send(
+        // An actor built with a lower cap refuses: the row says so (PROLLYDB_ACTOR_WASM).
+        let with_index = gas::send(
             &mut fvm,
             PROLLY,
             prolly_actor::method::APPLY,
             indexed.to_cbor(),
-        )?;
+        )
+        .map(|(cost, _)| cost);
         let (without, _) = gas::send(
             &mut fvm,
             PROLLY,
@@ -318,13 +320,16 @@ fn main() -> Result<()> {
     println!("| names | gas with index | gas without | index gas per name | x block limit |");
     println!("|---:|---:|---:|---:|---:|");
     for (n, with_index, without) in multi_entry(options.config)? {
-        println!(
-            "| {n} | {:.2}M | {:.2}M | {:.3}M | {:.4} |",
-            with_index.gas as f64 / 1e6,
-            without.gas as f64 / 1e6,
-            (with_index.gas.saturating_sub(without.gas)) as f64 / n as f64 / 1e6,
-            with_index.gas as f64 / prollydb::local_fvm::GAS_LIMIT as f64,
-        );
+        match with_index {
+            Ok(with_index) => println!(
+                "| {n} | {:.2}M | {:.2}M | {:.3}M | {:.4} |",
+                with_index.gas as f64 / 1e6,
+                without.gas as f64 / 1e6,
+                (with_index.gas.saturating_sub(without.gas)) as f64 / n as f64 / 1e6,
+                with_index.gas as f64 / prollydb::local_fvm::GAS_LIMIT as f64,
+            ),
+            Err(_) => println!("| {n} | refused | {:.2}M | | |", without.gas as f64 / 1e6),
+        }
     }
 
     println!();

@@ -130,7 +130,6 @@ impl WriteBatch {
 
     pub fn from_ipld(value: &Ipld) -> Result<WriteBatch> {
         const WHAT: &str = "write batch";
-        form::check_integers(value, WHAT)?;
         let map = form::map(value, &["v", "ops"], WHAT)?;
         if let Some(v) = map.get("v")
             && form::unsigned(v, WHAT)? != FORM_VERSION

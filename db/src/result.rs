@@ -2,6 +2,7 @@
 //! it (`cursor.rs`).
 
 use ipld_core::ipld::Ipld;
+use prolly_tree::RawValue;
 
 use crate::error::Error;
 use crate::form::{self, FORM_VERSION, Map};
@@ -98,7 +99,24 @@ impl QueryResult {
     /// The canonical DAG-CBOR bytes: the actor's return value, byte-identical to what a proof
     /// carries.
     pub fn to_cbor(&self) -> Vec<u8> {
-        form::to_cbor(&self.to_ipld())
+        // Each document is encoded straight into the page; `to_ipld` would copy every one first.
+        let mut fields = vec![("v", form::encode(&Ipld::Integer(FORM_VERSION.into())))];
+        match self.count {
+            Some(count) => fields.push(("count", form::encode(&Ipld::Integer(count.into())))),
+            None => {
+                let docs: Vec<RawValue> = self.docs.iter().map(form::encode).collect();
+                fields.push(("docs", RawValue::list(docs.iter())));
+            }
+        }
+        if let Some(stop) = self.stop {
+            fields.push(("stop", form::encode(&form::string_value(stop.name()))));
+        }
+        if let Some(cursor) = &self.cursor {
+            fields.push(("cursor", RawValue::byte_string(cursor)));
+        }
+        let out = RawValue::map(fields).as_bytes().to_vec();
+        debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
+        out
     }
 
     pub fn from_cbor(bytes: &[u8]) -> Result<QueryResult, Error> {
