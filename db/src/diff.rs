@@ -10,7 +10,6 @@ use prolly_tree::{Outcome, Tree, ready};
 
 use crate::document;
 use crate::error::{Error, Result};
-use crate::key::{self, Order};
 use crate::keyspace;
 
 /// What changed in one collection between two roots. Documents carry `_id`.
@@ -26,19 +25,9 @@ pub struct CollectionDiff {
 
 pub type DocDiff = BTreeMap<String, CollectionDiff>;
 
-/// The collection name a key starts with (after its one-byte section tag), and the rest.
+/// The collection name a key starts with, and the rest; a key that does not parse is corrupt.
 fn split_collection(key: &[u8]) -> Result<(String, &[u8])> {
-    let bad = |e: key::KeyError| Error::corrupt("key", e);
-    let rest = &key[1..];
-    let len = key::element_len(rest, Order::Ascending).map_err(bad)?;
-    let name = match key::decode_key(&rest[..len], &[Order::Ascending])
-        .map_err(bad)?
-        .remove(0)
-    {
-        Ipld::String(s) => s,
-        _ => return Err(Error::corrupt("key", "its collection name is not a string")),
-    };
-    Ok((name, &rest[len..]))
+    keyspace::split_collection(key).map_err(|e| Error::corrupt("key", e))
 }
 
 pub fn diff<S: Blockstore>(before: &Tree<S>, after: &Tree<S>) -> Result<Outcome<DocDiff>> {

@@ -65,16 +65,6 @@ fn check_id(id: &Ipld) -> Result<Vec<u8>, Refusal> {
     Ok(id_key)
 }
 
-/// The lowest integer in a value, if it holds any.
-fn lowest_integer(value: &Ipld) -> Option<i128> {
-    match value {
-        Ipld::Integer(i) => Some(*i),
-        Ipld::List(items) => items.iter().filter_map(lowest_integer).min(),
-        Ipld::Map(map) => map.values().filter_map(lowest_integer).min(),
-        _ => None,
-    }
-}
-
 /// The id that a document without `_id` gets: the first 16 bytes of
 /// blake2b-256(parent root CID bytes ‖ operation index as u32 big-endian). It depends only on the
 /// batch and the root it applies to, so every replica derives the same one.
@@ -97,16 +87,11 @@ impl Document {
 
     pub fn from_parts(id: Ipld, body: BTreeMap<String, Ipld>) -> Result<Document, Refusal> {
         let id_key = check_id(&id)?;
-        let lowest = std::iter::once(&id)
+        if let Some(why) = std::iter::once(&id)
             .chain(body.values())
-            .filter_map(lowest_integer)
-            .min();
-        if let Some(i) = lowest
-            && i < crate::form::MIN_INTEGER
+            .find_map(crate::form::integer_below_range)
         {
-            return Err(Refusal::BadDocument(format!(
-                "integer {i} is below -2^63, which JSON cannot carry exactly"
-            )));
+            return Err(Refusal::BadDocument(why));
         }
         Ok(Document { id, id_key, body })
     }

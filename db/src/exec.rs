@@ -55,13 +55,8 @@ pub fn collections<S: Blockstore>(tree: &Tree<S>) -> Result<Outcome<Vec<(String,
     ));
     let mut out = Vec::with_capacity(records.len());
     for (key, raw) in records {
-        let name = match key::decode_key(&key[prefix.len()..], &[Order::Ascending])
-            .map_err(|e| Error::corrupt("collection key", e))?
-            .pop()
-        {
-            Some(Ipld::String(name)) => name,
-            _ => return Err(Error::corrupt("collection key", "not a name")),
-        };
+        let (name, _) =
+            keyspace::split_collection(&key).map_err(|e| Error::corrupt("collection key", e))?;
         let collection = Collection::from_ipld(&raw.to_ipld()?)
             .map_err(|e| Error::corrupt("collection record", e))?;
         out.push((name, collection));

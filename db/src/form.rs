@@ -27,16 +27,24 @@ pub fn malformed(what: &'static str, reason: impl ToString) -> Error {
 /// -2^63 could not round-trip through the JSON forms (SPEC §12).
 pub const MIN_INTEGER: i128 = i64::MIN as i128;
 
-/// Refuses integers below [`MIN_INTEGER`] anywhere in `value`.
-pub fn check_integers(value: &Ipld, what: &'static str) -> Result<(), Error> {
+/// Why `value` holds an integer below [`MIN_INTEGER`], if it does (the first one found): the one
+/// walk behind both the forms' check and the documents'.
+pub fn integer_below_range(value: &Ipld) -> Option<String> {
     match value {
-        Ipld::Integer(i) if *i < MIN_INTEGER => Err(malformed(
-            what,
-            format!("integer {i} is below -2^63, which JSON cannot carry exactly"),
+        Ipld::Integer(i) if *i < MIN_INTEGER => Some(format!(
+            "integer {i} is below -2^63, which JSON cannot carry exactly"
         )),
-        Ipld::List(items) => items.iter().try_for_each(|v| check_integers(v, what)),
-        Ipld::Map(map) => map.values().try_for_each(|v| check_integers(v, what)),
-        _ => Ok(()),
+        Ipld::List(items) => items.iter().find_map(integer_below_range),
+        Ipld::Map(map) => map.values().find_map(integer_below_range),
+        _ => None,
+    }
+}
+
+/// Refuses a form holding an integer below [`MIN_INTEGER`] anywhere.
+pub fn check_integers(value: &Ipld, what: &'static str) -> Result<(), Error> {
+    match integer_below_range(value) {
+        Some(why) => Err(malformed(what, why)),
+        None => Ok(()),
     }
 }
 

@@ -13,7 +13,7 @@
 
 use ipld_core::ipld::Ipld;
 
-use crate::key::{Order, encode_value};
+use crate::key::{self, KeyError, Order, encode_value};
 
 pub const META: u8 = 0x00;
 pub const CATALOG: u8 = 0x01;
@@ -70,4 +70,14 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// The collection name a key starts with (after its one-byte section tag), and the rest.
+pub fn split_collection(key: &[u8]) -> Result<(String, &[u8]), KeyError> {
+    let rest = key.get(1..).ok_or(KeyError::Malformed("empty key"))?;
+    let len = key::element_len(rest, Order::Ascending)?;
+    match key::decode_key(&rest[..len], &[Order::Ascending])?.pop() {
+        Some(Ipld::String(name)) => Ok((name, &rest[len..])),
+        _ => Err(KeyError::Malformed("the collection name is not a string")),
+    }
 }
