@@ -1,0 +1,31 @@
+use std::path::PathBuf;
+
+/// Why the store could not do what was asked. Printed with `{}`, each names the folder or the
+/// fact; the underlying error is also its `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: the store is open in another process{}", dir.display(), holder.map(|p| format!(" (PID {p})")).unwrap_or_default())]
+    Locked { dir: PathBuf, holder: Option<u32> },
+    #[error("{}: this store is a {found}, not a {wanted}", dir.display())]
+    WrongMode {
+        dir: PathBuf,
+        found: String,
+        wanted: &'static str,
+    },
+    #[error("{}: not a prollydb store", dir.display())]
+    NotAStore { dir: PathBuf },
+    #[error("{}: store format version {found}; this code reads version 1", dir.display())]
+    Version { dir: PathBuf, found: u64 },
+    #[error("the store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the writer was already committed")]
+    Finished,
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("redb: {0}")]
+    Redb(#[source] Box<redb::Error>),
+}

@@ -1,0 +1,166 @@
+//! What the roots reach, garbage collection, and a cache's eviction.
+
+use std::collections::HashSet;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+use redb::{ReadableTable, WriteTransaction};
+
+use super::{BLOCKS, META, RECENCY, ROOTS, Store, StoreError, parse_cid, redb_err};
+
+/// The DAG-CBOR multicodec; other blocks (raw, say) link nothing.
+const DAG_CBOR: u64 = 0x71;
+/// The identity multihash: the block is inside its CID and never stored.
+const IDENTITY: u64 = 0x00;
+
+/// What [`Store::gc`] removed and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GcReport {
+    pub removed_blocks: u64,
+    pub removed_bytes: u64,
+    pub kept_blocks: u64,
+    pub kept_bytes: u64,
+}
+
+fn links(value: &Ipld, out: &mut Vec<Cid>) {
+    match value {
+        Ipld::Link(cid) => out.push(*cid),
+        Ipld::List(items) => items.iter().for_each(|v| links(v, out)),
+        Ipld::Map(map) => map.values().for_each(|v| links(v, out)),
+        _ => {}
+    }
+}
+
+/// The CID bytes of every held block that the named roots (all of them, or those `pinned`
+/// accepts) reach. A block that is absent (a cache holds parts of DAGs) ends its branch; a
+/// block that is not valid DAG-CBOR links nothing.
+fn reachable(
+    txn: &WriteTransaction,
+    pinned: impl Fn(&str) -> bool,
+) -> Result<HashSet<Vec<u8>>, StoreError> {
+    let roots = txn.open_table(ROOTS).map_err(redb_err)?;
+    let blocks = txn.open_table(BLOCKS).map_err(redb_err)?;
+    let mut stack = Vec::new();
+    for item in roots.iter().map_err(redb_err)? {
+        let (name, cid) = item.map_err(redb_err)?;
+        if pinned(name.value()) {
+            stack.push(parse_cid(cid.value())?);
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut found = Vec::new();
+    while let Some(cid) = stack.pop() {
+        if cid.hash().code() == IDENTITY {
+            continue;
+        }
+        let key = cid.to_bytes();
+        if seen.contains(&key) {
+            continue;
+        }
+        let Some(bytes) = blocks.get(key.as_slice()).map_err(redb_err)? else {
+            continue;
+        };
+        if cid.codec() == DAG_CBOR
+            && let Ok(value) = prolly_tree::decode_ipld(bytes.value())
+        {
+            found.clear();
+            links(&value, &mut found);
+            stack.extend(found.iter().copied());
+        }
+        seen.insert(key);
+    }
+    Ok(seen)
+}
+
+/// Removes the blocks whose CID bytes `doomed` accepts, in `txn`; returns (blocks, bytes) removed
+/// and the keys removed.
+fn remove_blocks(
+    txn: &WriteTransaction,
+    mut doomed: impl FnMut(&[u8]) -> bool,
+) -> Result<(GcReport, Vec<Vec<u8>>), StoreError> {
+    let mut report = GcReport::default();
+    let mut removed = Vec::new();
+    {
+        let mut blocks = txn.open_table(BLOCKS).map_err(redb_err)?;
+        blocks
+            .retain(|k, v| {
+                if doomed(k) {
+                    report.removed_blocks += 1;
+                    report.removed_bytes += v.len() as u64;
+                    removed.push(k.to_vec());
+                    false
+                } else {
+                    report.kept_blocks += 1;
+                    report.kept_bytes += v.len() as u64;
+                    true
+                }
+            })
+            .map_err(redb_err)?;
+        let mut recency = txn.open_table(RECENCY).map_err(redb_err)?;
+        for key in &removed {
+            recency.remove(key.as_slice()).map_err(redb_err)?;
+        }
+        let mut meta = txn.open_table(META).map_err(redb_err)?;
+        meta.insert("block_bytes", report.kept_bytes.to_le_bytes().as_slice())
+            .map_err(redb_err)?;
+    }
+    Ok((report, removed))
+}
+
+impl Store {
+    /// Removes every block that no root (`HEAD` or named) reaches, in one transaction: a writer
+    /// committing meanwhile waits, so nothing it adds is lost. [`Store::compact`] then returns
+    /// the space to the file system.
+    pub fn gc(&self) -> Result<GcReport, StoreError> {
+        let txn = self.db().begin_write().map_err(redb_err)?;
+        let keep = reachable(&txn, |_| true)?;
+        let (report, removed) = remove_blocks(&txn, |k| !keep.contains(k))?;
+        txn.commit().map_err(redb_err)?;
+        self.inner.recency.forget(&removed);
+        Ok(report)
+    }
+}
+
+/// A cache over `max_bytes` evicts its least recently used blocks down to 90% of the cap (so
+/// that the next few writes do not each evict), sparing blocks of live sessions and blocks that
+/// named roots reach. If those alone exceed the cap, the cache stays over it.
+pub(super) fn evict(store: &Store, max_bytes: u64) -> Result<(), StoreError> {
+    let held = store.block_bytes()?;
+    if held <= max_bytes {
+        return Ok(());
+    }
+    let target = max_bytes - max_bytes / 10;
+    let txn = store.db().begin_write().map_err(redb_err)?;
+    // HEAD is a database's; in a cache, the named roots are the pins.
+    let pinned = reachable(&txn, |name| name != super::HEAD)?;
+    let in_use = store.inner.recency.in_use();
+    let mut candidates = Vec::new();
+    {
+        let blocks = txn.open_table(BLOCKS).map_err(redb_err)?;
+        for item in blocks.iter().map_err(redb_err)? {
+            let (k, v) = item.map_err(redb_err)?;
+            let key = k.value();
+            if !pinned.contains(key) && !in_use.contains(key) {
+                let tick = store.inner.recency.tick_of(key);
+                candidates.push((tick, key.to_vec(), v.value().len() as u64));
+            }
+        }
+    }
+    candidates.sort_unstable();
+    let mut over = held - target;
+    let mut doomed = HashSet::new();
+    for (_, key, len) in candidates {
+        if over == 0 {
+            break;
+        }
+        over = over.saturating_sub(len);
+        doomed.insert(key);
+    }
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    let (_, removed) = remove_blocks(&txn, |k| doomed.contains(k))?;
+    txn.commit().map_err(redb_err)?;
+    store.inner.recency.forget(&removed);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! A write: one redb transaction for blocks, roots and metadata together.
+
+use std::sync::Mutex;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use redb::{ReadableTable, WriteTransaction};
+
+use super::{
+    BLOCKS, META, Mode, ROOTS, Store, StoreError, gc, parse_cid, redb_err, u64_from, user_key,
+};
+
+/// Blocks, roots and metadata written together. It reads what it has written (it is a
+/// `Blockstore`, so a tree writes through it); nothing is visible to others, and nothing is on
+/// disk, until [`Writer::commit`]. Dropped without a commit, it writes nothing.
+pub struct Writer {
+    store: Store,
+    state: Mutex<Option<Pending>>,
+}
+
+struct Pending {
+    txn: WriteTransaction,
+    added_bytes: u64,
+}
+
+impl Writer {
+    pub(super) fn begin(store: Store) -> Result<Writer, StoreError> {
+        let txn = store.db().begin_write().map_err(redb_err)?;
+        Ok(Writer {
+            store,
+            state: Mutex::new(Some(Pending {
+                txn,
+                added_bytes: 0,
+            })),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Pending) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match state.as_mut() {
+            Some(pending) => f(pending),
+            None => Err(StoreError::Finished),
+        }
+    }
+
+    /// Adds a block (a block already held is left as it is).
+    pub fn put_block(&self, cid: &Cid, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = cid.to_bytes();
+        self.with(|p| {
+            let mut table = p.txn.open_table(BLOCKS).map_err(redb_err)?;
+            if table.get(key.as_slice()).map_err(redb_err)?.is_none() {
+                table.insert(key.as_slice(), bytes).map_err(redb_err)?;
+                p.added_bytes += bytes.len() as u64;
+            }
+            Ok(())
+        })?;
+        self.store.inner.recency.touch(&key);
+        Ok(())
+    }
+
+    /// A block held by the store or added by this writer.
+    pub fn get_block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = cid.to_bytes();
+        let found = self.with(|p| {
+            let table = p.txn.open_table(BLOCKS).map_err(redb_err)?;
+            let found = table.get(key.as_slice()).map_err(redb_err)?;
+            Ok(found.map(|v| v.value().to_vec()))
+        })?;
+        if found.is_some() {
+            self.store.inner.recency.touch(&key);
+        }
+        Ok(found)
+    }
+
+    /// Sets a root (`HEAD`, or a name that pins it), committed with the blocks.
+    pub fn set_root(&self, name: &str, root: &Cid) -> Result<(), StoreError> {
+        self.with(|p| {
+            let mut table = p.txn.open_table(ROOTS).map_err(redb_err)?;
+            table
+                .insert(name, root.to_bytes().as_slice())
+                .map_err(redb_err)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a root; returns whether it existed.
+    pub fn remove_root(&self, name: &str) -> Result<bool, StoreError> {
+        self.with(|p| {
+            let mut table = p.txn.open_table(ROOTS).map_err(redb_err)?;
+            Ok(table.remove(name).map_err(redb_err)?.is_some())
+        })
+    }
+
+    /// A root as this writer sees it.
+    pub fn root(&self, name: &str) -> Result<Option<Cid>, StoreError> {
+        self.with(|p| {
+            let table = p.txn.open_table(ROOTS).map_err(redb_err)?;
+            let found = table.get(name).map_err(redb_err)?;
+            found.map(|v| parse_cid(v.value())).transpose()
+        })
+    }
+
+    /// Sets a value of the caller's (read back with [`Store::meta`]), committed with the rest.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.with(|p| {
+            let mut table = p.txn.open_table(META).map_err(redb_err)?;
+            table
+                .insert(user_key(key).as_str(), value)
+                .map_err(redb_err)?;
+            Ok(())
+        })
+    }
+
+    pub fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.with(|p| {
+            let mut table = p.txn.open_table(META).map_err(redb_err)?;
+            table.remove(user_key(key).as_str()).map_err(redb_err)?;
+            Ok(())
+        })
+    }
+
+    /// Makes everything written durable and visible at once. A cache over its cap then evicts.
+    pub fn commit(self) -> Result<(), StoreError> {
+        let pending = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or(StoreError::Finished)?;
+        let Pending { txn, added_bytes } = pending;
+        self.store.inner.recency.write_into(&txn)?;
+        {
+            let mut meta = txn.open_table(META).map_err(redb_err)?;
+            let before = meta
+                .get("block_bytes")
+                .map_err(redb_err)?
+                .map_or(0, |v| u64_from(v.value()));
+            meta.insert(
+                "block_bytes",
+                (before + added_bytes).to_le_bytes().as_slice(),
+            )
+            .map_err(redb_err)?;
+        }
+        txn.commit().map_err(redb_err)?;
+        if let Mode::Cache { max_bytes } = self.store.inner.mode {
+            gc::evict(&self.store, max_bytes)?;
+        }
+        Ok(())
+    }
+}
+
+impl Blockstore for Writer {
+    fn get(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.get_block(k)?)
+    }
+
+    fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
+        Ok(self.put_block(k, block)?)
+    }
+}
