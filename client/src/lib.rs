@@ -3,7 +3,12 @@
 //! those nodes.
 //!
 //! - [`store`]: the local store (redb), a database or a cache of remote blocks.
+//! - [`block`]: the hash check every fetched byte passes.
+//! - [`server`]: any machine is a node: a trustless gateway and the verified-query endpoint.
 
+pub mod block;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "store")]
 pub mod store;
 
