@@ -122,9 +122,15 @@ pub fn db_root<S: Blockstore>(
         return Err(AnchorError::NoActor(id));
     };
     let state = ready!(load(store, &entry.head));
-    match &state {
+    Ok(Outcome::Complete(state_db_root(id, &state)?))
+}
+
+/// The database root in prollydb actor `id`'s state object (its head block, decoded): for a
+/// reader that got the head from a node (`StateGetActor`) rather than through a state root.
+pub fn state_db_root(id: u64, state: &Ipld) -> Result<Cid, AnchorError> {
+    match state {
         Ipld::List(fields) => match fields.get(DB_ROOT_POSITION) {
-            Some(Ipld::Link(root)) if fields.len() == 4 => Ok(Outcome::Complete(*root)),
+            Some(Ipld::Link(root)) if fields.len() == 4 => Ok(*root),
             _ => Err(AnchorError::ActorState { id }),
         },
         _ => Err(AnchorError::ActorState { id }),

@@ -81,6 +81,13 @@ impl Envelope {
     }
 
     /// Reads an envelope block; only its canonical encoding is accepted.
+    /// What a proof claims (its root block), read but not verified: a reader learns the result
+    /// from it, then verifies the proof against its own root and query.
+    pub fn from_proof(proof: &[u8]) -> Result<Envelope, VerifyError> {
+        let car = crate::car::read_strict_deferred(proof)?;
+        Envelope::decode(car.root_block)
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<Envelope, VerifyError> {
         let bad = |why: &str| VerifyError::malformed(format!("envelope: {why}"));
         let value = RawValue::from_bytes(bytes::Bytes::copy_from_slice(bytes))

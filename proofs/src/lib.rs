@@ -33,7 +33,7 @@ mod witness;
 
 pub use anchor::{
     ACTORS_HAMT_BIT_WIDTH, ActorEntry, ActorProof, DB_ROOT_POSITION, actor, db_root, id_address,
-    prove_actor, verify_actor,
+    prove_actor, state_db_root, verify_actor,
 };
 pub use envelope::{Envelope, PROOF_VERSION, Subject};
 pub use error::{AnchorError, ProveError, VerifyError};

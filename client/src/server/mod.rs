@@ -4,14 +4,22 @@
 //! body size and time, so that load or a slow client cannot take it down.
 
 mod gateway;
+mod query;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use fvm_ipld_blockstore::Blockstore;
+use tokio::sync::Semaphore;
+
+use crate::protocol::{INFO_PATH, QUERY_PATH};
 
 /// What a server can serve: any blockstore shared across threads.
 pub trait Served: Blockstore + Send + Sync + 'static {}
@@ -30,6 +38,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// A verified query's witness; past it, `413`.
     pub max_witness_bytes: usize,
+    /// A verified query's budget (entries it may examine); past it, `413`.
+    pub max_query_budget: u64,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +50,7 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             max_witness_bytes: 16 << 20,
+            max_query_budget: 100_000,
         }
     }
 }
@@ -50,17 +61,69 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) struct Shared<S> {
     pub store: Arc<S>,
     pub config: ServerConfig,
+    pub queries: Arc<Semaphore>,
 }
 
-/// The routes, over `store`.
+/// The routes, over `store`, inside the limits.
 pub fn router<S: Served>(store: Arc<S>, config: ServerConfig) -> Router {
-    let shared = Arc::new(Shared { store, config });
+    let requests = Arc::new(Semaphore::new(config.max_requests.max(1)));
+    let shared = Arc::new(Shared {
+        store,
+        queries: Arc::new(Semaphore::new(config.max_queries.max(1))),
+        config: config.clone(),
+    });
     Router::new()
         .route(
             "/ipfs/{*path}",
             get(gateway::handle::<S>).head(gateway::handle::<S>),
         )
+        .route(QUERY_PATH, post(query::handle::<S>))
+        .route(INFO_PATH, get(info))
         .with_state(shared)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            (requests, config.request_timeout),
+            limits,
+        ))
+}
+
+/// What this node is (the CLI probes it to tell a prollydb node from a gateway or Lotus).
+async fn info() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        r#"{"service":"prollydb","version":1,"query":"/prollydb/v1/query","gateway":"/ipfs/"}"#,
+    )
+        .into_response()
+}
+
+fn busy(status: StatusCode, reason: &'static str) -> Response {
+    let mut response = (status, reason).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// At most `max_requests` at once (past it `503` at once, not a queue that grows), each answered
+/// within the timeout (a CAR stream's first byte; the rest flows at the client's pace).
+async fn limits(
+    State((requests, timeout)): State<(Arc<Semaphore>, Duration)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_slot) = requests.try_acquire() else {
+        return busy(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests at once\n",
+        );
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => busy(StatusCode::SERVICE_UNAVAILABLE, "timed out\n"),
+    }
 }
 
 /// Serves `store` on `listener` until the future is dropped.

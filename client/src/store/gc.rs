@@ -2,16 +2,9 @@
 
 use std::collections::HashSet;
 
-use cid::Cid;
-use ipld_core::ipld::Ipld;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::{BLOCKS, META, RECENCY, ROOTS, Store, StoreError, parse_cid, redb_err};
-
-/// The DAG-CBOR multicodec; other blocks (raw, say) link nothing.
-const DAG_CBOR: u64 = 0x71;
-/// The identity multihash: the block is inside its CID and never stored.
-const IDENTITY: u64 = 0x00;
 
 /// What [`Store::gc`] removed and kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,18 +15,9 @@ pub struct GcReport {
     pub kept_bytes: u64,
 }
 
-fn links(value: &Ipld, out: &mut Vec<Cid>) {
-    match value {
-        Ipld::Link(cid) => out.push(*cid),
-        Ipld::List(items) => items.iter().for_each(|v| links(v, out)),
-        Ipld::Map(map) => map.values().for_each(|v| links(v, out)),
-        _ => {}
-    }
-}
-
 /// The CID bytes of every held block that the named roots (all of them, or those `pinned`
 /// accepts) reach. A block that is absent (a cache holds parts of DAGs) ends its branch; a
-/// block that is not valid DAG-CBOR links nothing.
+/// block that is not valid DAG-CBOR links nothing (`dag::walk`).
 fn reachable(
     txn: &WriteTransaction,
     pinned: impl Fn(&str) -> bool,
@@ -48,27 +32,17 @@ fn reachable(
         }
     }
     let mut seen = HashSet::new();
-    let mut found = Vec::new();
-    while let Some(cid) = stack.pop() {
-        if cid.hash().code() == IDENTITY {
-            continue;
-        }
-        let key = cid.to_bytes();
-        if seen.contains(&key) {
-            continue;
-        }
-        let Some(bytes) = blocks.get(key.as_slice()).map_err(redb_err)? else {
-            continue;
-        };
-        if cid.codec() == DAG_CBOR
-            && let Ok(value) = prolly_tree::decode_ipld(bytes.value())
-        {
-            found.clear();
-            links(&value, &mut found);
-            stack.extend(found.iter().copied());
-        }
-        seen.insert(key);
-    }
+    crate::dag::walk(
+        stack,
+        |cid| {
+            let found = blocks.get(cid.to_bytes().as_slice()).map_err(redb_err)?;
+            Ok(found.map(|v| v.value().to_vec()))
+        },
+        |cid, _| {
+            seen.insert(cid.to_bytes());
+            Ok(())
+        },
+    )?;
     Ok(seen)
 }
 

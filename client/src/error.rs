@@ -1,0 +1,29 @@
+use cid::Cid;
+
+use crate::source::FetchError;
+
+/// Why a read failed. No variant carries a result: an answer the client could not verify is not
+/// an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The database refused the query, or a block is corrupt (its CID is named).
+    #[error(transparent)]
+    Db(#[from] prolly_db::Error),
+    /// A block the query needs could be had from no source.
+    #[error("block {cid} is unavailable from {source_name}: {error}")]
+    Unavailable {
+        cid: Cid,
+        source_name: String,
+        #[source]
+        error: FetchError,
+    },
+    /// The local store lacks blocks and no source was given to fetch them from.
+    #[error("{count} block(s) are not held locally (first {cid}) and no remote source is set")]
+    NotHeld { cid: Cid, count: usize },
+    /// The local store failed.
+    #[error("the local store: {0:#}")]
+    Store(anyhow::Error),
+    /// Resolving a root through a node failed.
+    #[error("resolving the root: {0}")]
+    Root(#[source] FetchError),
+}
