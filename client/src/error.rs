@@ -23,6 +23,9 @@ pub enum ClientError {
     /// The local store failed.
     #[error("the local store: {0:#}")]
     Store(anyhow::Error),
+    /// Every prollydb node refused or failed, and there is no block source to fall back to.
+    #[error("no node gave a verified answer: {0}")]
+    NoPeerAnswered(String),
     /// Resolving a root through a node failed.
     #[error("resolving the root: {0}")]
     Root(#[source] FetchError),

@@ -217,9 +217,14 @@ impl<L: Local> Reader<L> {
         query: &Query,
     ) -> Result<Option<Answer>, ClientError> {
         use crate::protocol::At;
+        let mut refusals = Vec::new();
         for peer in self.peers.iter().filter(|p| !p.dropped()) {
-            let Ok((result, proof)) = peer.query(At::Root(root.cid), query).await else {
-                continue;
+            let (result, proof) = match peer.query(At::Root(root.cid), query).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    refusals.push(format!("{}: {e}", peer.base()));
+                    continue;
+                }
             };
             // Verified: keep the witness, so that later reads of the same paths are local.
             let car = prolly_proofs::car::read_strict(&proof)
@@ -239,6 +244,9 @@ impl<L: Local> Reader<L> {
                     bytes: proof.len() as u64,
                 },
             }));
+        }
+        if self.source.is_none() && !refusals.is_empty() {
+            return Err(ClientError::NoPeerAnswered(refusals.join("; ")));
         }
         Ok(None)
     }
