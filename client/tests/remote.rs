@@ -86,3 +86,79 @@ async fn the_redb_cache_serves_as_the_local_store_and_stays_under_its_cap() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lotus_client_reads_the_nodes_blocks_through_chain_read_obj() {
+    let flights = flights();
+    let addr = start_server(flights.store.clone(), ServerConfig::default()).await;
+    let lotus = prolly_client::source::LotusSource::new(
+        &format!("/ip4/127.0.0.1/tcp/{}/http", addr.port()),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let reader = Reader::new(Arc::new(MemoryStore::new())).with_source(Arc::new(lotus));
+    let root = TrustedRoot::given(flights.root);
+    for query in queries() {
+        let answer = reader.query(&root, &query).await.unwrap();
+        assert_eq!(answer.result.to_cbor(), local_answer(flights, &query));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_refuses_what_it_will_not_do_with_the_right_status() {
+    let flights = flights();
+    let config = ServerConfig {
+        max_witness_bytes: 2_000,
+        ..ServerConfig::default()
+    };
+    let addr = start_server(flights.store.clone(), config).await;
+    let peer = ProllyPeer::new(&format!("http://{addr}"), Duration::from_secs(30)).unwrap();
+    let status = |e: prolly_client::peer::PeerError| match e {
+        prolly_client::peer::PeerError::Refused { status, .. } => status,
+        other => panic!("expected a refusal, got {other}"),
+    };
+    let at = prolly_client::protocol::At::Root;
+    let query = &queries()[0];
+    // A root it does not hold: 404.
+    let elsewhere = prolly_tree::cid_of(b"\xa0");
+    assert_eq!(
+        status(peer.query(at(elsewhere), query).await.unwrap_err()),
+        404
+    );
+    // A witness over the cap: 413.
+    assert_eq!(
+        status(peer.query(at(flights.root), query).await.unwrap_err()),
+        413
+    );
+    // A query the database refuses (no such collection): 422.
+    let refused = prolly_db::Query::from_json(r#"{"collection": "nope"}"#).unwrap();
+    assert_eq!(
+        status(peer.query(at(flights.root), &refused).await.unwrap_err()),
+        422
+    );
+    // A budget over the node's cap: 413.
+    let greedy =
+        prolly_db::Query::from_json(r#"{"collection": "flights", "budget": 1000000}"#).unwrap();
+    assert_eq!(
+        status(peer.query(at(flights.root), &greedy).await.unwrap_err()),
+        413
+    );
+    // Not a request at all: 400, and the node stays up.
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}{}", prolly_client::protocol::QUERY_PATH);
+    let response = client
+        .post(&url)
+        .body(vec![0xff, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = client
+        .post(&url)
+        .body(vec![0u8; 300_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413, "a body over the limit");
+    assert!(!peer.dropped(), "refusals are not lies");
+}

@@ -1,10 +1,12 @@
 //! Any machine is a node: an HTTP server over a local store that answers as an IPFS trustless
 //! gateway (raw blocks and CARs, PROTOCOLS B) and runs verified queries (`POST
-//! /prollydb/v1/query`, SPEC section 22). Loopback by default; bounded in concurrent requests,
+//! /prollydb/v1/query`, SPEC section 22), and serves blocks to Lotus clients too (`/rpc/v1`,
+//! `Filecoin.ChainReadObj`). Loopback by default; bounded in concurrent requests,
 //! body size and time, so that load or a slow client cannot take it down.
 
 mod gateway;
 mod query;
+mod rpc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +81,7 @@ pub fn router<S: Served>(store: Arc<S>, config: ServerConfig) -> Router {
         )
         .route(QUERY_PATH, post(query::handle::<S>))
         .route(INFO_PATH, get(info))
+        .route("/rpc/v1", post(rpc::handle::<S>))
         .with_state(shared)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
