@@ -2,4 +2,6 @@
 
 pub mod counting;
 pub mod data;
+pub mod flights;
 pub mod gas;
+pub mod link;

@@ -15,7 +15,7 @@ use fvm_ipld_hamt::{BytesKey, Hamt};
 use ipld_core::ipld::Ipld;
 use multihash_codetable::{Code, MultihashDigest};
 use prolly_bench::data::Rng;
-use prolly_db::testing::{synthetic_flights, vega_flights};
+use prolly_bench::flights::vega_shaped_flights;
 use prolly_db::{Database, Query, WriteBatch};
 use prolly_proofs::{RecordingStore, car, prove, verify};
 use prolly_tree::Config;
@@ -23,44 +23,6 @@ use prolly_tree::Config;
 /// EIP-1186 account proofs on mainnet run to about 3 KB per key.
 const MPT_PROOF_BYTES: f64 = 3_000.0;
 const SAMPLES: usize = 100;
-
-fn documents(n: usize) -> (Vec<Ipld>, &'static str) {
-    match vega_flights(n) {
-        Some(docs) if docs.len() == n => (docs, "vega-flights-3m (real)"),
-        _ => {
-            // Same fields as vega: date text, delay, distance, origin, destination.
-            let docs = synthetic_flights(n)
-                .into_iter()
-                .map(|d| {
-                    let Ipld::Map(m) = d else { unreachable!() };
-                    let get = |k: &str| m[k].clone();
-                    let date = match (&m["month"], &m["day"], &m["sched_dep_time"]) {
-                        (Ipld::Integer(mo), Ipld::Integer(da), Ipld::Integer(t)) => {
-                            format!(
-                                "2001-{mo:02}-{da:02} {:02}:{:02}:00.000000",
-                                t / 100,
-                                t % 100
-                            )
-                        }
-                        _ => unreachable!(),
-                    };
-                    Ipld::Map(
-                        [
-                            ("_id".to_string(), get("_id")),
-                            ("date".to_string(), Ipld::String(date)),
-                            ("delay".to_string(), get("dep_delay")),
-                            ("distance".to_string(), get("distance")),
-                            ("origin".to_string(), get("origin")),
-                            ("destination".to_string(), get("dest")),
-                        ]
-                        .into(),
-                    )
-                })
-                .collect();
-            (docs, "generated flights (data set absent)")
-        }
-    }
-}
 
 struct Measure {
     proof: usize,
@@ -163,7 +125,7 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let (docs, source) = documents(n);
+        let (docs, source) = vega_shaped_flights(n);
         let store = MemoryBlockstore::default();
         let mut db = Database::create(&store, Config::default()).unwrap();
         let batch = WriteBatch::from_json(
