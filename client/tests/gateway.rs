@@ -187,6 +187,18 @@ impl Gateway {
     }
 }
 
+/// The body, and whether its transfer failed (as it must for a CAR cut short).
+async fn read_body(mut response: reqwest::Response) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return (body, false),
+            Err(_) => return (body, true),
+        }
+    }
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
@@ -519,6 +531,25 @@ async fn car_dups_y_repeats_every_meeting() {
 }
 
 #[tokio::test]
+async fn identity_links_are_followed_but_never_written() {
+    let dag = Dag::new();
+    // A DAG-CBOR block inlined in its CID, linking to l2.
+    let inline = prolly_tree::RawValue::from_ipld(&map(&[("x", Ipld::Link(dag.l2))])).unwrap();
+    let wrapped = multihash::Multihash::wrap(0x00, inline.as_bytes()).unwrap();
+    let identity = Cid::new_v1(DAG_CBOR, wrapped);
+    let root = dag_cbor(&dag.store, map(&[("i", Ipld::Link(identity))]));
+    let gw = Gateway::start(dag.store.clone()).await;
+    for dups in ["y", "n"] {
+        let path = format!("/ipfs/{root}?format=car&car-dups={dups}");
+        assert_eq!(gw.car(&path, &[]).await.1.cids(), vec![root, dag.l2]);
+    }
+    let path = format!("/ipfs/{identity}?format=car");
+    let (_, car) = gw.car(&path, &[]).await;
+    assert_eq!(car.roots, vec![identity]);
+    assert_eq!(car.cids(), vec![dag.l2]);
+}
+
+#[tokio::test]
 async fn car_path_carries_the_blocks_crossed() {
     let dag = Dag::new();
     let gw = Gateway::start(dag.store.clone()).await;
@@ -578,17 +609,10 @@ async fn a_missing_child_cuts_the_car_short() {
     let dag = Dag::new();
     dag.store.remove(&dag.l1);
     let gw = Gateway::start(dag.store.clone()).await;
-    let mut response = gw.get(&format!("/ipfs/{}?format=car", dag.root), &[]).await;
+    let response = gw.get(&format!("/ipfs/{}?format=car", dag.root), &[]).await;
     // The root is here, so the answer had started: 200, then a body that fails.
     assert_eq!(response.status(), StatusCode::OK);
-    let mut body = Vec::new();
-    let failed = loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => break false,
-            Err(_) => break true,
-        }
-    };
+    let (body, failed) = read_body(response).await;
     assert!(failed, "a truncated CAR must not end like a complete one");
     // What arrived before the cut is the walk up to the missing block.
     let car = Car::parse(&body);
@@ -695,16 +719,59 @@ async fn the_walk_waits_for_the_reader_and_gives_up_on_a_stalled_one() {
         reads < 40,
         "{reads} blocks read for a reader that reads nothing"
     );
-    let ended = loop {
-        match response.chunk().await {
-            Ok(Some(_)) => continue,
-            Ok(None) => break "cleanly",
-            Err(_) => break "with an error",
-        }
-    };
-    assert_eq!(
-        ended, "with an error",
-        "a given-up CAR must not look complete"
-    );
+    let (_, failed) = read_body(response).await;
+    assert!(failed, "a given-up CAR must not look complete");
     assert_eq!(store.reads(), reads);
+}
+
+#[tokio::test]
+async fn hostile_requests_and_blocks_do_not_bring_it_down() {
+    let dag = Dag::new();
+    // A block whose CID says DAG-CBOR but whose bytes are not CBOR.
+    let garbage = vec![0xff, 0x00, 0x9f];
+    let corrupt = Cid::new_v1(DAG_CBOR, Code::Blake2b256.digest(&garbage));
+    dag.store.put_keyed(&corrupt, &garbage).unwrap();
+    let gw = Gateway::start(dag.store.clone()).await;
+
+    let raw = gw.get(&format!("/ipfs/{corrupt}?format=raw"), &[]).await;
+    assert_eq!(raw.status(), StatusCode::OK);
+    assert_eq!(raw.bytes().await.unwrap(), garbage);
+    // Its links cannot be read: the CAR is cut after it, and the transfer fails.
+    let car = gw.get(&format!("/ipfs/{corrupt}?format=car"), &[]).await;
+    assert_eq!(car.status(), StatusCode::OK);
+    let (body, failed) = read_body(car).await;
+    assert!(failed);
+    assert_eq!(Car::parse(&body).cids(), vec![corrupt]);
+    let path = format!("/ipfs/{corrupt}/x?format=car");
+    assert_eq!(gw.get(&path, &[]).await.status(), StatusCode::NOT_FOUND);
+
+    let root = dag.root;
+    let long = "a/".repeat(2000);
+    let paths = [
+        "/ipfs/".to_string(),
+        "/ipfs//x?format=car".to_string(),
+        "/ipfs/%ff%fe?format=raw".to_string(),
+        format!("/ipfs/{root}/{long}?format=car"),
+        format!("/ipfs/{root}/c/99999999999999999999999?format=car"),
+        format!("/ipfs/{root}/c/-1?format=car"),
+        format!("/ipfs/{root}?format=raw&filename=%22%0d%0a%00%E2%9C%93.bin"),
+        format!("/ipfs/{root}?format=car&entity-bytes=0:*&filename=%ff"),
+        format!("/ipfs/{root}?%%%&&==&format=car&format=raw"),
+    ];
+    let headers = [
+        ("accept", ";;;,,,q=,application/vnd.ipld.car;q=nan;version="),
+        ("if-none-match", ",,,W/,*x"),
+        ("cache-control", "only-if-cached=,,"),
+    ];
+    for path in &paths {
+        let response = gw.get(path, &headers).await;
+        assert_ne!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{path}"
+        );
+        let _ = response.bytes().await;
+    }
+    let response = gw.get(&format!("/ipfs/{root}?format=raw"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
 }

@@ -227,12 +227,12 @@ impl<'a, S: Served> Walker<'a, S> {
         if block::inline(cid).is_some() {
             return Ok(());
         }
-        let mut section = Vec::with_capacity(bytes.len() + 48);
         let cid_bytes = cid.to_bytes();
-        varint(&mut section, (cid_bytes.len() + bytes.len()) as u64);
-        section.extend_from_slice(&cid_bytes);
-        section.extend_from_slice(bytes);
-        self.sink.write(&section)
+        let mut prefix = Vec::with_capacity(cid_bytes.len() + 10);
+        varint(&mut prefix, (cid_bytes.len() + bytes.len()) as u64);
+        prefix.extend_from_slice(&cid_bytes);
+        self.sink.write(&prefix)?;
+        self.sink.write(bytes)
     }
 }
 

@@ -218,6 +218,7 @@ fn step(node: &Ipld, segment: &str) -> Option<Ipld> {
 mod tests {
     use super::*;
     use multihash_codetable::{Code, MultihashDigest};
+    use proptest::prelude::*;
 
     fn cid(n: u8) -> Cid {
         Cid::new_v1(0x55, Code::Sha2_256.digest(&[n]))
@@ -256,5 +257,55 @@ mod tests {
             assert!(scan_links(bad).is_err(), "{bad:x?}");
         }
         assert_eq!(scan_links(&[0x80]).unwrap(), vec![]);
+    }
+
+    fn value() -> impl Strategy<Value = Ipld> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(|i| Ipld::Integer(i.into())),
+            ".{0,8}".prop_map(Ipld::String),
+            any::<u8>().prop_map(|n| Ipld::Link(cid(n))),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Ipld::Float),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Ipld::List),
+                prop::collection::btree_map(".{0,6}", inner, 0..6).prop_map(Ipld::Map),
+            ]
+        })
+    }
+
+    /// The links of decoded IPLD in DAG-CBOR's key order: shorter keys first, then bytewise.
+    fn reference_links(value: &Ipld, out: &mut Vec<Cid>) {
+        match value {
+            Ipld::Link(c) => out.push(*c),
+            Ipld::List(items) => items.iter().for_each(|v| reference_links(v, out)),
+            Ipld::Map(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|(a, _), (b, _)| {
+                    (a.len(), a.as_bytes()).cmp(&(b.len(), b.as_bytes()))
+                });
+                entries
+                    .into_iter()
+                    .for_each(|(_, v)| reference_links(v, out));
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn scanning_finds_the_links_in_encoded_order(value in value()) {
+            let bytes = prolly_tree::RawValue::from_ipld(&value).unwrap();
+            let mut expected = Vec::new();
+            reference_links(&value, &mut expected);
+            prop_assert_eq!(scan_links(bytes.as_bytes()).unwrap(), expected);
+        }
+
+        #[test]
+        fn scanning_any_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = scan_links(&bytes);
+        }
     }
 }
