@@ -90,7 +90,10 @@ async fn upstream(
                 break;
             }
             link.up.fetch_add(n as u64, Ordering::Relaxed);
-            if tx.send((Instant::now() + latency, buf[..n].to_vec())).is_err() {
+            if tx
+                .send((Instant::now() + latency, buf[..n].to_vec()))
+                .is_err()
+            {
                 break;
             }
         }

@@ -18,8 +18,7 @@ use prolly_bench::link::{Link, proxy};
 use prolly_client::peer::ProllyPeer;
 use prolly_client::server::{ServerConfig, serve};
 use prolly_client::source::{
-    BlockSource, GatewayConfig, GatewaySource, LotusSource, MultiConfig, MultiSource,
-    fetch_checked,
+    BlockSource, GatewayConfig, GatewaySource, LotusSource, MultiConfig, MultiSource, fetch_checked,
 };
 use prolly_client::{MemoryStore, Reader, TrustedRoot, Via};
 use prolly_db::{Database, IndexDef, IndexField, Order, Path, Query, WriteBatch};
@@ -124,12 +123,20 @@ fn gateway(addr: SocketAddr, concurrency: usize) -> Arc<dyn BlockSource> {
 }
 
 /// Replication by one CAR of the whole root, then the local query.
-async fn replicate_car(node: SocketAddr, root: Cid, query: &Query, link: &Link, want: &[u8]) -> Row {
+async fn replicate_car(
+    node: SocketAddr,
+    root: Cid,
+    query: &Query,
+    link: &Link,
+    want: &[u8],
+) -> Row {
     link.take_wire_bytes();
     let start = Instant::now();
     let client = reqwest::Client::new();
     let car = client
-        .get(format!("http://{node}/ipfs/{root}?format=car&dag-scope=all"))
+        .get(format!(
+            "http://{node}/ipfs/{root}?format=car&dag-scope=all"
+        ))
         .header("Accept", "application/vnd.ipld.car")
         .send()
         .await
@@ -162,7 +169,13 @@ async fn replicate_car(node: SocketAddr, root: Cid, query: &Query, link: &Link, 
 }
 
 /// Replication by parallel block fetches, a level at a time, then the local query.
-async fn replicate_blocks(node: SocketAddr, root: Cid, query: &Query, link: &Link, want: &[u8]) -> Row {
+async fn replicate_blocks(
+    node: SocketAddr,
+    root: Cid,
+    query: &Query,
+    link: &Link,
+    want: &[u8],
+) -> Row {
     link.take_wire_bytes();
     let start = Instant::now();
     let source = gateway(node, 64);
@@ -212,7 +225,10 @@ async fn sparse<L: prolly_client::Local>(
 ) -> Row {
     link.take_wire_bytes();
     let start = Instant::now();
-    let answer = reader.query(&TrustedRoot::given(root), query).await.unwrap();
+    let answer = reader
+        .query(&TrustedRoot::given(root), query)
+        .await
+        .unwrap();
     let time = start.elapsed();
     if let Some(want) = want {
         assert_eq!(answer.result.to_cbor(), want, "{name}");
@@ -260,7 +276,9 @@ async fn run(args: Args) {
         .expect("two origins");
     let n = docs.len();
     let built = Instant::now();
-    let (store, root, depth) = tokio::task::spawn_blocking(move || build(docs)).await.unwrap();
+    let (store, root, depth) = tokio::task::spawn_blocking(move || build(docs))
+        .await
+        .unwrap();
     println!(
         "{n} flights ({data}), index (origin, date): {} blocks, {} of blocks, depth {depth}, built in {:.1} s",
         store.len(),
@@ -269,11 +287,19 @@ async fn run(args: Args) {
     );
     let query = first_32_from(&origin);
     let query_other = first_32_from(&other);
-    let local_db = Database::open(store.clone(), root).unwrap().into_result().unwrap();
+    let local_db = Database::open(store.clone(), root)
+        .unwrap()
+        .into_result()
+        .unwrap();
     let want = local_db.query(&query).unwrap().into_result().unwrap();
     assert_eq!(want.docs.len(), 32, "the query returns 32 flights");
     let want = want.to_cbor();
-    let want_other = local_db.query(&query_other).unwrap().into_result().unwrap().to_cbor();
+    let want_other = local_db
+        .query(&query_other)
+        .unwrap()
+        .into_result()
+        .unwrap()
+        .to_cbor();
     println!(
         "query: the first 32 flights from {origin} by date; link: {} ms per request, {} Mbit/s down\n",
         args.latency.as_millis(),
@@ -288,15 +314,47 @@ async fn run(args: Args) {
 
     let car = replicate_car(nodes[0], root, &query, &link, &want).await;
     let blocks = replicate_blocks(nodes[0], root, &query, &link, &want).await;
-    let replication = if car.time <= blocks.time { &car } else { &blocks };
+    let replication = if car.time <= blocks.time {
+        &car
+    } else {
+        &blocks
+    };
 
     let mut rows = Vec::new();
     let cold = Reader::new(Arc::new(MemoryStore::new())).with_source(gateway(nodes[0], 32));
-    rows.push(sparse("sparse, 1 gateway peer, cold", &cold, root, &query, &link, Some(&want)).await);
     rows.push(
-        sparse("  then another origin (catalog cached)", &cold, root, &query_other, &link, Some(&want_other)).await,
+        sparse(
+            "sparse, 1 gateway peer, cold",
+            &cold,
+            root,
+            &query,
+            &link,
+            Some(&want),
+        )
+        .await,
     );
-    rows.push(sparse("  then the same query (warm)", &cold, root, &query, &link, Some(&want)).await);
+    rows.push(
+        sparse(
+            "  then another origin (catalog cached)",
+            &cold,
+            root,
+            &query_other,
+            &link,
+            Some(&want_other),
+        )
+        .await,
+    );
+    rows.push(
+        sparse(
+            "  then the same query (warm)",
+            &cold,
+            root,
+            &query,
+            &link,
+            Some(&want),
+        )
+        .await,
+    );
     for peers in [2, 4] {
         let multi = MultiSource::new(
             nodes[..peers].iter().map(|n| gateway(*n, 32)).collect(),
@@ -308,10 +366,30 @@ async fn run(args: Args) {
     }
     let lotus = LotusSource::new(&format!("http://{}", nodes[0]), Duration::from_secs(30)).unwrap();
     let reader = Reader::new(Arc::new(MemoryStore::new())).with_source(Arc::new(lotus));
-    rows.push(sparse("sparse, Lotus-shaped (batched ChainReadObj), cold", &reader, root, &query, &link, Some(&want)).await);
+    rows.push(
+        sparse(
+            "sparse, Lotus-shaped (batched ChainReadObj), cold",
+            &reader,
+            root,
+            &query,
+            &link,
+            Some(&want),
+        )
+        .await,
+    );
     let peer = ProllyPeer::new(&format!("http://{}", nodes[0]), Duration::from_secs(30)).unwrap();
     let reader = Reader::new(Arc::new(MemoryStore::new())).with_peer(peer);
-    rows.push(sparse("verified endpoint (result + proof), cold", &reader, root, &query, &link, Some(&want)).await);
+    rows.push(
+        sparse(
+            "verified endpoint (result + proof), cold",
+            &reader,
+            root,
+            &query,
+            &link,
+            Some(&want),
+        )
+        .await,
+    );
 
     println!(
         "| read | round trips | blocks | block bytes | wire bytes | time to the first verified page | wire bytes × replication | time × replication |"
@@ -350,16 +428,27 @@ async fn run(args: Args) {
     let check = |ok: bool| if ok { "met" } else { "NOT met" };
     println!("\ngoals (depth {depth}):");
     let fewer = replication.wire_bytes as f64 / cold.wire_bytes.max(1) as f64;
-    println!("- at least 1,000x fewer bytes than replication: {fewer:.0}x, {}", check(fewer >= 1000.0));
+    println!(
+        "- at least 1,000x fewer bytes than replication: {fewer:.0}x, {}",
+        check(fewer >= 1000.0)
+    );
     let cold_cap = 3 * depth as u64 + 3;
-    println!("- cold block reads in at most 3 x depth + 3 = {cold_cap} round trips: {}, {}", cold.rounds, check(cold.rounds <= cold_cap));
+    println!(
+        "- cold block reads in at most 3 x depth + 3 = {cold_cap} round trips: {}, {}",
+        cold.rounds,
+        check(cold.rounds <= cold_cap)
+    );
     let cached_cap = 2 * depth as u64 + 2;
     println!(
         "- with the catalog cached, at most 2 x depth + 2 = {cached_cap}: {}, {}",
         cached.rounds,
         check(cached.rounds <= cached_cap)
     );
-    println!("- the verified endpoint in 1 round trip: {}, {}", verified.rounds, check(verified.rounds == 1));
+    println!(
+        "- the verified endpoint in 1 round trip: {}, {}",
+        verified.rounds,
+        check(verified.rounds == 1)
+    );
     let faster = replication.time.as_secs_f64() / cold.time.as_secs_f64();
     println!(
         "- the first verified page at least 100x sooner than replicate-then-query: {faster:.0}x, {}",

@@ -67,6 +67,8 @@ pub enum FetchError {
     Rpc { code: i64, message: String },
     #[error("actor f0{0} not found")]
     NoActor(u64),
+    #[error("dropped earlier for serving a block that failed its hash")]
+    Dropped,
     #[error("no answer for this block")]
     Unanswered,
     #[error("every peer failed: {0}")]

@@ -151,7 +151,14 @@ impl MultiSource {
                     .take(self.config.fanout.max(1))
                     .collect();
                 if candidates.is_empty() {
-                    let why = errors.remove(&cid).unwrap_or_default();
+                    let mut why = errors.remove(&cid).unwrap_or_default();
+                    // Peers dropped before they were asked are named too.
+                    for (i, peer) in self.peers.iter().enumerate() {
+                        if !self.live(i) && !asked.contains(&i) {
+                            why.0
+                                .push((peer.source.name().to_string(), FetchError::Dropped));
+                        }
+                    }
                     done.push((cid, Err(FetchError::AllPeersFailed(why))));
                     continue;
                 }

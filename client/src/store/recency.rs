@@ -48,6 +48,11 @@ impl Drop for Session {
         lock(&self.store.inner.recency.state)
             .sessions
             .remove(&self.id);
+        // What the session kept over the cap may go now. A failure here leaves the cache over
+        // its cap until the next write evicts.
+        if let super::Mode::Cache { max_bytes } = self.store.inner.mode {
+            let _ = super::gc::evict(&self.store, max_bytes);
+        }
     }
 }
 
