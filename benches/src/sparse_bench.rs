@@ -132,7 +132,7 @@ async fn replicate_car(
 ) -> Row {
     link.take_wire_bytes();
     let start = Instant::now();
-    let client = reqwest::Client::new();
+    let client = prolly_client::source::http_client(Duration::from_secs(600)).unwrap();
     let car = client
         .get(format!(
             "http://{node}/ipfs/{root}?format=car&dag-scope=all"

@@ -144,7 +144,7 @@ async fn the_node_refuses_what_it_will_not_do_with_the_right_status() {
         413
     );
     // Not a request at all: 400, and the node stays up.
-    let client = reqwest::Client::new();
+    let client = prolly_client::source::http_client(Duration::from_secs(30)).unwrap();
     let url = format!("http://{addr}{}", prolly_client::protocol::QUERY_PATH);
     let response = client
         .post(&url)

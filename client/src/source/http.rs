@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::FetchError;
 
 /// An HTTP client with `timeout` per request. HTTP/2 is used where a TLS server offers it.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
     // reqwest is built without a TLS provider of its own (no aws-lc, no cmake): install ring
     // as the process default once; a second install fails harmlessly.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -23,6 +23,10 @@ use crate::block::{self, BadBlock};
 pub use car::{CarSource, export_car};
 #[cfg(feature = "net")]
 pub use gateway::{GatewayConfig, GatewaySource};
+/// The HTTP client the sources use (rustls with ring, HTTP/2 where offered), for callers that
+/// make their own requests beside them.
+#[cfg(feature = "net")]
+pub use http::client as http_client;
 pub use local::LocalSource;
 #[cfg(feature = "net")]
 pub use lotus::LotusSource;
