@@ -20,7 +20,7 @@ pub struct GatewayConfig {
     pub concurrency: usize,
     /// Time for one request, connection included.
     pub timeout: Duration,
-    /// `429` answers retried per block, each after its `Retry-After`...
+    /// `429` and `503` answers retried per block, each after its `Retry-After`...
     pub retries: u32,
     /// ...when that wait is at most this; a longer one fails the block at once.
     pub max_retry_wait: Duration,
@@ -77,7 +77,8 @@ impl GatewaySource {
                 200 => return read_capped(response, MAX_BLOCK_BYTES).await,
                 404 | 410 => return Err(FetchError::NotFound),
                 401 | 403 => return Err(FetchError::Unauthorized),
-                429 => {
+                // Busy: both say when to come back.
+                429 | 503 => {
                     let wait = retry_after(&response);
                     if attempt >= self.config.retries || wait > self.config.max_retry_wait {
                         return Err(FetchError::RateLimited);
