@@ -98,13 +98,24 @@ impl Store {
 /// A cache over `max_bytes` evicts its least recently used blocks down to 90% of the cap (so
 /// that the next few writes do not each evict), sparing blocks of live sessions and blocks that
 /// named roots reach. If those alone exceed the cap, the cache stays over it.
-pub(super) fn evict(store: &Store, max_bytes: u64) -> Result<(), StoreError> {
+///
+/// `wait` false is for chores that may be skipped (a session's end): if a write is in progress,
+/// possibly on this very thread, its commit evicts instead, and nothing waits for it.
+pub(super) fn evict(store: &Store, max_bytes: u64, wait: bool) -> Result<(), StoreError> {
     let held = store.block_bytes()?;
     if held <= max_bytes {
         return Ok(());
     }
     let target = max_bytes - max_bytes / 10;
-    let txn = store.db().begin_write().map_err(redb_err)?;
+    let txn = if wait {
+        store.db().begin_write()
+    } else {
+        match store.db().try_begin_write() {
+            Err(redb::TransactionError::WouldBlock) => return Ok(()),
+            other => other,
+        }
+    }
+    .map_err(redb_err)?;
     // HEAD is a database's; in a cache, the named roots are the pins.
     let pinned = reachable(&txn, |name| name != super::HEAD)?;
     let in_use = store.inner.recency.in_use();

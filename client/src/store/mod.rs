@@ -144,7 +144,8 @@ impl Store {
     }
 
     /// Starts a write: blocks, roots and metadata, committed together by [`Writer::commit`].
-    /// Writers run one at a time (the next waits).
+    /// Writers run one at a time (the next waits), so a thread holding a writer must write
+    /// through it, not start another or put blocks through the store. Reads never wait.
     pub fn write(&self) -> Result<Writer, StoreError> {
         Writer::begin(self.clone())
     }

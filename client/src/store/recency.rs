@@ -51,7 +51,7 @@ impl Drop for Session {
         // What the session kept over the cap may go now. A failure here leaves the cache over
         // its cap until the next write evicts.
         if let super::Mode::Cache { max_bytes } = self.store.inner.mode {
-            let _ = super::gc::evict(&self.store, max_bytes);
+            let _ = super::gc::evict(&self.store, max_bytes, false);
         }
     }
 }
@@ -204,12 +204,16 @@ impl Recency {
     }
 
     /// Writes the unwritten uses in a transaction of their own. Not made durable on its own:
-    /// the next write's commit carries it to disk, and losing it only ages some blocks.
+    /// the next write's commit carries it to disk, and losing it only ages some blocks. While a
+    /// write is in progress (possibly on this thread) it does nothing: that write carries them.
     pub(super) fn flush_alone(&self, db: &redb::Database) -> Result<(), StoreError> {
         if !self.enabled || lock(&self.state).dirty.is_empty() {
             return Ok(());
         }
-        let mut txn = db.begin_write().map_err(redb_err)?;
+        let mut txn = match db.try_begin_write() {
+            Err(redb::TransactionError::WouldBlock) => return Ok(()),
+            other => other.map_err(redb_err)?,
+        };
         // Where redb refuses a non-durable commit, this one is simply durable.
         let _ = txn.set_durability(redb::Durability::None);
         self.write_into(&txn)?;

@@ -146,7 +146,7 @@ impl Writer {
         }
         txn.commit().map_err(redb_err)?;
         if let Mode::Cache { max_bytes } = self.store.inner.mode {
-            gc::evict(&self.store, max_bytes)?;
+            gc::evict(&self.store, max_bytes, true)?;
         }
         Ok(())
     }
