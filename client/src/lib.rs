@@ -3,6 +3,7 @@
 //! those nodes.
 //!
 //! - [`store`]: the local store (redb), a database or a cache of remote blocks.
+//! - [`import`]: NDJSON, JSON and CSV files into a database store, resumable.
 //! - [`block`]: the hash check every fetched byte passes.
 //! - [`source`]: where blocks come from: memory, CAR files, gateways, Lotus nodes, several peers.
 //! - [`Reader`]: the query loop: the one executor over the local store, fetching what it lacks
@@ -12,6 +13,8 @@
 pub mod block;
 pub mod dag;
 mod error;
+#[cfg(feature = "import")]
+pub mod import;
 mod memory;
 #[cfg(feature = "net")]
 pub mod peer;

@@ -207,6 +207,16 @@ impl LotusSource {
             .unwrap_or(Err(FetchError::Unanswered))
     }
 
+    /// `Filecoin.Version`: the node's version string (a probe that this is a Lotus endpoint).
+    pub async fn version(&self) -> Result<String, FetchError> {
+        let answer = self.call("Filecoin.Version", json!([])).await?;
+        answer
+            .get("Version")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| FetchError::Malformed(format!("Version: {answer}")))
+    }
+
     /// `Filecoin.ChainHead`.
     pub async fn chain_head(&self) -> Result<TipSet, FetchError> {
         let head = self.call("Filecoin.ChainHead", json!([])).await?;

@@ -1,0 +1,286 @@
+//! Documents from files: NDJSON and CSV streamed a row at a time (a file larger than memory
+//! imports), JSON (an array, or an object of objects) read whole; any of them gzip'd (`.gz`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use ipld_core::ipld::Ipld;
+use prolly_db::ipld_from_json;
+
+use super::ImportError;
+
+/// A file's kind, from its name (`.ndjson`/`.jsonl`, `.json`, `.csv`, each optionally `.gz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    Json,
+    Csv,
+}
+
+impl Format {
+    /// The kind and whether it is gzip'd; `None` for a name that says neither.
+    pub fn of(name: &str) -> Option<(Format, bool)> {
+        let (stem, gz) = match name.strip_suffix(".gz") {
+            Some(stem) => (stem, true),
+            None => (name, false),
+        };
+        let ext = Path::new(stem).extension()?.to_str()?.to_ascii_lowercase();
+        let format = match ext.as_str() {
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "json" => Format::Json,
+            "csv" => Format::Csv,
+            _ => return None,
+        };
+        Some((format, gz))
+    }
+}
+
+/// How a CSV column's text becomes a value, where `--types` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Int,
+    Float,
+    Bool,
+    String,
+}
+
+impl ColumnType {
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        Some(match name {
+            "int" | "integer" => ColumnType::Int,
+            "float" | "number" => ColumnType::Float,
+            "bool" | "boolean" => ColumnType::Bool,
+            "string" | "str" | "text" => ColumnType::String,
+            _ => return None,
+        })
+    }
+}
+
+/// One document and where it came from (1-based: the line of NDJSON, the data row of CSV, the
+/// element of a JSON array).
+pub struct Row {
+    pub number: u64,
+    pub doc: Ipld,
+}
+
+/// The rows of one file.
+pub struct Rows {
+    name: String,
+    inner: Inner,
+    number: u64,
+}
+
+enum Inner {
+    Lines(Box<dyn BufRead>),
+    Csv {
+        reader: csv::Reader<Box<dyn Read>>,
+        header: Vec<String>,
+        types: BTreeMap<String, ColumnType>,
+    },
+    Whole(std::vec::IntoIter<Ipld>),
+}
+
+impl Rows {
+    /// Opens `path` (`-` is stdin, read as `format`) for reading rows.
+    pub fn open(
+        path: &str,
+        format: Option<Format>,
+        types: BTreeMap<String, ColumnType>,
+    ) -> Result<Rows, ImportError> {
+        let name = if path == "-" {
+            "stdin".to_string()
+        } else {
+            path.to_string()
+        };
+        let (format, gz) = match (format, Format::of(path)) {
+            (Some(f), found) => (f, found.is_some_and(|(_, gz)| gz) || path.ends_with(".gz")),
+            (None, Some(found)) => found,
+            (None, None) if path == "-" => (Format::Ndjson, false),
+            (None, None) => {
+                return Err(ImportError::file(
+                    &name,
+                    "unknown kind: name it .ndjson, .json or .csv (optionally .gz)",
+                ));
+            }
+        };
+        let raw: Box<dyn Read> = if path == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(path).map_err(|e| ImportError::file(&name, e))?)
+        };
+        let raw: Box<dyn Read> = if gz {
+            Box::new(flate2::read::MultiGzDecoder::new(raw))
+        } else {
+            raw
+        };
+        let inner = match format {
+            Format::Ndjson => Inner::Lines(Box::new(BufReader::with_capacity(1 << 16, raw))),
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(raw);
+                let header = reader
+                    .headers()
+                    .map_err(|e| ImportError::file(&name, format!("the CSV header: {e}")))?
+                    .iter()
+                    .map(str::to_string)
+                    .collect();
+                Inner::Csv {
+                    reader,
+                    header,
+                    types,
+                }
+            }
+            Format::Json => Inner::Whole(whole_json(&name, raw)?.into_iter()),
+        };
+        Ok(Rows {
+            name,
+            inner,
+            number: 0,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A JSON file: an array of documents, or an object whose members are documents (their keys
+/// become `_id` where the document has none).
+fn whole_json(name: &str, mut raw: Box<dyn Read>) -> Result<Vec<Ipld>, ImportError> {
+    let mut text = String::new();
+    raw.read_to_string(&mut text)
+        .map_err(|e| ImportError::file(name, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ImportError::file(name, format!("not JSON: {e}")))?;
+    match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ipld_from_json(v).map_err(|e| ImportError::row(name, i as u64 + 1, e)))
+            .collect(),
+        serde_json::Value::Object(members) => members
+            .iter()
+            .enumerate()
+            .map(|(i, (key, v))| {
+                let mut doc =
+                    ipld_from_json(v).map_err(|e| ImportError::row(name, i as u64 + 1, e))?;
+                if let Ipld::Map(m) = &mut doc {
+                    m.entry("_id".to_string())
+                        .or_insert_with(|| Ipld::String(key.clone()));
+                }
+                Ok(doc)
+            })
+            .collect(),
+        _ => Err(ImportError::file(
+            name,
+            "a JSON file holds an array or an object of documents",
+        )),
+    }
+}
+
+/// A CSV field as a value: integers, floats, true/false; empty and `NA` are null; `--types`
+/// decides where given.
+fn csv_value(text: &str, ty: Option<ColumnType>) -> Result<Ipld, String> {
+    if text.is_empty() || text == "NA" {
+        return Ok(Ipld::Null);
+    }
+    match ty {
+        Some(ColumnType::String) => Ok(Ipld::String(text.to_string())),
+        Some(ColumnType::Int) => text
+            .parse::<i64>()
+            .map(|i| Ipld::Integer(i.into()))
+            .map_err(|_| format!("{text:?} is not an integer")),
+        Some(ColumnType::Float) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Ipld::Float)
+            .ok_or_else(|| format!("{text:?} is not a number")),
+        Some(ColumnType::Bool) => match text {
+            "true" | "TRUE" | "True" => Ok(Ipld::Bool(true)),
+            "false" | "FALSE" | "False" => Ok(Ipld::Bool(false)),
+            _ => Err(format!("{text:?} is not true or false")),
+        },
+        None => Ok(if let Ok(i) = text.parse::<i64>() {
+            Ipld::Integer(i.into())
+        } else if let Some(f) = text.parse::<f64>().ok().filter(|f| f.is_finite()) {
+            Ipld::Float(f)
+        } else if text == "true" || text == "false" {
+            Ipld::Bool(text == "true")
+        } else {
+            Ipld::String(text.to_string())
+        }),
+    }
+}
+
+impl Iterator for Rows {
+    type Item = Result<Row, ImportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let name = &self.name;
+        match &mut self.inner {
+            Inner::Lines(reader) => loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) => return None,
+                    Ok(_) => {}
+                    Err(e) => return Some(Err(ImportError::file(name, e))),
+                }
+                self.number += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let number = self.number;
+                return Some(
+                    prolly_db::parse_json(&line)
+                        .map(|doc| Row { number, doc })
+                        .map_err(|e| ImportError::row(name, number, e)),
+                );
+            },
+            Inner::Csv {
+                reader,
+                header,
+                types,
+            } => {
+                let mut record = csv::StringRecord::new();
+                match reader.read_record(&mut record) {
+                    Ok(false) => return None,
+                    Ok(true) => {}
+                    Err(e) => {
+                        self.number += 1;
+                        return Some(Err(ImportError::row(name, self.number, e)));
+                    }
+                }
+                self.number += 1;
+                let number = self.number;
+                let mut doc = BTreeMap::new();
+                for (column, field) in header.iter().zip(record.iter()) {
+                    match csv_value(field, types.get(column).copied()) {
+                        Ok(value) => {
+                            doc.insert(column.clone(), value);
+                        }
+                        Err(why) => {
+                            return Some(Err(ImportError::row(
+                                name,
+                                number,
+                                format!("column {column}: {why}"),
+                            )));
+                        }
+                    }
+                }
+                Some(Ok(Row {
+                    number,
+                    doc: Ipld::Map(doc),
+                }))
+            }
+            Inner::Whole(docs) => {
+                let doc = docs.next()?;
+                self.number += 1;
+                Some(Ok(Row {
+                    number: self.number,
+                    doc,
+                }))
+            }
+        }
+    }
+}
