@@ -231,7 +231,10 @@ async fn an_actors_root_resolves_and_queries_run_over_batched_chain_read_obj() {
         // One HTTP request per wave: the whole frontier in one JSON-RPC batch.
         let requests = node.http_requests.load(Ordering::Relaxed) - before;
         assert_eq!(requests as u32, answer.stats.rounds, "{}", query.to_json());
-        assert!(answer.stats.blocks > answer.stats.rounds as u64);
+        assert!(
+            answer.stats.blocks >= answer.stats.rounds as u64,
+            "each wave fetches"
+        );
     }
 }
 
