@@ -125,6 +125,18 @@ pub enum Command {
         from: String,
         to: String,
     },
+    /// Three-way merge of two roots of this database (on documents: the catalog, then the
+    /// documents; index entries follow the documents). Moves HEAD to the merge.
+    Merge {
+        ours: String,
+        theirs: String,
+        /// The common ancestor: a root, or `empty` (databases built apart).
+        #[arg(long, default_value = "empty")]
+        base: String,
+        /// Settle conflicts for one side instead of refusing the merge.
+        #[arg(long, value_enum)]
+        prefer: Option<Side>,
+    },
     /// Export every block of a root as a CARv1.
     Export {
         out: PathBuf,
@@ -149,6 +161,12 @@ pub enum Command {
 pub enum WriteMode {
     Insert,
     Upsert,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Side {
+    Ours,
+    Theirs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

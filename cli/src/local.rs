@@ -14,7 +14,7 @@ use prolly_db::{Database, IndexDef, IndexField, Order, Path as DocPath, WriteBat
 use prolly_proofs::{Envelope, Subject};
 use prolly_tree::Config;
 
-use crate::args::{Cli, Command, FileFormat, WriteMode};
+use crate::args::{Cli, Command, FileFormat, Side, WriteMode};
 use crate::failure::{Context, Failure, Result, plain};
 use crate::output;
 use crate::reads::{self, parse_cid};
@@ -108,6 +108,12 @@ pub async fn run(dir: &Path, cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::ImportCar { car } => import_car(&store, car),
+        Command::Merge {
+            ours,
+            theirs,
+            base,
+            prefer,
+        } => merge(&store, ours, theirs, base, *prefer),
         Command::Pin { name, root } => {
             let root = match root {
                 Some(text) => parse_cid(text)?,
@@ -252,6 +258,57 @@ fn import_file(store: &Store, rows: Rows, options: &ImportOptions, json: bool) -
             }
         );
     }
+    Ok(())
+}
+
+fn merge(store: &Store, ours: &str, theirs: &str, base: &str, prefer: Option<Side>) -> Result<()> {
+    let (ours, theirs) = (parse_cid(ours)?, parse_cid(theirs)?);
+    let writer = store.write().map_err(plain)?;
+    let open = |root: Cid| -> Result<Database<&prolly_client::Writer>> {
+        Database::open(&writer, root)
+            .map_err(plain)?
+            .into_result()
+            .map_err(|_| Failure::new(format!("{root} is not (wholly) in this database")))
+    };
+    let mut db = open(ours)?;
+    let their_db = open(theirs)?;
+    let base_db = match base {
+        "empty" => Database::create(&writer, *db.tree().config()).map_err(plain)?,
+        root => open(parse_cid(root)?)?,
+    };
+    let prefer = prefer.map(|side| match side {
+        Side::Ours => prolly_db::Prefer::Ours,
+        Side::Theirs => prolly_db::Prefer::Theirs,
+    });
+    let merged = db
+        .merge_batch(&base_db, &their_db, prefer)
+        .map_err(plain)?
+        .into_result()
+        .map_err(plain)?;
+    let batch = match merged {
+        prolly_db::Merged::Batch(batch) => batch,
+        prolly_db::Merged::Conflicts(conflicts) => {
+            for c in &conflicts {
+                eprintln!("conflict: {c}");
+            }
+            return Err(Failure::new(format!(
+                "{} conflict(s); nothing merged (--prefer ours|theirs settles them)",
+                conflicts.len()
+            )));
+        }
+    };
+    let root = match db.apply(&batch) {
+        Ok(outcome) => outcome.into_result().map_err(plain)?,
+        Err(e) => {
+            return Err(Failure::new(format!(
+                "conflict: the merged documents: {e}; nothing merged"
+            )));
+        }
+    };
+    drop((db, their_db, base_db));
+    writer.set_root(HEAD, &root).map_err(plain)?;
+    writer.commit().map_err(plain)?;
+    output::line(root);
     Ok(())
 }
 

@@ -491,3 +491,99 @@ fn serve_remote_queries_proofs_export_and_pins() {
     let (code, _) = fails(&["--db", db, "--root", root, "query", "flights", query]);
     assert_eq!(code, 1, "v1 was collected");
 }
+
+#[test]
+fn databases_built_apart_merge_to_the_root_of_one_built_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let rows = |range: std::ops::Range<u32>| -> String {
+        range
+            .map(|i| {
+                format!(
+                    "{{\"code\": \"k{i:05}\", \"n\": {}, \"tag\": \"t{}\"}}\n",
+                    i * 3,
+                    i % 7
+                )
+            })
+            .collect()
+    };
+    std::fs::write(path("a.ndjson"), rows(0..1500)).unwrap();
+    std::fs::write(path("b.ndjson"), rows(1500..4000)).unwrap();
+    std::fs::write(path("all.ndjson"), rows(0..4000)).unwrap();
+    let whole = ok(&[
+        "--db",
+        &path("whole"),
+        "import",
+        "things",
+        &path("all.ndjson"),
+        "--id",
+        "code",
+    ]);
+    let a = ok(&[
+        "--db",
+        &path("a"),
+        "import",
+        "things",
+        &path("a.ndjson"),
+        "--id",
+        "code",
+    ]);
+    let b = ok(&[
+        "--db",
+        &path("b"),
+        "import",
+        "things",
+        &path("b.ndjson"),
+        "--id",
+        "code",
+    ]);
+    ok(&["--db", &path("b"), "export", &path("b.car")]);
+    assert_eq!(ok(&["--db", &path("a"), "import-car", &path("b.car")]), b);
+    let merged = ok(&[
+        "--db",
+        &path("a"),
+        "merge",
+        a.trim(),
+        b.trim(),
+        "--base",
+        "empty",
+    ]);
+    assert_eq!(merged, whole);
+    assert_eq!(ok(&["--db", &path("a"), "root"]), whole);
+
+    // The same document changed differently on each side: a conflict, and nothing merged.
+    let change = |n: u32| {
+        let file = path(&format!("change{n}.json"));
+        std::fs::write(&file, format!(r#"{{"ops": [{{"op": "upsert", "collection": "things", "doc": {{"_id": "k00001", "n": {n}}}}}]}}"#)).unwrap();
+        file
+    };
+    let ours = ok(&["--db", &path("a"), "apply", &change(1)]);
+    // theirs: the whole database with another change to the same document.
+    let theirs = ok(&["--db", &path("whole"), "apply", &change(2)]);
+    ok(&["--db", &path("whole"), "export", &path("theirs.car")]);
+    ok(&["--db", &path("a"), "import-car", &path("theirs.car")]);
+    let (code, message) = fails(&[
+        "--db",
+        &path("a"),
+        "merge",
+        ours.trim(),
+        theirs.trim(),
+        "--base",
+        whole.trim(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(message.contains("document _id \"k00001\""), "{message}");
+    assert!(message.contains("1 conflict(s)"), "{message}");
+    let settled = ok(&[
+        "--db",
+        &path("a"),
+        "merge",
+        ours.trim(),
+        theirs.trim(),
+        "--base",
+        whole.trim(),
+        "--prefer",
+        "theirs",
+    ]);
+    assert_eq!(settled, theirs, "theirs wins the one change there was");
+}

@@ -45,6 +45,7 @@ mod index;
 mod json;
 mod key;
 mod keyspace;
+mod merge;
 mod overlay;
 mod path;
 mod plan;
@@ -64,6 +65,7 @@ pub use filter::{Cond, Filter};
 #[cfg(feature = "json")]
 pub use json::{ipld_from_json, ipld_to_json, parse_json};
 pub use key::{KeyError, Order, compare_values, decode_key, encode_key};
+pub use merge::{MergeConflict, Merged, Prefer};
 pub use path::Path;
 pub use plan::Plan;
 pub use query::{Query, SortField};
