@@ -145,9 +145,46 @@ fn import_index_query_count_and_the_read_commands() {
         .unwrap();
     assert_eq!(docs.len() as u64, count);
     assert!(count > 100 && docs.iter().all(|d| d["origin"] == "JFK"));
-    // Row numbers became _id.
+    // Row numbers became _id; CSV values are typed, and --types overrides.
     let first = lines(&ok(&["--db", db, "query", "flights", r#"{"_id": 1}"#]));
     assert_eq!(first.len(), 1);
+    assert!(first[0]["flight"].is_i64(), "{}", first[0]);
+    ok(&[
+        "--db",
+        db,
+        "import",
+        "typed",
+        csv.to_str().unwrap(),
+        "--types",
+        "flight:string,month:float",
+    ]);
+    let typed = lines(&ok(&["--db", db, "query", "typed", r#"{"_id": 1}"#]));
+    assert!(
+        typed[0]["flight"].is_string() && typed[0]["month"].is_f64(),
+        "{}",
+        typed[0]
+    );
+    let (code, message) = fails(&[
+        "--db",
+        db,
+        "import",
+        "typed2",
+        csv.to_str().unwrap(),
+        "--types",
+        "origin:int",
+    ]);
+    assert_eq!(code, 1);
+    assert!(message.contains("row 1: column origin"), "{message}");
+    let (code, _) = fails(&[
+        "--db",
+        db,
+        "import",
+        "typed3",
+        csv.to_str().unwrap(),
+        "--types",
+        "origin:date",
+    ]);
+    assert_eq!(code, 2, "a bad --types is a usage error");
 
     let sorted = lines(&ok(&[
         "--db",
@@ -171,7 +208,8 @@ fn import_index_query_count_and_the_read_commands() {
     assert_eq!(collections[0]["collection"], "flights");
     let stats = lines(&ok(&["--db", db, "stats"]));
     assert_eq!(stats[0]["documents"], 3_000);
-    assert!(stats[1]["depth"].as_u64().unwrap() >= 2);
+    assert_eq!(stats[1]["documents"], 3_000, "the typed copy");
+    assert!(stats.last().unwrap()["depth"].as_u64().unwrap() >= 2);
 
     // --root reads an older root of the same database.
     let old = lines(&ok(&["--db", db, "--root", root.trim(), "collections"]));
