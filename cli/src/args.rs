@@ -111,7 +111,8 @@ pub enum Command {
         listen: String,
     },
     /// Verify a proof against the root you trust (--root) or a state root and actor; prints the
-    /// proven result only when it verifies.
+    /// proven result only when it verifies against one (without, it checks the proof against
+    /// itself and prints nothing on stdout).
     Verify {
         proof: PathBuf,
         /// A Filecoin state root you trust (with --actor).

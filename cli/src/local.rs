@@ -324,7 +324,12 @@ fn import_car(store: &Store, path: &Path) -> Result<()> {
     prolly_client::dag::walk(
         [root],
         |cid| fvm_ipld_blockstore::Blockstore::get(car.store(), cid),
-        |cid, bytes| Ok(writer.put_block(cid, bytes)?),
+        |cid, bytes| {
+            // read_any hash-checks only blake2b CIDv1 sections: check every block here.
+            prolly_client::block::check(cid, bytes)
+                .map_err(|e| anyhow::anyhow!("block {cid}: {e}"))?;
+            Ok(writer.put_block(cid, bytes)?)
+        },
     )
     .context(path.display())?;
     // Only a whole database moves HEAD.
@@ -416,9 +421,12 @@ pub fn verify(
             ));
         }
     };
-    match result.count {
-        Some(count) => output::line(count),
-        None => output::documents(&result.docs)?,
+    // The result is data only when it is proven against a root the user trusts.
+    if !trust.starts_with("self-consistent") {
+        match result.count {
+            Some(count) => output::line(count),
+            None => output::documents(&result.docs)?,
+        }
     }
     eprintln!(
         "verified: {} for {} in {}; {trust}",

@@ -42,6 +42,12 @@ pub fn check(cid: &Cid, bytes: &[u8]) -> Result<(), BadBlock> {
     }
 }
 
+/// Whether this client can check a block of this CID (its multihash is one it computes).
+pub fn checkable(cid: &Cid) -> bool {
+    let code = cid.hash().code();
+    code == IDENTITY || Code::try_from(code).is_ok()
+}
+
 /// The bytes of an identity CID, which no store holds.
 pub fn inline(cid: &Cid) -> Option<&[u8]> {
     (cid.hash().code() == IDENTITY).then(|| cid.hash().digest())

@@ -91,11 +91,13 @@ fn changes(diff: BTreeMap<String, CollectionDiff>) -> Result<Changes> {
 }
 
 /// The catalog ops that turn `ours` into the three-way merge of one collection's records.
+#[allow(clippy::too_many_arguments)]
 fn merge_collection(
     name: &str,
     base: Option<&Collection>,
     ours: Option<&Collection>,
     theirs: Option<&Collection>,
+    ours_changed_documents: bool,
     prefer: Option<Prefer>,
     ops: &mut Vec<Op>,
     conflicts: &mut Vec<MergeConflict>,
@@ -157,17 +159,28 @@ fn merge_collection(
                 }
             }
         }
-        _ if ours == base => take_theirs_whole(ops),
-        // One side dropped the collection, the other changed it.
-        _ => match prefer {
+        _ if ours == base && !ours_changed_documents => take_theirs_whole(ops),
+        // Theirs dropped the collection, ours changed it.
+        (Some(_), None) => match prefer {
             Some(Prefer::Theirs) => take_theirs_whole(ops),
             Some(Prefer::Ours) => {}
             None => conflicts.push(conflict(
                 name,
                 "the collection".into(),
-                "dropped on one side, changed on the other",
+                "dropped on their side, changed on ours",
             )),
         },
+        // Ours dropped it, theirs changed it. Theirs cannot win by replaying its changes: the
+        // documents it did not change are gone on our side.
+        _ => {
+            if prefer != Some(Prefer::Ours) {
+                conflicts.push(conflict(
+                    name,
+                    "the collection".into(),
+                    "dropped on our side, changed on theirs (only --prefer ours settles it)",
+                ));
+            }
+        }
     }
 }
 
@@ -219,15 +232,19 @@ impl<S: Blockstore> Database<S> {
             by_name(&catalogs.1),
             by_name(&catalogs.2),
         );
+        let ours_changes = changes(ready!(base.diff(self)))?;
+        let theirs_changes = changes(ready!(base.diff(theirs)))?;
         let mut ops = Vec::new();
         let mut conflicts = Vec::new();
         let names: BTreeSet<&String> = b.keys().chain(o.keys()).chain(t.keys()).collect();
         for name in &names {
+            let ours_changed = ours_changes.get(*name).is_some_and(|c| !c.is_empty());
             merge_collection(
                 name,
                 b.get(*name),
                 o.get(*name),
                 t.get(*name),
+                ours_changed,
                 prefer,
                 &mut ops,
                 &mut conflicts,
@@ -236,11 +253,30 @@ impl<S: Blockstore> Database<S> {
         // Drops first: a dropped and re-created index is then built afresh.
         ops.sort_by_key(|op| !matches!(op, Op::DropIndex { .. } | Op::DropCollection { .. }));
 
-        let ours_changes = changes(ready!(base.diff(self)))?;
-        let theirs_changes = changes(ready!(base.diff(theirs)))?;
+        let merged_has = |c: &String| {
+            let created = ops
+                .iter()
+                .any(|op| matches!(op, Op::CreateCollection { collection } if collection == c));
+            let dropped = ops
+                .iter()
+                .any(|op| matches!(op, Op::DropCollection { collection } if collection == c));
+            created || (o.contains_key(c) && !dropped)
+        };
+        let mut doc_ops = Vec::new();
         for (collection, docs) in theirs_changes {
             // Theirs dropped it (and the catalog merge took that): nothing more to write.
-            if !t.contains_key(&collection) {
+            if !t.contains_key(&collection) || docs.is_empty() {
+                continue;
+            }
+            // Ours dropped it and keeps it dropped: theirs' documents have nowhere to go.
+            if !merged_has(&collection) {
+                if prefer != Some(Prefer::Ours) {
+                    conflicts.push(conflict(
+                        &collection,
+                        "the collection".into(),
+                        "dropped on our side, its documents changed on theirs (only --prefer ours settles it)",
+                    ));
+                }
                 continue;
             }
             let mine = ours_changes.get(&collection);
@@ -262,7 +298,7 @@ impl<S: Blockstore> Database<S> {
                     },
                 };
                 if take {
-                    ops.push(match their_doc {
+                    doc_ops.push(match their_doc {
                         Some(doc) => Op::Upsert {
                             collection: collection.clone(),
                             doc,
@@ -275,6 +311,7 @@ impl<S: Blockstore> Database<S> {
                 }
             }
         }
+        ops.extend(doc_ops);
         Ok(Outcome::Complete(if conflicts.is_empty() {
             Merged::Batch(WriteBatch { ops })
         } else {

@@ -150,12 +150,28 @@ fn catalog_and_unique_conflicts() {
         "{refused:?}"
     );
 
-    // Dropped on one side, changed on the other.
+    // Dropped on our side, changed on theirs (its catalog, or only a document): a conflict that
+    // only --prefer ours settles (theirs' changes alone cannot rebuild the collection).
     let ours = apply(
         &base,
         r#"{"ops": [{"op": "drop_collection", "collection": "p"}]}"#,
     );
-    let theirs = apply(&base, &index(r#"["age"]"#, false));
-    let conflicts = merge(&base, &ours, &theirs, None).unwrap_err();
-    assert!(conflicts[0].contains("the collection"), "{conflicts:?}");
+    let upsert = r#"{"ops": [{"op": "upsert", "collection": "p", "doc": {"_id": 1, "age": 7}}]}"#;
+    for change in [index(r#"["age"]"#, false), upsert.to_string()] {
+        let theirs = apply(&base, &change);
+        let conflicts = merge(&base, &ours, &theirs, None).unwrap_err();
+        assert!(conflicts[0].contains("the collection"), "{conflicts:?}");
+        assert!(merge(&base, &ours, &theirs, Some(Prefer::Theirs)).is_err());
+        let kept = merge(&base, &ours, &theirs, Some(Prefer::Ours)).unwrap();
+        assert_eq!(kept.root(), ours.root());
+    }
+    // Dropped on their side, changed on ours: --prefer theirs drops it.
+    let ours = apply(&base, upsert);
+    let theirs = apply(
+        &base,
+        r#"{"ops": [{"op": "drop_collection", "collection": "p"}]}"#,
+    );
+    assert!(merge(&base, &ours, &theirs, None).is_err());
+    let dropped = merge(&base, &ours, &theirs, Some(Prefer::Theirs)).unwrap();
+    assert_eq!(dropped.root(), theirs.root());
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -111,22 +112,34 @@ fn busy(status: StatusCode, reason: &'static str) -> Response {
 }
 
 /// At most `max_requests` at once (past it `503` at once, not a queue that grows), each answered
-/// within the timeout (a CAR stream's first byte; the rest flows at the client's pace).
+/// within the timeout (a CAR stream's first byte; the rest flows at the client's pace). A
+/// streamed body holds its request's slot until it ends, so slow readers of CARs count against
+/// the limit too.
 async fn limits(
     State((requests, timeout)): State<(Arc<Semaphore>, Duration)>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Ok(_slot) = requests.try_acquire() else {
+    let Ok(slot) = requests.try_acquire_owned() else {
         return busy(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many requests at once\n",
         );
     };
-    match tokio::time::timeout(timeout, next.run(request)).await {
+    let response = match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => busy(StatusCode::SERVICE_UNAVAILABLE, "timed out\n"),
+        Err(_) => return busy(StatusCode::SERVICE_UNAVAILABLE, "timed out\n"),
+    };
+    if response.body().size_hint().exact().is_some() {
+        return response; // the body is already whole: the slot can go
     }
+    response.map(|body| {
+        use futures::StreamExt;
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _held = &slot;
+            chunk
+        }))
+    })
 }
 
 /// Serves `store` on `listener` until the future is dropped.

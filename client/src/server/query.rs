@@ -21,9 +21,17 @@ fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
 /// What a proving failure means for the client.
 fn status_of(error: &ProveError) -> StatusCode {
     use prolly_db::Error as Db;
+    use prolly_tree::Error as Tree;
     match error {
-        ProveError::Query(Db::Refused(_) | Db::NotADatabase(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+        // A root that is not a database this node reads (a block of another kind, another
+        // format version) is the request's fault, not the store's.
+        ProveError::Query(
+            Db::Refused(_)
+            | Db::NotADatabase(_)
+            | Db::Tree(Tree::Corrupt(_) | Tree::Version { .. }),
+        ) => StatusCode::UNPROCESSABLE_ENTITY,
         ProveError::Anchor(AnchorError::NoActor(_)) => StatusCode::NOT_FOUND,
+        ProveError::Anchor(AnchorError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         ProveError::Anchor(_) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use super::{Served, Shared};
 
+/// The bytes of answers one batch gets before the rest are refused.
+const MAX_BATCH_ANSWER_BYTES: usize = 64 << 20;
+
 /// The v1 API version Lotus reports (2.3.0).
 const API_VERSION: u64 = 0x02_03_00;
 
@@ -139,6 +142,10 @@ pub(super) async fn handle<S: Served>(
     State(shared): State<Arc<Shared<S>>>,
     body: Bytes,
 ) -> Response {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        let (body, _) = error(Value::Null, failure(-32600, "Invalid request".into()));
+        return reply(StatusCode::BAD_REQUEST, &body);
+    }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         let (body, status) = error(Value::Null, failure(-32700, "Parse error".into()));
         return reply(status, &body);
@@ -151,10 +158,24 @@ pub(super) async fn handle<S: Served>(
             (body, StatusCode::BAD_REQUEST)
         }
         Value::Array(calls) => {
+            // A small body can ask for a lot: past the answer budget, calls get Lotus's
+            // "limit exceeded" instead of their blocks.
+            let mut budget = MAX_BATCH_ANSWER_BYTES;
             let answers: Vec<Value> = calls
                 .iter()
-                .filter_map(|c| answer(store.as_ref(), c))
-                .map(|(a, _)| a)
+                .filter_map(|c| {
+                    if budget == 0 {
+                        let id = c.get("id")?.clone();
+                        let f = failure(
+                            -32005,
+                            "limit exceeded: the batch's answer is too large".into(),
+                        );
+                        return Some(error(id, f).0);
+                    }
+                    let (a, _) = answer(store.as_ref(), c)?;
+                    budget = budget.saturating_sub(a.to_string().len().max(1));
+                    Some(a)
+                })
                 .collect();
             (Value::Array(answers), StatusCode::OK)
         }

@@ -102,12 +102,18 @@ impl fmt::Display for PeerErrors {
 /// bytes. CIDs the source did not answer get [`FetchError::Unanswered`]; identity CIDs are
 /// answered from the CID itself.
 pub async fn fetch_checked(source: &dyn BlockSource, cids: &[Cid]) -> Vec<Fetched> {
-    let (inline, remote): (Vec<Cid>, Vec<Cid>) =
+    let (inline, asked): (Vec<Cid>, Vec<Cid>) =
         cids.iter().partition(|c| block::inline(c).is_some());
     let mut out: Vec<Fetched> = inline
         .into_iter()
         .map(|c| (c, Ok(block::inline(&c).unwrap_or_default().to_vec())))
         .collect();
+    // A block whose hash this client cannot check is not asked for: no answer could be used.
+    let (remote, uncheckable): (Vec<Cid>, Vec<Cid>) = asked.into_iter().partition(block::checkable);
+    out.extend(uncheckable.into_iter().map(|c| {
+        let code = c.hash().code();
+        (c, Err(FetchError::BadBlock(BadBlock::UnknownHash(code))))
+    }));
     if remote.is_empty() {
         return out;
     }

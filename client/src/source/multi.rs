@@ -13,6 +13,7 @@ use cid::Cid;
 use futures::future::{BoxFuture, Either, join_all, select};
 
 use super::{BlockSource, FetchError, Fetched, PeerErrors, fetch_checked};
+use crate::block::BadBlock;
 
 #[derive(Debug, Clone)]
 pub struct MultiConfig {
@@ -114,23 +115,34 @@ impl MultiSource {
 
     /// Asks `primary`, and `backup` too if `primary` is slower than `hedge_after`; returns who
     /// answered first and the answers.
+    /// Asks `primary`, and `backup` too if `primary` is slower than `hedge_after`. The first
+    /// answer with a block wins; one with none waits for the other side. Returns every answer
+    /// set that arrived, with who gave it, so that a lie is counted even when the other side
+    /// supplies the block.
     async fn hedged(
         &self,
         primary: usize,
         backup: Option<usize>,
         cids: &[Cid],
-    ) -> (usize, Vec<Fetched>) {
+    ) -> Vec<(usize, Vec<Fetched>)> {
         let first = Box::pin(self.ask(primary, cids));
         let Some(backup) = backup else {
-            return (primary, first.await);
+            return vec![(primary, first.await)];
         };
         let second = Box::pin(async move {
             tokio::time::sleep(self.config.hedge_after).await;
             self.ask(backup, cids).await
         });
+        let any_block = |answers: &[Fetched]| answers.iter().any(|(_, a)| a.is_ok());
         match select(first, second).await {
-            Either::Left((answers, _)) => (primary, answers),
-            Either::Right((answers, _)) => (backup, answers),
+            Either::Left((answers, other)) if !any_block(&answers) => {
+                vec![(primary, answers), (backup, other.await)]
+            }
+            Either::Left((answers, _)) => vec![(primary, answers)],
+            Either::Right((answers, other)) if !any_block(&answers) => {
+                vec![(backup, answers), (primary, other.await)]
+            }
+            Either::Right((answers, _)) => vec![(backup, answers)],
         }
     }
 
@@ -177,17 +189,32 @@ impl MultiSource {
                     self.hedged(peer, backup, &group).await
                 }
             });
-            for (peer, answers) in join_all(asks).await {
+            let arrived: Vec<(usize, Vec<Fetched>)> =
+                join_all(asks).await.into_iter().flatten().collect();
+            // A block either side of a hedge supplied is done; the other side's error for it
+            // is still counted against that side.
+            let supplied: HashSet<Cid> = arrived
+                .iter()
+                .flat_map(|(_, answers)| answers.iter())
+                .filter(|(_, a)| a.is_ok())
+                .map(|(c, _)| *c)
+                .collect();
+            let mut settled = HashSet::new();
+            for (peer, answers) in arrived {
                 let p = &self.peers[peer];
                 for (cid, answer) in answers {
                     tried.entry(cid).or_default().insert(peer);
                     match answer {
                         Ok(bytes) => {
                             p.served.fetch_add(1, Ordering::Relaxed);
-                            done.push((cid, Ok(bytes)));
+                            if settled.insert(cid) {
+                                done.push((cid, Ok(bytes)));
+                            }
                         }
                         Err(error) => {
-                            if matches!(error, FetchError::BadBlock(_)) {
+                            // Only bytes that fail their hash are a lie: a block too large, or
+                            // a hash this client does not know, says nothing about the peer.
+                            if matches!(error, FetchError::BadBlock(BadBlock::HashMismatch)) {
                                 p.bad_blocks.fetch_add(1, Ordering::Relaxed);
                                 p.dropped.store(true, Ordering::Relaxed);
                             } else {
@@ -195,7 +222,9 @@ impl MultiSource {
                             }
                             let name = p.source.name().to_string();
                             errors.entry(cid).or_default().0.push((name, error));
-                            pending.push(cid);
+                            if !supplied.contains(&cid) && !pending.contains(&cid) {
+                                pending.push(cid);
+                            }
                         }
                     }
                 }

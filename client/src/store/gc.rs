@@ -102,8 +102,7 @@ impl Store {
 /// `wait` false is for chores that may be skipped (a session's end): if a write is in progress,
 /// possibly on this very thread, its commit evicts instead, and nothing waits for it.
 pub(super) fn evict(store: &Store, max_bytes: u64, wait: bool) -> Result<(), StoreError> {
-    let held = store.block_bytes()?;
-    if held <= max_bytes {
+    if store.block_bytes()? <= max_bytes {
         return Ok(());
     }
     let target = max_bytes - max_bytes / 10;
@@ -116,6 +115,15 @@ pub(super) fn evict(store: &Store, max_bytes: u64, wait: bool) -> Result<(), Sto
         }
     }
     .map_err(redb_err)?;
+    // Read again inside the transaction: another eviction may have run since.
+    let held = {
+        let meta = txn.open_table(META).map_err(redb_err)?;
+        let found = meta.get("block_bytes").map_err(redb_err)?;
+        found.map_or(0, |v| super::u64_from(v.value()))
+    };
+    if held <= max_bytes {
+        return Ok(());
+    }
     // HEAD is a database's; in a cache, the named roots are the pins.
     let pinned = reachable(&txn, |name| name != super::HEAD)?;
     let in_use = store.inner.recency.in_use();

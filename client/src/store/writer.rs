@@ -21,6 +21,8 @@ pub struct Writer {
 struct Pending {
     txn: WriteTransaction,
     added_bytes: u64,
+    /// Blocks added: their use is recorded once they exist, at commit.
+    touched: Vec<Vec<u8>>,
 }
 
 impl Writer {
@@ -31,6 +33,7 @@ impl Writer {
             state: Mutex::new(Some(Pending {
                 txn,
                 added_bytes: 0,
+                touched: Vec::new(),
             })),
         })
     }
@@ -54,11 +57,10 @@ impl Writer {
             if table.get(key.as_slice()).map_err(redb_err)?.is_none() {
                 table.insert(key.as_slice(), bytes).map_err(redb_err)?;
                 p.added_bytes += bytes.len() as u64;
+                p.touched.push(key);
             }
             Ok(())
-        })?;
-        self.store.inner.recency.touch(&key);
-        Ok(())
+        })
     }
 
     /// A block held by the store or added by this writer.
@@ -130,7 +132,11 @@ impl Writer {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or(StoreError::Finished)?;
-        let Pending { txn, added_bytes } = pending;
+        let Pending {
+            txn,
+            added_bytes,
+            touched,
+        } = pending;
         self.store.inner.recency.write_into(&txn)?;
         {
             let mut meta = txn.open_table(META).map_err(redb_err)?;
@@ -145,8 +151,13 @@ impl Writer {
             .map_err(redb_err)?;
         }
         txn.commit().map_err(redb_err)?;
+        for key in &touched {
+            self.store.inner.recency.touch(key);
+        }
+        // The write is durable now; an eviction that fails leaves the cache over its cap until
+        // the next one, and does not make the write look failed.
         if let Mode::Cache { max_bytes } = self.store.inner.mode {
-            gc::evict(&self.store, max_bytes, true)?;
+            let _ = gc::evict(&self.store, max_bytes, true);
         }
         Ok(())
     }
