@@ -200,21 +200,31 @@ fn write(store: &Store, batch: &WriteBatch) -> Result<()> {
 
 fn import_file(store: &Store, rows: Rows, options: &ImportOptions, json: bool) -> Result<()> {
     let file = rows.name().to_string();
+    // On a terminal: bytes of the file against its size (so an ETA), and documents per second.
+    let size = rows.size();
     let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {human_pos} documents ({per_sec}) {elapsed} {msg}",
-            )
-            .expect("a valid template"),
-        );
+        let (bar, template) = match size {
+            Some(size) => (
+                indicatif::ProgressBar::new(size),
+                "{bar:30} {bytes}/{total_bytes} ({binary_bytes_per_sec}), ETA {eta}: {msg}",
+            ),
+            None => (
+                indicatif::ProgressBar::new_spinner(),
+                "{spinner} {bytes} read, {elapsed}: {msg}",
+            ),
+        };
+        bar.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
         bar
     });
     let started = std::time::Instant::now();
     let result = import::import(store, rows, options, Config::default(), |summary| {
         if let Some(bar) = &bar {
-            bar.set_position(summary.documents);
-            bar.set_message(format!("row {}", summary.rows));
+            bar.set_position(summary.bytes);
+            let rate = summary.documents as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{} documents ({rate:.0}/s), row {}",
+                summary.documents, summary.rows
+            ));
         }
     });
     if let Some(bar) = &bar {

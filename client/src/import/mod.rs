@@ -90,6 +90,8 @@ pub struct ImportSummary {
     /// Rows skipped because an earlier run had committed them.
     pub skipped: u64,
     pub commits: u64,
+    /// Bytes of the file read so far.
+    pub bytes: u64,
 }
 
 fn progress_key(collection: &str) -> String {
@@ -182,7 +184,9 @@ pub fn import(
         rows: done,
         skipped: 0,
         commits: 0,
+        bytes: 0,
     };
+    let bytes_read = rows.bytes_read();
     let mut pending: Vec<(u64, Ipld)> = Vec::with_capacity(options.batch);
     let mut rows = rows.peekable();
     loop {
@@ -206,6 +210,7 @@ pub fn import(
                 &mut pending,
                 &mut summary,
             )?;
+            summary.bytes = bytes_read.load(std::sync::atomic::Ordering::Relaxed);
             progress(&summary);
         }
         if finished {

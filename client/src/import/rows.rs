@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipld_core::ipld::Ipld;
 use prolly_db::ipld_from_json;
@@ -69,6 +71,22 @@ pub struct Rows {
     name: String,
     inner: Inner,
     number: u64,
+    read: Arc<AtomicU64>,
+    size: Option<u64>,
+}
+
+/// Counts the bytes read from the file itself (before any gunzip): progress against its size.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 enum Inner {
@@ -104,11 +122,18 @@ impl Rows {
                 ));
             }
         };
-        let raw: Box<dyn Read> = if path == "-" {
-            Box::new(std::io::stdin())
+        let read = Arc::new(AtomicU64::new(0));
+        let (raw, size): (Box<dyn Read>, Option<u64>) = if path == "-" {
+            (Box::new(std::io::stdin()), None)
         } else {
-            Box::new(std::fs::File::open(path).map_err(|e| ImportError::file(&name, e))?)
+            let file = std::fs::File::open(path).map_err(|e| ImportError::file(&name, e))?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), size)
         };
+        let raw: Box<dyn Read> = Box::new(Counting {
+            inner: raw,
+            read: read.clone(),
+        });
         let raw: Box<dyn Read> = if gz {
             Box::new(flate2::read::MultiGzDecoder::new(raw))
         } else {
@@ -136,11 +161,23 @@ impl Rows {
             name,
             inner,
             number: 0,
+            read,
+            size,
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The file's size in bytes (not for stdin).
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// A counter of the bytes of the file read so far, for progress while the rows are consumed.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.read.clone()
     }
 }
 
