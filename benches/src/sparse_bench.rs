@@ -122,6 +122,40 @@ fn gateway(addr: SocketAddr, concurrency: usize) -> Arc<dyn BlockSource> {
     Arc::new(GatewaySource::new(&format!("http://{addr}"), config).unwrap())
 }
 
+/// What a replication fetched, and when it started.
+struct Copy {
+    name: &'static str,
+    rounds: u64,
+    blocks: u64,
+    block_bytes: u64,
+    start: Instant,
+}
+
+/// The end of both replications: the query over the local copy, checked, and the measures.
+async fn replicated(
+    copy: Copy,
+    local: Arc<MemoryStore>,
+    root: Cid,
+    query: &Query,
+    link: &Link,
+    want: &[u8],
+) -> Row {
+    let answer = Reader::new(local)
+        .query(&TrustedRoot::given(root), query)
+        .await
+        .unwrap();
+    assert_eq!(answer.result.to_cbor(), want, "{}", copy.name);
+    let (up, down) = link.take_wire_bytes();
+    Row {
+        name: copy.name.into(),
+        rounds: copy.rounds,
+        blocks: copy.blocks,
+        block_bytes: copy.block_bytes,
+        wire_bytes: up + down,
+        time: copy.start.elapsed(),
+    }
+}
+
 /// Replication by one CAR of the whole root, then the local query.
 async fn replicate_car(
     node: SocketAddr,
@@ -152,20 +186,21 @@ async fn replicate_car(
         // read_any hash-checks blake2b blocks; every block here is one.
         local.put_keyed(&cid, &bytes).unwrap();
     }
-    let answer = Reader::new(local)
-        .query(&TrustedRoot::given(root), query)
-        .await
-        .unwrap();
-    assert_eq!(answer.result.to_cbor(), want);
-    let (up, down) = link.take_wire_bytes();
-    Row {
-        name: "replicate: one CAR (dag-scope=all), then query".into(),
-        rounds: 1,
-        blocks: count,
-        block_bytes,
-        wire_bytes: up + down,
-        time: start.elapsed(),
-    }
+    replicated(
+        Copy {
+            name: "replicate: one CAR (dag-scope=all), then query",
+            rounds: 1,
+            blocks: count,
+            block_bytes,
+            start,
+        },
+        local,
+        root,
+        query,
+        link,
+        want,
+    )
+    .await
 }
 
 /// Replication by parallel block fetches, a level at a time, then the local query.
@@ -198,20 +233,21 @@ async fn replicate_blocks(
         next.retain(|c| !local.has(c).unwrap());
         frontier = next;
     }
-    let answer = Reader::new(local)
-        .query(&TrustedRoot::given(root), query)
-        .await
-        .unwrap();
-    assert_eq!(answer.result.to_cbor(), want);
-    let (up, down) = link.take_wire_bytes();
-    Row {
-        name: "replicate: parallel block fetches, then query".into(),
-        rounds,
-        blocks: count,
-        block_bytes,
-        wire_bytes: up + down,
-        time: start.elapsed(),
-    }
+    replicated(
+        Copy {
+            name: "replicate: parallel block fetches, then query",
+            rounds,
+            blocks: count,
+            block_bytes,
+            start,
+        },
+        local,
+        root,
+        query,
+        link,
+        want,
+    )
+    .await
 }
 
 /// One query through `reader`, measured.

@@ -200,7 +200,11 @@ pub fn import(
             None => {}
         }
         let finished = rows.peek().is_none();
-        if pending.len() >= options.batch.max(1) || (finished && !pending.is_empty()) {
+        // A full batch commits; so does the end, and an empty file into a store with no
+        // database still leaves a database with the collection.
+        let at_end =
+            finished && (!pending.is_empty() || (summary.commits == 0 && store.head()?.is_none()));
+        if pending.len() >= options.batch.max(1) || at_end {
             commit(
                 store,
                 &file,
@@ -216,18 +220,6 @@ pub fn import(
         if finished {
             break;
         }
-    }
-    if summary.commits == 0 && store.head()?.is_none() {
-        // An empty file still leaves a database with the collection.
-        commit(
-            store,
-            &file,
-            &key,
-            options,
-            config,
-            &mut pending,
-            &mut summary,
-        )?;
     }
     summary.root = store.head()?.unwrap_or_default();
     Ok(summary)
