@@ -1,12 +1,20 @@
 //! A local FVM with the prollydb actor installed: the synthetic manifest of identity code CIDs
 //! (there is no builtin-actors bundle for fvm 4.x on crates.io), accounts, and the actor from
-//! [`crate::ACTOR_WASM`]. The integration tests use it, the gas bench installs more actors with
-//! prepared state through [`LocalFvm::with_actors`], and the devnet will.
+//! [`crate::ACTOR_WASM`]. The integration tests and the gas bench use [`LocalFvm`] (the
+//! integration Tester over a memory store; [`LocalFvm::with_actors`] installs more actors with
+//! prepared state). A chain uses [`genesis`] and [`Machine`]: the same FVM over any store, built
+//! from a state root for each tipset.
+
+mod genesis;
+mod machine;
+
+pub use genesis::{DevAccount, Genesis, dev_key, genesis, secp_address};
+pub use machine::{BASE_FEE_ATTO, Engine, Machine};
 
 use anyhow::{Context, Result, anyhow};
 use cid::Cid;
 use fvm::executor::{ApplyKind, ApplyRet, Executor};
-use fvm::machine::{Machine, Manifest};
+use fvm::machine::{Machine as _, Manifest};
 use fvm_integration_tests::dummy::DummyExterns;
 use fvm_integration_tests::tester::{Account, Tester};
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
@@ -23,6 +31,8 @@ use multihash_codetable::Code;
 pub const ACTOR_ID: u64 = 10_000;
 /// Gas limit of each message (the block limit).
 pub const GAS_LIMIT: u64 = 10_000_000_000;
+/// The network version the machines run (the latest fvm 4.8.4 supports with this manifest).
+pub const NETWORK_VERSION: NetworkVersion = NetworkVersion::V25;
 
 /// Puts the synthetic manifest in `store` and returns the bundle root for [`Tester::new`].
 pub fn synthetic_manifest(store: &impl Blockstore) -> Result<Cid> {
@@ -71,7 +81,7 @@ impl LocalFvm {
     ) -> Result<Self> {
         let store = MemoryBlockstore::default();
         let bundle = synthetic_manifest(&store)?;
-        let mut tester = Tester::new(NetworkVersion::V25, StateTreeVersion::V5, bundle, store)?;
+        let mut tester = Tester::new(NETWORK_VERSION, StateTreeVersion::V5, bundle, store)?;
         let accounts: [Account; 3] = tester.create_accounts()?;
         let addresses: Vec<Address> = accounts.iter().map(|a| Address::new_id(a.0)).collect();
         let store = tester

@@ -6,7 +6,7 @@
 
 mod gateway;
 mod query;
-mod rpc;
+pub mod rpc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use fvm_ipld_blockstore::Blockstore;
 use tokio::sync::Semaphore;
 
 use crate::protocol::{INFO_PATH, QUERY_PATH};
+use rpc::{BlockMethods, RpcMethods};
 
 /// What a server can serve: any blockstore shared across threads.
 pub trait Served: Blockstore + Send + Sync + 'static {}
@@ -67,8 +68,18 @@ pub(crate) struct Shared<S> {
     pub queries: Arc<Semaphore>,
 }
 
-/// The routes, over `store`, inside the limits.
+/// The routes, over `store`, inside the limits; `/rpc/v1` serves the block methods.
 pub fn router<S: Served>(store: Arc<S>, config: ServerConfig) -> Router {
+    let methods: Arc<dyn RpcMethods> = Arc::new(BlockMethods::new(store.clone()));
+    router_with_rpc(store, config, methods)
+}
+
+/// [`router`] with another table of JSON-RPC methods at `/rpc/v1` (a devnet's chain methods).
+pub fn router_with_rpc<S: Served>(
+    store: Arc<S>,
+    config: ServerConfig,
+    methods: Arc<dyn RpcMethods>,
+) -> Router {
     let requests = Arc::new(Semaphore::new(config.max_requests.max(1)));
     let shared = Arc::new(Shared {
         store,
@@ -82,8 +93,12 @@ pub fn router<S: Served>(store: Arc<S>, config: ServerConfig) -> Router {
         )
         .route(QUERY_PATH, post(query::handle::<S>))
         .route(INFO_PATH, get(info))
-        .route("/rpc/v1", post(rpc::handle::<S>))
         .with_state(shared)
+        .merge(
+            Router::new()
+                .route("/rpc/v1", post(rpc::handle))
+                .with_state(methods),
+        )
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             (requests, config.request_timeout),

@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 use super::http::{client, read_capped, transport};
 use super::{BlockSource, FetchError, Fetched};
 
+mod messages;
+
+pub use messages::{ActorEvent, EventEntry, Lookup, Receipt};
+
 /// A JSON-RPC answer is at most this big (a batch of blocks, base64).
 const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
@@ -133,6 +137,15 @@ impl LotusSource {
         &self,
         calls: &[(&str, Value)],
     ) -> Result<Vec<Result<Value, FetchError>>, FetchError> {
+        self.batch_within(calls, None).await
+    }
+
+    /// [`Self::batch`], with a timeout other than the source's (a call that blocks on the chain).
+    async fn batch_within(
+        &self,
+        calls: &[(&str, Value)],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Result<Value, FetchError>>, FetchError> {
         let first = self
             .next_id
             .fetch_add(calls.len() as u64, Ordering::Relaxed);
@@ -151,6 +164,9 @@ impl LotusSource {
             .body(body);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
         }
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
@@ -201,7 +217,16 @@ impl LotusSource {
     }
 
     async fn call(&self, method: &str, params: Value) -> Result<Value, FetchError> {
-        self.batch(&[(method, params)])
+        self.call_within(method, params, None).await
+    }
+
+    async fn call_within(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, FetchError> {
+        self.batch_within(&[(method, params)], timeout)
             .await?
             .pop()
             .unwrap_or(Err(FetchError::Unanswered))

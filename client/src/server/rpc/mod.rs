@@ -1,0 +1,267 @@
+//! Lotus JSON-RPC v1 (PROTOCOLS A) at `/rpc/v1`: the envelope (single and batch requests,
+//! notifications, Lotus's error codes and HTTP statuses, bearer tokens and permissions) around a
+//! table of methods. A prollydb node serves the read-only block methods ([`BlockMethods`]), so
+//! that a tool that speaks to Lotus reads its blocks unchanged; a devnet serves a chain's methods
+//! through the same envelope.
+
+mod blocks;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+pub use blocks::{API_VERSION, BlockMethods};
+
+/// The bytes of answers one batch gets before the rest are refused.
+const MAX_BATCH_ANSWER_BYTES: usize = 64 << 20;
+
+/// Lotus's permission levels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Perm {
+    Read,
+    Write,
+    Sign,
+    Admin,
+}
+
+impl Perm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Perm::Read => "read",
+            Perm::Write => "write",
+            Perm::Sign => "sign",
+            Perm::Admin => "admin",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Perm> {
+        [Perm::Read, Perm::Write, Perm::Sign, Perm::Admin]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+/// A call's failure: its JSON-RPC code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+}
+
+impl RpcError {
+    /// A method's own error: code 1, HTTP 200 (go-jsonrpc's default for an unregistered type).
+    pub fn method(message: impl Into<String>) -> RpcError {
+        RpcError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// A parameter that does not decode (-32700).
+    pub fn param(method: &str, index: usize, why: impl std::fmt::Display) -> RpcError {
+        RpcError {
+            code: -32700,
+            message: format!("unmarshaling params for '{method}' (param: {index}): {why}"),
+        }
+    }
+
+    pub fn unknown_method(method: &str) -> RpcError {
+        RpcError {
+            code: -32601,
+            message: format!("method '{method}' not found"),
+        }
+    }
+
+    /// Checks the parameter count as go-jsonrpc does (-32602).
+    pub fn expect_params(method: &str, params: &[Value], count: usize) -> Result<(), RpcError> {
+        if params.len() == count {
+            return Ok(());
+        }
+        Err(RpcError {
+            code: -32602,
+            message: format!(
+                "wrong param count (method '{method}'): {} != {count}",
+                params.len()
+            ),
+        })
+    }
+
+    /// Refuses a call above the token's permission, as Lotus words it (code 1).
+    pub fn require(granted: Perm, method: &str, needed: Perm) -> Result<(), RpcError> {
+        if granted >= needed {
+            return Ok(());
+        }
+        let short = method.strip_prefix("Filecoin.").unwrap_or(method);
+        Err(RpcError::method(format!(
+            "missing permission to invoke '{short}' (need '{}')",
+            needed.name()
+        )))
+    }
+
+    /// The HTTP status this error gets when it answers a single request: a method's own error
+    /// is 200, a protocol error 500 (go-jsonrpc).
+    fn status(&self) -> StatusCode {
+        if self.code == 1 || self.code >= 2 {
+            StatusCode::OK
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// A token was given and does not verify: HTTP 401 with an empty body.
+#[derive(Debug, Clone, Copy)]
+pub struct Unauthorized;
+
+/// A table of JSON-RPC methods.
+pub trait RpcMethods: Send + Sync + 'static {
+    /// What a request's bearer token grants. No token is `read` (Lotus's default).
+    fn permission(&self, token: Option<&str>) -> Result<Perm, Unauthorized> {
+        match token {
+            None => Ok(Perm::Read),
+            Some(_) => Err(Unauthorized),
+        }
+    }
+
+    /// Runs `method` with `params` for a caller holding `granted`.
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        params: &'a [Value],
+        granted: Perm,
+    ) -> BoxFuture<'a, Result<Value, RpcError>>;
+}
+
+/// One request object's answer, and the status it would get alone. A notification (no id)
+/// runs and gets no answer.
+async fn answer(
+    methods: &dyn RpcMethods,
+    request: &Value,
+    granted: Perm,
+) -> Option<(Value, StatusCode)> {
+    let id = request.get("id").cloned();
+    let method = request
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let outcome = match request.get("params") {
+        None | Some(Value::Null) => methods.call(method, &[], granted).await,
+        Some(Value::Array(params)) => methods.call(method, params, granted).await,
+        Some(_) => Err(RpcError {
+            code: -32700,
+            message: format!("unmarshaling params for '{method}': not an array"),
+        }),
+    };
+    let id = id?;
+    Some(match outcome {
+        Ok(result) => (
+            json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            StatusCode::OK,
+        ),
+        Err(e) => error(id, &e),
+    })
+}
+
+fn error(id: Value, e: &RpcError) -> (Value, StatusCode) {
+    (
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}}),
+        e.status(),
+    )
+}
+
+fn reply(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The token of a request: `Authorization: Bearer …`, or a `token` query value. A header
+/// without the `Bearer ` prefix is refused.
+fn token(headers: &HeaderMap, query: Option<&str>) -> Result<Option<String>, Unauthorized> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let text = value.to_str().map_err(|_| Unauthorized)?;
+        return match text.strip_prefix("Bearer ") {
+            Some(token) => Ok(Some(token.trim().to_string())),
+            None => Err(Unauthorized),
+        };
+    }
+    // A JWT is base64url and dots: it needs no percent-decoding.
+    Ok(query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .map(str::to_string))
+}
+
+/// `POST /rpc/v1`.
+pub(crate) async fn handle(
+    State(methods): State<Arc<dyn RpcMethods>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let granted =
+        match token(&headers, query.as_deref()).and_then(|t| methods.permission(t.as_deref())) {
+            Ok(granted) => granted,
+            Err(Unauthorized) => return StatusCode::UNAUTHORIZED.into_response(),
+        };
+    let invalid = || {
+        let (body, _) = error(
+            Value::Null,
+            &RpcError {
+                code: -32600,
+                message: "Invalid request".into(),
+            },
+        );
+        reply(StatusCode::BAD_REQUEST, &body)
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return invalid();
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        let e = RpcError {
+            code: -32700,
+            message: "Parse error".into(),
+        };
+        let (body, status) = error(Value::Null, &e);
+        return reply(status, &body);
+    };
+    match request {
+        Value::Array(calls) if calls.is_empty() => invalid(),
+        Value::Array(calls) => {
+            // A small body can ask for a lot: past the answer budget, calls get Lotus's
+            // "limit exceeded" instead of their results.
+            let mut budget = MAX_BATCH_ANSWER_BYTES;
+            let mut answers = Vec::new();
+            for call in &calls {
+                if budget == 0 {
+                    if let Some(id) = call.get("id") {
+                        let e = RpcError {
+                            code: -32005,
+                            message: "limit exceeded: the batch's answer is too large".into(),
+                        };
+                        answers.push(error(id.clone(), &e).0);
+                    }
+                    continue;
+                }
+                if let Some((a, _)) = answer(methods.as_ref(), call, granted).await {
+                    budget = budget.saturating_sub(a.to_string().len().max(1));
+                    answers.push(a);
+                }
+            }
+            reply(StatusCode::OK, &Value::Array(answers))
+        }
+        single => match answer(methods.as_ref(), &single, granted).await {
+            Some((body, status)) => reply(status, &body),
+            None => StatusCode::OK.into_response(),
+        },
+    }
+}
