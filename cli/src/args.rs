@@ -26,6 +26,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "CID")]
     pub root: Option<String>,
 
+    /// A prollydb actor on the chain a --remote Lotus node (or devnet) follows: reads resolve its
+    /// database root through StateGetActor; `send` writes through it.
+    #[arg(long, global = true, value_name = "ID")]
+    pub actor: Option<u64>,
+
+    /// With --actor: the Filecoin state root you trust (otherwise the node's head, not
+    /// independently checked). With `verify`: the state root the proof must verify against.
+    #[arg(long, global = true, value_name = "CID")]
+    pub state_root: Option<String>,
+
     /// With --remote: keep fetched blocks in this cache folder (otherwise in memory).
     #[arg(long, global = true, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -92,6 +102,10 @@ pub enum Command {
         /// Follow cursors to the last page.
         #[arg(long)]
         all: bool,
+        /// With --actor: prove the result from the state root (SPEC section 19), verify it,
+        /// and say against which state root.
+        #[arg(long)]
+        anchored: bool,
     },
     /// Count the documents matching a filter.
     Count {
@@ -113,13 +127,9 @@ pub enum Command {
     /// Verify a proof against the root you trust (--root) or a state root and actor; prints the
     /// proven result only when it verifies against one (without, it checks the proof against
     /// itself and prints nothing on stdout).
+    /// (--state-root CID --actor ID: against a Filecoin state root you trust.)
     Verify {
         proof: PathBuf,
-        /// A Filecoin state root you trust (with --actor).
-        #[arg(long, value_name = "CID", requires = "actor")]
-        state_root: Option<String>,
-        #[arg(long, value_name = "ID")]
-        actor: Option<u64>,
     },
     /// Documents added, removed and changed from one root to another, as NDJSON.
     Diff {
@@ -156,6 +166,75 @@ pub enum Command {
     },
     /// Remove the blocks no root reaches, and compact the file.
     Gc,
+    /// Write through the actor (--remote NODE --actor ID; the node signs, so its token needs
+    /// `sign`: pass --remote "$FULLNODE_API_INFO"). Prints the new root.
+    Send {
+        #[command(subcommand)]
+        what: Send,
+    },
+    /// Follow the actor's commits (its events) and print, for each new root, the documents
+    /// added, removed and changed, as NDJSON: notifications without an indexer.
+    Follow {
+        /// Only this collection's changes.
+        collection: Option<String>,
+        /// Start from this root (otherwise the actor's current one).
+        #[arg(long, value_name = "CID")]
+        from_root: Option<String>,
+        /// Stop after this many commits.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Seconds between polls of the node.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// A local chain: the FVM in-process, prollydb actors at genesis, Lotus JSON-RPC, a
+    /// trustless gateway and the verified-query endpoint (--db DIR keeps it; otherwise it is
+    /// temporary).
+    #[cfg(feature = "devnet")]
+    Devnet {
+        #[arg(long, default_value = "127.0.0.1:1234")]
+        listen: String,
+        /// prollydb actors at genesis (IDs from 1000).
+        #[arg(long, default_value_t = 1)]
+        actors: u32,
+        /// Mine a tipset every SECS seconds instead of one per message.
+        #[arg(long, value_name = "SECS")]
+        block_time: Option<f64>,
+    },
+    /// The main job: a devnet, an actor, a real data set written through messages, then a
+    /// fresh client's verified queries over HTTP, a followed commit and a summary.
+    #[cfg(feature = "devnet")]
+    Demo {
+        /// A bigger file to load (.csv, .ndjson or .json, optionally .gz) instead of the shipped
+        /// nycflights13 sample.
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Send {
+    /// Construct the actor, owned by the sender (the node's default address).
+    Deploy {
+        /// More addresses allowed to write.
+        #[arg(long, value_name = "ADDRESS")]
+        writer: Vec<String>,
+    },
+    /// Apply a write batch (SPEC section 14) from a JSON file, in one message.
+    Apply { batch: PathBuf },
+    /// Write a file's documents in messages under the chain's size limit.
+    Import {
+        collection: String,
+        file: String,
+        #[arg(long, value_name = "FIELD")]
+        id: Option<String>,
+        #[arg(long, value_enum, default_value_t = WriteMode::Insert)]
+        mode: WriteMode,
+        #[arg(long, value_name = "F:TYPE,...")]
+        types: Option<String>,
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

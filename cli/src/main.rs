@@ -2,6 +2,11 @@
 //! command line (import parsing, the query loop, the store, serving) lives in the library crates.
 
 mod args;
+mod chain;
+#[cfg(feature = "devnet")]
+mod demo;
+#[cfg(feature = "devnet")]
+mod devnet;
 mod failure;
 mod local;
 mod output;
@@ -38,17 +43,36 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    if let Command::Verify {
-        proof,
-        state_root,
-        actor,
-    } = &cli.command
-    {
-        return local::verify(proof, cli.root.as_deref(), state_root.as_deref(), *actor);
+    match &cli.command {
+        Command::Verify { proof } => {
+            return local::verify(
+                proof,
+                cli.root.as_deref(),
+                cli.state_root.as_deref(),
+                cli.actor,
+            );
+        }
+        #[cfg(feature = "devnet")]
+        Command::Devnet {
+            listen,
+            actors,
+            block_time,
+        } => return devnet::run(cli.db.as_deref(), listen, *actors, *block_time).await,
+        #[cfg(feature = "devnet")]
+        Command::Demo { data } => return demo::run(data.as_deref(), cli.json).await,
+        _ => {}
     }
-    match (&cli.db, cli.remote.is_empty()) {
+    // With --actor and no --remote, the node Lotus tools would use.
+    let mut remotes = cli.remote.clone();
+    if remotes.is_empty()
+        && cli.actor.is_some()
+        && let Ok(info) = std::env::var("FULLNODE_API_INFO")
+    {
+        remotes.push(info);
+    }
+    match (&cli.db, remotes.is_empty()) {
         (Some(dir), true) => local::run(dir, &cli).await,
-        (None, false) => remote::run(&cli).await,
+        (None, false) => remote::run(&cli, &remotes).await,
         (None, true) => Err(Failure::usage(
             "give --db DIR (a local database) or --remote URL",
         )),

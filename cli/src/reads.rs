@@ -57,6 +57,7 @@ pub async fn run<L: Local>(reader: &Reader<L>, root: &TrustedRoot, cli: &Cli) ->
             proof,
             explain,
             all,
+            ..
         } => {
             let query = parse_query(collection, query)?;
             if *explain {
@@ -97,25 +98,7 @@ pub async fn run<L: Local>(reader: &Reader<L>, root: &TrustedRoot, cli: &Cli) ->
         Command::Stats => stats(reader, root, cli.json).await,
         Command::Diff { from, to } => {
             let (from, to) = (parse_cid(from)?, parse_cid(to)?);
-            let (diff, stats) = reader
-                .read(&from, |db| {
-                    let other = ready!(db.at_through(*db.store(), to));
-                    db.diff(&other)
-                })
-                .await
-                .map_err(plain)?;
-            let mut lines = Vec::new();
-            for (collection, changes) in &diff {
-                let entry = |kind: &str, doc: &Ipld| serde_json::json!({"collection": collection, "change": kind, "doc": prolly_db::ipld_to_json(doc)});
-                lines.extend(changes.added.iter().map(|d| entry("added", d)));
-                lines.extend(changes.removed.iter().map(|d| entry("removed", d)));
-                for (before, after) in &changes.changed {
-                    lines.push(serde_json::json!({
-                        "collection": collection, "change": "changed",
-                        "before": prolly_db::ipld_to_json(before), "doc": prolly_db::ipld_to_json(after),
-                    }));
-                }
-            }
+            let (lines, stats) = diff_lines(reader, from, to, None).await?;
             for line in &lines {
                 output::line(line);
             }
@@ -125,6 +108,39 @@ pub async fn run<L: Local>(reader: &Reader<L>, root: &TrustedRoot, cli: &Cli) ->
         }
         _ => Err(Failure::usage("this command needs --db DIR")),
     }
+}
+
+/// The documents added, removed and changed from `from` to `to` (of one collection, or all), one
+/// JSON object each: `{"collection", "change", "doc"}` (and `"before"` for a change).
+pub async fn diff_lines<L: Local>(
+    reader: &Reader<L>,
+    from: Cid,
+    to: Cid,
+    only: Option<&str>,
+) -> Result<(Vec<serde_json::Value>, prolly_client::Stats)> {
+    let (diff, stats) = reader
+        .read(&from, |db| {
+            let other = ready!(db.at_through(*db.store(), to));
+            db.diff(&other)
+        })
+        .await
+        .map_err(plain)?;
+    let mut lines = Vec::new();
+    for (collection, changes) in diff
+        .iter()
+        .filter(|(c, _)| only.is_none_or(|o| o == c.as_str()))
+    {
+        let entry = |kind: &str, doc: &Ipld| serde_json::json!({"collection": collection, "change": kind, "doc": prolly_db::ipld_to_json(doc)});
+        lines.extend(changes.added.iter().map(|d| entry("added", d)));
+        lines.extend(changes.removed.iter().map(|d| entry("removed", d)));
+        for (before, after) in &changes.changed {
+            lines.push(serde_json::json!({
+                "collection": collection, "change": "changed",
+                "before": prolly_db::ipld_to_json(before), "doc": prolly_db::ipld_to_json(after),
+            }));
+        }
+    }
+    Ok((lines, stats))
 }
 
 async fn run_query<L: Local>(

@@ -1,6 +1,7 @@
 //! `--remote URL …`: read-only, from nodes that hold nothing of ours in particular. Each URL is
 //! probed for its kind: a prollydb node (`/prollydb/v1`), an IPFS trustless gateway (the identity
-//! CID `bafkqaaa`), or a Lotus endpoint (`Filecoin.Version`).
+//! CID `bafkqaaa`), or a Lotus endpoint (`Filecoin.Version`). With `--actor`, the root comes
+//! from the chain, and `send` and `follow` work through the node.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,11 +11,12 @@ use prolly_client::source::{
     BlockSource, GatewayConfig, GatewaySource, LotusSource, MultiConfig, MultiSource, http_client,
 };
 use prolly_client::store::{Mode, Store};
-use prolly_client::{MemoryStore, Reader, TrustedRoot};
+use prolly_client::{Local, MemoryStore, Reader, TrustedRoot};
 
-use crate::args::Cli;
+use crate::args::{Cli, Command};
+use crate::chain::{self, ActorTarget};
 use crate::failure::{Failure, Result, plain};
-use crate::reads::{self, parse_cid};
+use crate::reads::{self, parse_cid, parse_query};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// A remote read's cache, when --cache names a folder.
@@ -58,16 +60,18 @@ async fn probe(url: &str) -> Result<Kind> {
     }
 }
 
-pub async fn run(cli: &Cli) -> Result<()> {
-    let Some(root) = &cli.root else {
-        return Err(Failure::usage(
-            "--remote needs --root CID (the root you trust)",
-        ));
+pub async fn run(cli: &Cli, remotes: &[String]) -> Result<()> {
+    let target = match cli.actor {
+        Some(actor) => Some(connect(remotes, actor).await?),
+        None => None,
     };
-    let root = TrustedRoot::given(parse_cid(root)?);
+    if let Command::Send { what } = &cli.command {
+        let target = target.ok_or_else(|| Failure::usage("send needs --actor ID"))?;
+        return chain::send(&target, what, cli.json).await;
+    }
     let mut sources: Vec<Arc<dyn BlockSource>> = Vec::new();
     let mut peers = Vec::new();
-    for url in &cli.remote {
+    for url in remotes {
         let gateway = |url: &str| -> Result<Arc<dyn BlockSource>> {
             Ok(Arc::new(
                 GatewaySource::new(url, GatewayConfig::default()).map_err(plain)?,
@@ -97,19 +101,105 @@ pub async fn run(cli: &Cli) -> Result<()> {
             )
             .map_err(plain)?;
             let reader = with_peers(Reader::new(cache).with_source(source), peers);
-            reads::run(&reader, &root, cli).await
+            dispatch(&reader, cli, target.as_ref()).await
         }
         None => {
             let reader = with_peers(
                 Reader::new(Arc::new(MemoryStore::new())).with_source(source),
                 peers,
             );
-            reads::run(&reader, &root, cli).await
+            dispatch(&reader, cli, target.as_ref()).await
         }
     }
 }
 
-fn with_peers<L: prolly_client::Local>(mut reader: Reader<L>, peers: Vec<ProllyPeer>) -> Reader<L> {
+/// The first of `remotes` that speaks Lotus JSON-RPC.
+async fn connect(remotes: &[String], actor: u64) -> Result<ActorTarget> {
+    let mut failures = Vec::new();
+    for url in remotes {
+        match ActorTarget::connect(url, actor).await {
+            Ok(target) => return Ok(target),
+            Err(f) => failures.push(f.message),
+        }
+    }
+    Err(Failure::new(format!(
+        "--actor needs a Lotus JSON-RPC endpoint among --remote: {}",
+        failures.join("; ")
+    )))
+}
+
+async fn dispatch<L: Local>(
+    reader: &Reader<L>,
+    cli: &Cli,
+    target: Option<&ActorTarget>,
+) -> Result<()> {
+    let state_root = cli.state_root.as_deref().map(parse_cid).transpose()?;
+    if state_root.is_some() && target.is_none() {
+        return Err(Failure::usage("--state-root needs --actor ID"));
+    }
+    match (&cli.command, target) {
+        (
+            Command::Follow {
+                collection,
+                from_root,
+                limit,
+                interval,
+            },
+            Some(target),
+        ) => {
+            let from_root = from_root.as_deref().map(parse_cid).transpose()?;
+            let interval = Duration::from_secs_f64(interval.max(0.05));
+            chain::follow(
+                target,
+                reader,
+                collection.as_deref(),
+                from_root,
+                *limit,
+                interval,
+            )
+            .await
+        }
+        (Command::Follow { .. }, None) => Err(Failure::usage("follow needs --actor ID")),
+        (
+            Command::Query {
+                collection,
+                query,
+                proof,
+                anchored: true,
+                ..
+            },
+            Some(target),
+        ) => {
+            let query = parse_query(collection, query)?;
+            chain::query_anchored(
+                target,
+                reader,
+                state_root,
+                &query,
+                proof.as_deref(),
+                cli.json,
+            )
+            .await
+        }
+        (Command::Query { anchored: true, .. }, None) => {
+            Err(Failure::usage("--anchored needs --actor ID"))
+        }
+        (_, Some(target)) => {
+            let root = target.root(reader, state_root).await?;
+            reads::run(reader, &root, cli).await
+        }
+        (_, None) => {
+            let Some(root) = &cli.root else {
+                return Err(Failure::usage(
+                    "--remote needs --root CID (the root you trust) or --actor ID",
+                ));
+            };
+            reads::run(reader, &TrustedRoot::given(parse_cid(root)?), cli).await
+        }
+    }
+}
+
+fn with_peers<L: Local>(mut reader: Reader<L>, peers: Vec<ProllyPeer>) -> Reader<L> {
     for peer in peers {
         reader = reader.with_peer(peer);
     }

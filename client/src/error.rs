@@ -26,7 +26,26 @@ pub enum ClientError {
     /// Every prollydb node refused or failed, and there is no block source to fall back to.
     #[error("no node gave a verified answer: {0}")]
     NoPeerAnswered(String),
+    /// Making a proof from the fetched blocks failed (the state tree did not lead to a database).
+    #[error("proving: {0}")]
+    Prove(Box<prolly_proofs::ProveError>),
+    /// A proof made from fetched blocks did not verify against the root it claims.
+    #[error("the proof does not verify: {0}")]
+    Verify(Box<prolly_proofs::VerifyError>),
     /// Resolving a root through a node failed.
     #[error("resolving the root: {0}")]
     Root(#[source] FetchError),
+}
+
+// Boxed: a proof error is large, and every read's `Result` carries the error.
+impl From<prolly_proofs::ProveError> for ClientError {
+    fn from(e: prolly_proofs::ProveError) -> ClientError {
+        ClientError::Prove(Box::new(e))
+    }
+}
+
+impl From<prolly_proofs::VerifyError> for ClientError {
+    fn from(e: prolly_proofs::VerifyError) -> ClientError {
+        ClientError::Verify(Box::new(e))
+    }
 }

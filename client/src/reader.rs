@@ -111,39 +111,23 @@ impl<L: Local> Reader<L> {
         &self.local
     }
 
-    /// Runs `f` over the database at `root` until it completes, fetching every block it reports
-    /// missing, a wave at a time. The root's header is checked in the same waves.
-    pub async fn read<T>(
+    /// Runs `f` over the local store until it completes, fetching every block it reports
+    /// missing, a wave at a time: the loop under every read.
+    pub async fn fetch_until<T, E>(
         &self,
-        root: &Cid,
-        f: impl Fn(&Database<&L::View>) -> prolly_db::Result<Outcome<T>>,
-    ) -> Result<(T, Stats), ClientError> {
+        f: impl Fn(&L::View) -> Result<Outcome<T>, E>,
+    ) -> Result<(T, Stats), ClientError>
+    where
+        ClientError: From<E>,
+    {
         let view = self.local.view();
         let mut stats = Stats::default();
         let mut last_wave: HashSet<Cid> = HashSet::new();
         loop {
-            let checked = self
-                .checked
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(root);
-            let header = if checked {
-                Outcome::Complete(())
-            } else {
-                Database::open(&view, *root)?.map(|_| ())
+            let missing: Vec<Cid> = match f(&view)? {
+                Outcome::Complete(value) => return Ok((value, stats)),
+                Outcome::Missing(missing) => missing.into_iter().collect(),
             };
-            let value = match Database::open_unchecked(&view, *root)? {
-                Outcome::Complete(db) => f(&db)?,
-                Outcome::Missing(m) => Outcome::Missing(m),
-            };
-            let missing = missing_union(&header, &value);
-            if let (Outcome::Complete(()), Outcome::Complete(value)) = (header, value) {
-                self.checked
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(*root);
-                return Ok((value, stats));
-            }
             if missing.iter().any(|c| last_wave.contains(c)) {
                 return Err(ClientError::Store(anyhow::anyhow!(
                     "blocks fetched and stored are missing again"
@@ -176,6 +160,80 @@ impl<L: Local> Reader<L> {
                 });
             }
         }
+    }
+
+    /// Runs `f` over the database at `root` until it completes, fetching every block it reports
+    /// missing, a wave at a time. The root's header is checked in the same waves.
+    pub async fn read<T>(
+        &self,
+        root: &Cid,
+        f: impl Fn(&Database<&L::View>) -> prolly_db::Result<Outcome<T>>,
+    ) -> Result<(T, Stats), ClientError> {
+        let checked = self
+            .checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(root);
+        let out = self
+            .fetch_until(|view| {
+                let header = if checked {
+                    Outcome::Complete(())
+                } else {
+                    Database::open(view, *root)?.map(|_| ())
+                };
+                let value = match Database::open_unchecked(view, *root)? {
+                    Outcome::Complete(db) => f(&db)?,
+                    Outcome::Missing(m) => Outcome::Missing(m),
+                };
+                let missing = missing_union(&header, &value);
+                Ok::<_, prolly_db::Error>(match (header, value) {
+                    (Outcome::Complete(()), Outcome::Complete(value)) => Outcome::Complete(value),
+                    _ => Outcome::Missing(missing.into_iter().collect()),
+                })
+            })
+            .await?;
+        self.checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*root);
+        Ok(out)
+    }
+
+    /// Runs `query` on the database prollydb actor `actor` holds in the Filecoin state
+    /// `state_root`, and proves it from that state root (SPEC section 19): the state tree's
+    /// path to the actor is fetched and checked like every other block, and the proof, made from
+    /// the blocks read, is verified before the answer is returned. Returns the answer and the
+    /// proof's bytes.
+    pub async fn query_anchored(
+        &self,
+        state_root: Cid,
+        actor: u64,
+        query: &Query,
+        origin: crate::root::Origin,
+    ) -> Result<(Answer, Vec<u8>), ClientError> {
+        query.validate()?;
+        let (proof, stats) = self
+            .fetch_until(|view| prolly_proofs::prove_anchored(view, state_root, actor, query))
+            .await?;
+        prolly_proofs::verify_anchored(&state_root, actor, query, &proof.result, &proof.bytes)?;
+        let view = self.local.view();
+        let recorder = prolly_proofs::RecordingStore::new(&view);
+        let db_root = prolly_proofs::db_root(&recorder, &state_root, actor)
+            .map_err(|e| ClientError::from(prolly_proofs::ProveError::from(e)))?
+            .into_result()
+            .map_err(|e| ClientError::Db(e.into()))?;
+        Ok((
+            Answer {
+                result: proof.result,
+                root: TrustedRoot {
+                    cid: db_root,
+                    origin,
+                },
+                via: Via::Blocks,
+                stats,
+            },
+            proof.bytes,
+        ))
     }
 
     /// Runs `query` at `root`: through a verified prollydb node when one is set and agrees,

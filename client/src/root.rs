@@ -22,6 +22,9 @@ pub enum Origin {
         state_root: Cid,
         height: i64,
     },
+    /// Read from a prollydb actor's state at a state root the user gave (and trusts): the path
+    /// from that state root to the database root is proven.
+    StateRoot { actor: u64, state_root: Cid },
 }
 
 /// A root and where it came from.
@@ -55,6 +58,11 @@ impl fmt::Display for TrustedRoot {
                 f,
                 "root {} (actor f0{actor} at height {height}, state root {state_root}; root from \
                  {node}, not independently checked)",
+                self.cid
+            ),
+            Origin::StateRoot { actor, state_root } => write!(
+                f,
+                "root {} (actor f0{actor} in state root {state_root}, given: trusted)",
                 self.cid
             ),
         }

@@ -3,6 +3,7 @@
 //! stopped at any moment (a bad row, Ctrl-C, kill -9) leaves the database at its last commit and
 //! `resume` continues from there to the same root as an import never stopped.
 
+mod packer;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use ipld_core::ipld::Ipld;
 use prolly_db::{Database, Op, WriteBatch};
 use prolly_tree::Config;
 
+pub use packer::{Packed, Packer};
 pub use rows::{ColumnType, Format, Row, Rows};
 
 use crate::store::{HEAD, Store, StoreError};
@@ -123,7 +125,7 @@ fn parse_progress(bytes: &[u8]) -> Option<(String, u64)> {
 }
 
 /// The document as it will be written: `_id` from `id_field`, or kept, or the row number.
-fn with_id(row: Row, id_field: Option<&str>, file: &str) -> Result<Ipld, ImportError> {
+pub fn with_id(row: Row, id_field: Option<&str>, file: &str) -> Result<Ipld, ImportError> {
     let Ipld::Map(mut doc) = row.doc else {
         return Err(ImportError::row(
             file,
