@@ -348,10 +348,14 @@ pub async fn follow<L: Local>(
     reader: &Reader<L>,
     collection: Option<&str>,
     from_root: Option<Cid>,
+    since: Option<i64>,
     limit: Option<u64>,
     interval: Duration,
 ) -> Result<()> {
-    let head = target.lotus.chain_head().await.map_err(plain)?;
+    let mut head = target.lotus.chain_head().await.map_err(plain)?;
+    if let Some(since) = since {
+        head.height = since;
+    }
     let mut previous = match from_root {
         Some(root) => root,
         None => target.root(reader, None).await?.cid,

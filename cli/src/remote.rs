@@ -154,6 +154,7 @@ async fn dispatch<L: Local>(
                 reader,
                 collection.as_deref(),
                 from_root,
+                None,
                 *limit,
                 interval,
             )

@@ -97,7 +97,8 @@ pub fn diff<S: Blockstore>(
 
 /// The blocks a diff reads, level by level from the top: at each level, the nodes of one tree
 /// whose CID is not among the other tree's nodes there are opened, the rest are shared subtrees.
-/// Missing blocks are collected rather than returned at the first.
+/// Missing blocks are collected rather than returned at the first, down to the first level that
+/// has any.
 fn frontier<S: Blockstore>(
     reader: NodeReader<'_, S>,
     left: Cid,
@@ -151,6 +152,13 @@ fn frontier<S: Blockstore>(
                 }
             }
             sides[side] = below;
+        }
+        // Below a level with missing nodes, either side's list of nodes is incomplete, so no
+        // node there can be told shared: going on would fetch the children of every node held
+        // (a cache warm with one tree's paths fetched most of its next level). Stop: the next
+        // round continues from here.
+        if !missing.is_empty() {
+            break;
         }
     }
     Ok(Outcome::from_missing(missing))

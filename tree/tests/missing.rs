@@ -163,6 +163,62 @@ fn a_diff_over_a_cold_store_fetches_the_changed_paths_a_level_per_round() {
     );
 }
 
+/// A cache that already holds the old tree's paths (a client that queried it) must not make the
+/// diff fetch the children of every node it holds: at a level where the other tree is not known
+/// yet, no node can be told shared or not.
+#[test]
+fn a_diff_over_a_warm_cache_fetches_no_more_than_over_a_cold_one() {
+    let full = MemoryBlockstore::default();
+    let base = big_tree(&full);
+    let depth = base.stats().unwrap().expect_complete().depth as usize;
+    let mut changed = base.clone();
+    let mut batch = prolly_tree::Batch::new();
+    let keys = [10, 700, 1500, 2200, 2990];
+    for n in keys {
+        batch.put(key(n), Ipld::String("changed".into()));
+    }
+    changed.apply(&batch).unwrap().expect_complete();
+    let expected = base.diff(&changed).unwrap().expect_complete();
+    // The cache holds the old tree's paths to the changed keys and to a few others.
+    let cache = MemoryBlockstore::default();
+    for n in keys.iter().chain(&[300, 1100, 1900, 2600]) {
+        loop {
+            let got = match Tree::load(&cache, base.cid()).unwrap() {
+                Outcome::Complete(tree) => tree.get(&key(*n)).unwrap().map(|_| ()),
+                Outcome::Missing(m) => Outcome::Missing(m),
+            };
+            match got {
+                Outcome::Complete(()) => break,
+                Outcome::Missing(m) => fetch(&full, &cache, m),
+            }
+        }
+    }
+    let mut fetched = 0;
+    let got = loop {
+        let trees = (
+            Tree::load(&cache, base.cid()).unwrap(),
+            Tree::load(&cache, changed.cid()).unwrap(),
+        );
+        let outcome = match trees {
+            (Outcome::Complete(a), Outcome::Complete(b)) => a.diff(&b).unwrap(),
+            (a, b) => Outcome::Missing(a.missing().into_iter().chain(b.missing()).collect()),
+        };
+        match outcome {
+            Outcome::Complete(changes) => break changes,
+            Outcome::Missing(m) => {
+                fetched += m.len();
+                fetch(&full, &cache, m);
+            }
+        }
+    };
+    assert_eq!(got, expected);
+    // At most the new versions of the changed paths (and a neighbour where a cut moved).
+    assert!(
+        fetched <= 1 + 2 * keys.len() * (depth + 1),
+        "fetched {fetched} blocks"
+    );
+}
+
 /// A range read with a limit: (low bound, high bound, direction, limit).
 type LimitedRange<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>, Direction, usize);
 
