@@ -61,6 +61,19 @@ async fn probe(url: &str) -> Result<Kind> {
 }
 
 pub async fn run(cli: &Cli, remotes: &[String]) -> Result<()> {
+    // Usage first: nothing is probed for a command that cannot run.
+    if cli.actor.is_none() {
+        match &cli.command {
+            Command::Send { .. } => return Err(Failure::usage("send needs --actor ID")),
+            Command::Follow { .. } => return Err(Failure::usage("follow needs --actor ID")),
+            _ if cli.root.is_none() => {
+                return Err(Failure::usage(
+                    "--remote needs --root CID (the root you trust) or --actor ID",
+                ));
+            }
+            _ => {}
+        }
+    }
     let target = match cli.actor {
         Some(actor) => Some(connect(remotes, actor).await?),
         None => None,

@@ -328,3 +328,45 @@ async fn bad_requests_get_the_errors_lotus_gives() {
     assert!(lotus(&devnet).version().await.is_ok());
     devnet.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_clock_tipsets_come_by_themselves_and_waits_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        mining: Mining::Every(Duration::from_millis(200)),
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    let node = lotus(&devnet);
+    let from = node.wallet_default_address().await.unwrap();
+    let params = ConstructorParams {
+        owner: fvm_shared::address::Address::new_id(100),
+        writers: vec![],
+        config: None,
+    };
+    let cid = node
+        .push_message(
+            &from,
+            1000,
+            method::CONSTRUCTOR,
+            &fvm_ipld_encoding::to_vec(&params).unwrap(),
+        )
+        .await
+        .unwrap();
+    // Pushed, not yet mined: the message waits in the pool.
+    let lookup = node.wait_message(&cid, 2).await.unwrap();
+    assert_eq!(lookup.receipt.exit_code, 0);
+    let head = node.chain_head().await.unwrap().height;
+    assert!(
+        head >= lookup.height + 2,
+        "confidence 2: head {head}, receipt at {}",
+        lookup.height
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        node.chain_head().await.unwrap().height > head,
+        "the clock mines empty tipsets"
+    );
+    devnet.stop().await.unwrap();
+}
