@@ -352,21 +352,25 @@ pub async fn follow<L: Local>(
     limit: Option<u64>,
     interval: Duration,
 ) -> Result<()> {
-    let mut head = target.lotus.chain_head().await.map_err(plain)?;
-    if let Some(since) = since {
-        head.height = since;
-    }
-    let mut previous = match from_root {
-        Some(root) => root,
-        None => target.root(reader, None).await?.cid,
+    // The root and the height it was read at come from one head, so that no commit falls
+    // between them (it would be diffed backwards).
+    let (mut previous, mut height) = match from_root {
+        Some(root) => (root, target.lotus.chain_head().await.map_err(plain)?.height),
+        None => {
+            let at = target.lotus.actor_root(target.actor).await.map_err(plain)?;
+            (at.db_root, at.height)
+        }
     };
+    if let Some(since) = since {
+        height = since;
+    }
     // The root read is the head's parent state: commits included from the head on are new.
     // A tipset's events are served once the next tipset carries its receipts.
-    let mut next_height = head.height;
+    let mut next_height = height;
     let mut seen = 0u64;
     eprintln!(
-        "following actor f0{} on {} from root {previous} (height {})",
-        target.actor, target.node, head.height
+        "following actor f0{} on {} from root {previous} (height {height})",
+        target.actor, target.node
     );
     loop {
         let latest = target.lotus.chain_head().await.map_err(plain)?.height - 1;
@@ -458,9 +462,13 @@ pub async fn query_anchored<L: Local>(
         Some(count) if answer.result.docs.is_empty() => output::line(count),
         _ => output::documents(&answer.result.docs)?,
     }
-    let what = match answer.result.count {
-        Some(n) => format!("count {n}"),
-        None => format!("{} document(s)", answer.result.docs.len()),
+    let what = match (answer.result.count, &answer.result.cursor) {
+        (Some(n), _) => format!("count {n}"),
+        (None, Some(_)) => format!(
+            "{} document(s), the first page (a proof covers one page: query the next with its cursor)",
+            answer.result.docs.len()
+        ),
+        (None, None) => format!("{} document(s)", answer.result.docs.len()),
     };
     if json {
         eprintln!(

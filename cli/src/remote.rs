@@ -180,10 +180,16 @@ async fn dispatch<L: Local>(
                 query,
                 proof,
                 anchored: true,
-                ..
+                explain,
+                all,
             },
             Some(target),
         ) => {
+            if *explain || *all {
+                return Err(Failure::usage(
+                    "--anchored proves one page: not with --explain or --all",
+                ));
+            }
             let query = parse_query(collection, query)?;
             chain::query_anchored(
                 target,

@@ -60,8 +60,24 @@ impl Node {
         self.mining
     }
 
+    /// The chain, locked. Mining holds the lock while the FVM runs: from async code, read
+    /// through [`Node::read`] instead.
     pub fn chain(&self) -> MutexGuard<'_, Chain> {
         self.chain.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the chain off the async threads, without mining.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Chain) -> T + Send + 'static,
+    ) -> Result<T> {
+        let chain = self.chain.clone();
+        Ok(
+            tokio::task::spawn_blocking(move || {
+                f(&chain.lock().unwrap_or_else(|e| e.into_inner()))
+            })
+            .await?,
+        )
     }
 
     /// Runs `f` on the chain off the async threads (mining runs the FVM).
@@ -127,8 +143,9 @@ impl Node {
                         });
                     }
                     if self.mining == Mining::Instant {
+                        // One tipset at a time: others get the chain in between.
                         self.with_chain(move |chain| -> Result<()> {
-                            while chain.head().height() < needed {
+                            if chain.head().height() < needed {
                                 chain.mine()?;
                             }
                             Ok(())
@@ -153,6 +170,17 @@ fn prepare(chain: &Chain, mut message: Message) -> Result<Signed, Refused> {
         return refuse(format!(
             "message from {from} failed sanity check: 'Version' unsupported"
         ));
+    }
+    for (field, value) in [
+        ("Value", &message.value),
+        ("GasFeeCap", &message.gas_fee_cap),
+        ("GasPremium", &message.gas_premium),
+    ] {
+        if value.is_negative() {
+            return refuse(format!(
+                "message from {from} failed sanity check: '{field}' field cannot be negative"
+            ));
+        }
     }
     if message.gas_limit > BLOCK_GAS_LIMIT {
         return refuse(format!(
@@ -212,9 +240,29 @@ fn prepare(chain: &Chain, mut message: Message) -> Result<Signed, Refused> {
             required.atto()
         ));
     }
+    if message.gas_premium > message.gas_fee_cap {
+        return refuse(format!(
+            "message from {from} failed sanity check: 'GasFeeCap' less than 'GasPremium'"
+        ));
+    }
     message.sequence = chain
         .next_nonce(&message.from)
         .map_err(|e| Refused(format!("mpool push: getting nonce: {e:#}")))?;
+    // A limit under the cost of the message's own bytes fails before it runs, and would leave
+    // the sender's nonce behind for the messages after it: Lotus refuses it at the pool.
+    let size = Signed::sign(message.clone(), &account.key)
+        .map(|s| s.bytes.len())
+        .unwrap_or_default();
+    let minimum = fvm::gas::price_list_by_network_version(prollydb::local_fvm::NETWORK_VERSION)
+        .on_chain_message(size)
+        .total()
+        .round_up();
+    if message.gas_limit < minimum {
+        return refuse(format!(
+            "message from {from} failed sanity check: 'GasLimit' field cannot be less than the cost of storing a message on chain {} < {minimum}",
+            message.gas_limit
+        ));
+    }
     let signed = Signed::sign(message, &account.key)
         .map_err(|e| Refused(format!("failed to sign message: {e:#}, addr={from}")))?;
     if signed.bytes.len() > MAX_MESSAGE_SIZE {

@@ -297,6 +297,37 @@ async fn bad_requests_get_the_errors_lotus_gives() {
             .ends_with("not found on chain: sender validation failed"),
         "{body}"
     );
+    // Lotus's sanity checks: no negative amounts, a premium under the fee cap, a gas limit that
+    // covers the message's own bytes (a message failing these would break the tipset's others).
+    let mut negative = message.clone();
+    negative["GasPremium"] = json!("-1");
+    let (_, body) = post(
+        &url,
+        auth,
+        &call("Filecoin.MpoolPushMessage", json!([negative, null])),
+    )
+    .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            1,
+            "message from t0100 failed sanity check: 'GasPremium' field cannot be negative".into()
+        )
+    );
+    let mut starved = message.clone();
+    starved["GasLimit"] = json!(1);
+    let (_, body) = post(
+        &url,
+        auth,
+        &call("Filecoin.MpoolPushMessage", json!([starved, null])),
+    )
+    .await;
+    assert!(
+        error_of(&body).1.contains(
+            "'GasLimit' field cannot be less than the cost of storing a message on chain 1 < "
+        ),
+        "{body}"
+    );
     // Over Lotus's 64 KiB: refused, and nothing is mined.
     let head = lotus(&devnet).chain_head().await.unwrap();
     let big = data_encoding::BASE64.encode(&vec![7u8; 70_000]);
