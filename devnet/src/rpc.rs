@@ -174,7 +174,7 @@ fn read(chain: &Chain, mining: Mining, method: &str, params: &[Value]) -> Result
                     "NewTipSet called with zero length array of blocks",
                 ));
             }
-            let tipset = find_tipset(&chain, &key)?;
+            let tipset = find_tipset(chain, &key)?;
             Ok(tipset_json(&tipset.cid, &tipset.header))
         }
         "Filecoin.ChainGetTipSetByHeight" => {
@@ -186,7 +186,7 @@ fn read(chain: &Chain, mining: Mining, method: &str, params: &[Value]) -> Result
                     .ok_or_else(|| format!("expected an epoch, got {}", params[0])),
             )?;
             let key = param(method, 1, json::parse_tipset_key(&params[1]))?;
-            let from = find_tipset(&chain, &key)?;
+            let from = find_tipset(chain, &key)?;
             if height < 0 {
                 return Err(RpcError::method(format!("height {height} is negative")));
             }
@@ -212,7 +212,7 @@ fn read(chain: &Chain, mining: Mining, method: &str, params: &[Value]) -> Result
             let address = param(method, 0, json::parse_address(text))?;
             let key = param(method, 1, json::parse_tipset_key(&params[1]))?;
             // The tipset's parent state: what its messages ran on (Lotus reads the same).
-            let state = find_tipset(&chain, &key)?.header.parent_state_root;
+            let state = find_tipset(chain, &key)?.header.parent_state_root;
             let found = chain.actor(&state, &address).map_err(internal)?;
             let text = json::address(&address);
             match (method, found) {
@@ -373,7 +373,7 @@ fn events(chain: &Chain, method: &str, filter: &Value) -> Result<Value, RpcError
                 "cannot specify both TipSetKey and FromHeight/ToHeight".into()
             ));
         }
-        let tipset = find_tipset(&chain, &key)?;
+        let tipset = find_tipset(chain, &key)?;
         (tipset.height(), tipset.height())
     };
     let addresses: Vec<ActorID> = match json::field(filter, "addresses") {
