@@ -336,3 +336,91 @@ async fn every_method_answers_in_lotus_shapes() {
     );
     devnet.stop().await.unwrap();
 }
+
+/// The Lotus CLI and go-jsonrpc clients dial `ws://HOST/rpc/v1`: the same methods, the same
+/// permissions, answers matched by id, and a slow call does not hold up the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_methods_over_a_websocket() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        actors: 1,
+        mining: Mining::Every(Duration::from_millis(300)),
+    })
+    .await
+    .unwrap();
+    let url = format!("ws://{}/rpc/v1", devnet.addr);
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", devnet.token).parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let call = async |socket: &mut tokio_tungstenite::WebSocketStream<_>, body: Value| {
+        socket
+            .send(Message::Text(body.to_string().into()))
+            .await
+            .unwrap();
+    };
+    let from = "t1pc4wjkss77l2pmfiste2kenbikhxojue2ed47za";
+    let message = json!({"Version": 0, "To": "t01000", "From": from, "Nonce": 0, "Value": "0",
+        "GasLimit": 0, "GasFeeCap": "0", "GasPremium": "0", "Method": prolly_actor::method::ROOT, "Params": null});
+    call(&mut socket, json!({"jsonrpc": "2.0", "id": 1, "method": "Filecoin.MpoolPushMessage", "params": [message, null]})).await;
+    let pushed: Value = match socket.next().await.unwrap().unwrap() {
+        Message::Text(text) => serde_json::from_str(&text).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(pushed["id"], 1, "{pushed}");
+    // A wait that blocks until the clock mines, then a quick call: the quick one answers first.
+    call(&mut socket, json!({"jsonrpc": "2.0", "id": 2, "method": "Filecoin.StateWaitMsg", "params": [pushed["result"]["CID"], 1, -1, true]})).await;
+    call(
+        &mut socket,
+        json!([{"jsonrpc": "2.0", "id": 3, "method": "Filecoin.ChainHead", "params": []}]),
+    )
+    .await;
+    let mut order = Vec::new();
+    while order.len() < 2 {
+        let Message::Text(text) = socket.next().await.unwrap().unwrap() else {
+            continue;
+        };
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let answer = if answer.is_array() {
+            answer[0].clone()
+        } else {
+            answer
+        };
+        assert!(answer.get("error").is_none(), "{answer}");
+        order.push(answer["id"].as_i64().unwrap());
+    }
+    assert_eq!(order, vec![3, 2]);
+    socket.close(None).await.unwrap();
+
+    // Without a token, `sign` is missing; with a bad one, the upgrade is refused with 401.
+    let (mut anonymous, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    call(&mut anonymous, json!({"jsonrpc": "2.0", "id": 9, "method": "Filecoin.MpoolPushMessage", "params": [message, null]})).await;
+    let Message::Text(text) = anonymous.next().await.unwrap().unwrap() else {
+        panic!()
+    };
+    let refused: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        refused["error"]["message"],
+        "missing permission to invoke 'MpoolPushMessage' (need 'sign')"
+    );
+    let mut bad = url.as_str().into_client_request().unwrap();
+    bad.headers_mut()
+        .insert("Authorization", "Bearer x.y.z".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(bad)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(refused.contains("401"), "{refused}");
+    devnet.stop().await.unwrap();
+}

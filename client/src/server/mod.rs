@@ -1,6 +1,6 @@
 //! Any machine is a node: an HTTP server over a local store that answers as an IPFS trustless
 //! gateway (raw blocks and CARs, PROTOCOLS B) and runs verified queries (`POST
-//! /prollydb/v1/query`, SPEC section 22), and serves blocks to Lotus clients too (`/rpc/v1`,
+//! /prollydb/v1/query`, SPEC section 22), and serves blocks to Lotus clients too (`/rpc/v1`, over HTTP or a WebSocket,
 //! `Filecoin.ChainReadObj`). Loopback by default; bounded in concurrent requests,
 //! body size and time, so that load or a slow client cannot take it down.
 
@@ -96,7 +96,7 @@ pub fn router_with_rpc<S: Served>(
         .with_state(shared)
         .merge(
             Router::new()
-                .route("/rpc/v1", post(rpc::handle))
+                .route("/rpc/v1", post(rpc::handle).get(rpc::websocket))
                 .with_state(methods),
         )
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

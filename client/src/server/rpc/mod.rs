@@ -9,6 +9,7 @@ mod blocks;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -201,38 +202,29 @@ fn token(headers: &HeaderMap, query: Option<&str>) -> Result<Option<String>, Una
         .map(str::to_string))
 }
 
-/// `POST /rpc/v1`.
-pub(crate) async fn handle(
-    State(methods): State<Arc<dyn RpcMethods>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let granted =
-        match token(&headers, query.as_deref()).and_then(|t| methods.permission(t.as_deref())) {
-            Ok(granted) => granted,
-            Err(Unauthorized) => return StatusCode::UNAUTHORIZED.into_response(),
-        };
+/// The answer to one request body (a call or a batch) and its HTTP status; `None` when it held
+/// only notifications.
+async fn respond(
+    methods: &dyn RpcMethods,
+    body: &[u8],
+    granted: Perm,
+) -> Option<(Value, StatusCode)> {
     let invalid = || {
-        let (body, _) = error(
-            Value::Null,
-            &RpcError {
-                code: -32600,
-                message: "Invalid request".into(),
-            },
-        );
-        reply(StatusCode::BAD_REQUEST, &body)
+        let e = RpcError {
+            code: -32600,
+            message: "Invalid request".into(),
+        };
+        Some((error(Value::Null, &e).0, StatusCode::BAD_REQUEST))
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return invalid();
     }
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
         let e = RpcError {
             code: -32700,
             message: "Parse error".into(),
         };
-        let (body, status) = error(Value::Null, &e);
-        return reply(status, &body);
+        return Some(error(Value::Null, &e));
     };
     match request {
         Value::Array(calls) if calls.is_empty() => invalid(),
@@ -252,16 +244,88 @@ pub(crate) async fn handle(
                     }
                     continue;
                 }
-                if let Some((a, _)) = answer(methods.as_ref(), call, granted).await {
+                if let Some((a, _)) = answer(methods, call, granted).await {
                     budget = budget.saturating_sub(a.to_string().len().max(1));
                     answers.push(a);
                 }
             }
-            reply(StatusCode::OK, &Value::Array(answers))
+            Some((Value::Array(answers), StatusCode::OK))
         }
-        single => match answer(methods.as_ref(), &single, granted).await {
-            Some((body, status)) => reply(status, &body),
-            None => StatusCode::OK.into_response(),
-        },
+        single => answer(methods, &single, granted).await,
     }
+}
+
+fn permission(
+    methods: &dyn RpcMethods,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Perm, Unauthorized> {
+    token(headers, query).and_then(|t| methods.permission(t.as_deref()))
+}
+
+/// `POST /rpc/v1`.
+pub(crate) async fn handle(
+    State(methods): State<Arc<dyn RpcMethods>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(granted) = permission(methods.as_ref(), &headers, query.as_deref()) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    match respond(methods.as_ref(), &body, granted).await {
+        Some((body, status)) => reply(status, &body),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+/// `GET /rpc/v1` with `Connection: upgrade`: the same methods over a WebSocket, as the Lotus CLI
+/// and go-jsonrpc clients dial them (`ws://HOST/rpc/v1`). Each text message is a request or a
+/// batch; requests run concurrently (a `StateWaitMsg` does not hold up the rest) and each answer
+/// is one message.
+pub(crate) async fn websocket(
+    State(methods): State<Arc<dyn RpcMethods>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Ok(granted) = permission(methods.as_ref(), &headers, query.as_deref()) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    upgrade
+        .max_message_size(MAX_WEBSOCKET_MESSAGE)
+        .on_upgrade(move |socket| serve_socket(socket, methods, granted))
+}
+
+/// A WebSocket message's size cap (Lotus's request limit is 100 MiB; a prollydb node's body
+/// limit is far lower, and so is this).
+const MAX_WEBSOCKET_MESSAGE: usize = 16 << 20;
+
+async fn serve_socket(socket: WebSocket, methods: Arc<dyn RpcMethods>, granted: Perm) {
+    use futures::{SinkExt, StreamExt};
+    let (mut sink, mut stream) = socket.split();
+    let (answers, mut outbox) = tokio::sync::mpsc::channel::<String>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(text) = outbox.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(Ok(message)) = stream.next().await {
+        let body = match message {
+            Message::Text(text) => Bytes::from(text.as_str().to_owned()),
+            Message::Binary(bytes) => bytes,
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let (methods, answers) = (methods.clone(), answers.clone());
+        tokio::spawn(async move {
+            if let Some((answer, _)) = respond(methods.as_ref(), &body, granted).await {
+                let _ = answers.send(answer.to_string()).await;
+            }
+        });
+    }
+    drop(answers);
+    let _ = writer.await;
 }
