@@ -243,6 +243,15 @@ pub enum WriteMode {
     Upsert,
 }
 
+impl WriteMode {
+    pub fn import(self) -> prolly_client::import::WriteMode {
+        match self {
+            WriteMode::Insert => prolly_client::import::WriteMode::Insert,
+            WriteMode::Upsert => prolly_client::import::WriteMode::Upsert,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum Side {
     Ours,

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use cid::Cid;
 use prolly_actor::{ConstructorParams, RootReturn, method};
-use prolly_client::import::{self, Format, Packer, Rows};
+use prolly_client::import::{self, Packer, Rows};
 use prolly_client::source::LotusSource;
 use prolly_client::source::lotus::Lookup;
 use prolly_client::{Local, Origin, Reader, TrustedRoot};
 use prolly_db::WriteBatch;
 
-use crate::args::{FileFormat, Send, WriteMode};
+use crate::args::Send;
 use crate::failure::{Context, Failure, Result, plain};
 use crate::output;
 use crate::reads;
@@ -190,18 +190,8 @@ pub async fn send(target: &ActorTarget, what: &Send, json: bool) -> Result<()> {
             types,
             format,
         } => {
-            let types = import::parse_types(types.as_deref().unwrap_or_default())
-                .map_err(|e| Failure::usage(format!("--types: {e}")))?;
-            let format = format.map(|f| match f {
-                FileFormat::Ndjson => Format::Ndjson,
-                FileFormat::Json => Format::Json,
-                FileFormat::Csv => Format::Csv,
-            });
-            let rows = Rows::open(file, format, types).map_err(plain)?;
-            let mode = match mode {
-                WriteMode::Insert => import::WriteMode::Insert,
-                WriteMode::Upsert => import::WriteMode::Upsert,
-            };
+            let rows = crate::local::open_rows(file, types.as_deref(), *format)?;
+            let mode = mode.import();
             let sent = import_through(target, &from, collection, rows, id.as_deref(), mode).await?;
             output::line(sent.root);
             sent.report(json, target.actor);

@@ -14,7 +14,7 @@ use prolly_db::{Database, IndexDef, IndexField, Order, Path as DocPath, WriteBat
 use prolly_proofs::{Envelope, Subject};
 use prolly_tree::Config;
 
-use crate::args::{Cli, Command, FileFormat, Side, WriteMode};
+use crate::args::{Cli, Command, FileFormat, Side};
 use crate::failure::{Context, Failure, Result, plain};
 use crate::output;
 use crate::reads::{self, parse_cid};
@@ -32,21 +32,11 @@ pub async fn run(dir: &Path, cli: &Cli) -> Result<()> {
             types,
             format,
         } => {
-            let types = import::parse_types(types.as_deref().unwrap_or_default())
-                .map_err(|e| Failure::usage(format!("--types: {e}")))?;
-            let format = format.map(|f| match f {
-                FileFormat::Ndjson => Format::Ndjson,
-                FileFormat::Json => Format::Json,
-                FileFormat::Csv => Format::Csv,
-            });
-            let rows = Rows::open(file, format, types).map_err(plain)?;
+            let rows = open_rows(file, types.as_deref(), *format)?;
             let options = ImportOptions {
                 collection: collection.clone(),
                 id_field: id.clone(),
-                mode: match mode {
-                    WriteMode::Insert => import::WriteMode::Insert,
-                    WriteMode::Upsert => import::WriteMode::Upsert,
-                },
+                mode: mode.import(),
                 batch: *batch,
                 resume: *resume,
             };
@@ -196,6 +186,18 @@ fn write(store: &Store, batch: &WriteBatch) -> Result<()> {
     writer.commit().map_err(plain)?;
     output::line(root);
     Ok(())
+}
+
+/// The rows of `file` as `import` and `send import` read them (`--types`, `--format`).
+pub fn open_rows(file: &str, types: Option<&str>, format: Option<FileFormat>) -> Result<Rows> {
+    let types = import::parse_types(types.unwrap_or_default())
+        .map_err(|e| Failure::usage(format!("--types: {e}")))?;
+    let format = format.map(|f| match f {
+        FileFormat::Ndjson => Format::Ndjson,
+        FileFormat::Json => Format::Json,
+        FileFormat::Csv => Format::Csv,
+    });
+    Rows::open(file, format, types).map_err(plain)
 }
 
 fn import_file(store: &Store, rows: Rows, options: &ImportOptions, json: bool) -> Result<()> {

@@ -165,24 +165,9 @@ impl Chain {
         self.accounts = genesis.accounts;
         self.actors = ids;
         let receipts = Amtv0::<Receipt, _>::new_from_iter(&*overlay, std::iter::empty())?;
-        let header = BlockHeader {
-            miner: Address::new_id(self.accounts[0].id),
-            ticket: None,
-            election_proof: None,
-            beacon_entries: Vec::new(),
-            win_post_proof: Vec::new(),
-            parents: Vec::new(),
-            parent_weight: BigInt::from(0),
-            height: 0,
-            parent_state_root: genesis.state_root,
-            parent_message_receipts: receipts,
-            messages: message_meta(&*overlay, &[])?,
-            bls_aggregate: None,
-            timestamp: now(),
-            block_sig: None,
-            fork_signaling: 0,
-            parent_base_fee: TokenAmount::from_atto(BASE_FEE_ATTO),
-        };
+        self.state_after = genesis.state_root;
+        self.receipts_after = receipts;
+        let header = self.header(&overlay, None, &[], now())?;
         let tipset = Tipset {
             cid: overlay.put_cbor(&header, Code::Blake2b256)?,
             header,
@@ -215,6 +200,14 @@ impl Chain {
         }
         writer.set_root(HEAD_ROOT, &record)?;
         writer.commit()?;
+        self.push(tipset);
+        self.state_after = state_after;
+        self.receipts_after = receipts;
+        Ok(())
+    }
+
+    /// Takes `tipset` as the head, its messages findable by either CID.
+    fn push(&mut self, tipset: Tipset) {
         for (index, m) in tipset.messages.iter().enumerate() {
             let at = Location {
                 height: tipset.height(),
@@ -224,9 +217,6 @@ impl Chain {
             self.messages.insert(m.unsigned, at);
         }
         self.tipsets.push(tipset);
-        self.state_after = state_after;
-        self.receipts_after = receipts;
-        Ok(())
     }
 
     /// Rebuilds the chain from the head record: headers back to genesis, their messages, the
@@ -274,15 +264,7 @@ impl Chain {
                 messages,
                 executed,
             };
-            for (index, m) in tipset.messages.iter().enumerate() {
-                let at = Location {
-                    height: tipset.height(),
-                    index,
-                };
-                self.messages.insert(m.cid, at);
-                self.messages.insert(m.unsigned, at);
-            }
-            self.tipsets.push(tipset);
+            self.push(tipset);
         }
         self.state_after = record.state_after;
         self.receipts_after = record.receipts;
@@ -432,24 +414,7 @@ impl Chain {
         let height = parent.height() + 1;
         let overlay = Overlay::new(self.store.clone());
         let timestamp = now().max(parent.header.timestamp);
-        let header = BlockHeader {
-            miner: Address::new_id(self.accounts[0].id),
-            ticket: None,
-            election_proof: None,
-            beacon_entries: Vec::new(),
-            win_post_proof: Vec::new(),
-            parents: vec![parent.cid],
-            parent_weight: BigInt::from(height),
-            height,
-            parent_state_root: self.state_after,
-            parent_message_receipts: self.receipts_after,
-            messages: message_meta(&*overlay, &messages)?,
-            bls_aggregate: None,
-            timestamp,
-            block_sig: None,
-            fork_signaling: 0,
-            parent_base_fee: TokenAmount::from_atto(BASE_FEE_ATTO),
-        };
+        let header = self.header(&overlay, Some(&parent), &messages, timestamp)?;
         for m in &messages {
             overlay.put_keyed(&m.cid, &m.bytes)?;
         }
@@ -463,6 +428,36 @@ impl Chain {
             executed,
         };
         self.commit(&overlay, tipset, state_after, receipts)
+    }
+
+    /// The header of the tipset after `parent` (none: genesis) with `messages`: on the state
+    /// after the parent's messages, with their receipts.
+    fn header(
+        &self,
+        overlay: &Overlay,
+        parent: Option<&Tipset>,
+        messages: &[Signed],
+        timestamp: u64,
+    ) -> Result<BlockHeader> {
+        let height = parent.map_or(0, |p| p.height() + 1);
+        Ok(BlockHeader {
+            miner: Address::new_id(self.accounts[0].id),
+            ticket: None,
+            election_proof: None,
+            beacon_entries: Vec::new(),
+            win_post_proof: Vec::new(),
+            parents: parent.map(|p| p.cid).into_iter().collect(),
+            parent_weight: BigInt::from(height),
+            height,
+            parent_state_root: self.state_after,
+            parent_message_receipts: self.receipts_after,
+            messages: message_meta(overlay, messages)?,
+            bls_aggregate: None,
+            timestamp,
+            block_sig: None,
+            fork_signaling: 0,
+            parent_base_fee: TokenAmount::from_atto(BASE_FEE_ATTO),
+        })
     }
 
     /// Runs `messages` on the state after the head, at `epoch`.

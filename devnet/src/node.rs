@@ -248,23 +248,20 @@ fn prepare(chain: &Chain, mut message: Message) -> Result<Signed, Refused> {
     message.sequence = chain
         .next_nonce(&message.from)
         .map_err(|e| Refused(format!("mpool push: getting nonce: {e:#}")))?;
-    // A limit under the cost of the message's own bytes fails before it runs, and would leave
-    // the sender's nonce behind for the messages after it: Lotus refuses it at the pool.
-    let size = Signed::sign(message.clone(), &account.key)
-        .map(|s| s.bytes.len())
-        .unwrap_or_default();
-    let minimum = fvm::gas::price_list_by_network_version(prollydb::local_fvm::NETWORK_VERSION)
-        .on_chain_message(size)
-        .total()
-        .round_up();
-    if message.gas_limit < minimum {
-        return refuse(format!(
-            "message from {from} failed sanity check: 'GasLimit' field cannot be less than the cost of storing a message on chain {} < {minimum}",
-            message.gas_limit
-        ));
-    }
     let signed = Signed::sign(message, &account.key)
         .map_err(|e| Refused(format!("failed to sign message: {e:#}, addr={from}")))?;
+    // A limit under the cost of the message's own bytes fails before it runs, and would leave
+    // the sender's nonce behind for the messages after it: Lotus refuses it at the pool.
+    let minimum = fvm::gas::price_list_by_network_version(prollydb::local_fvm::NETWORK_VERSION)
+        .on_chain_message(signed.bytes.len())
+        .total()
+        .round_up();
+    if signed.message.gas_limit < minimum {
+        return refuse(format!(
+            "message from {from} failed sanity check: 'GasLimit' field cannot be less than the cost of storing a message on chain {} < {minimum}",
+            signed.message.gas_limit
+        ));
+    }
     if signed.bytes.len() > MAX_MESSAGE_SIZE {
         return refuse(format!(
             "mpool push: failed to push message: mpool message too large ({}B): message too big",

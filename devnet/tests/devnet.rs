@@ -35,8 +35,12 @@ fn docs(start: usize, n: usize) -> WriteBatch {
     batch
 }
 
-/// Constructs actor 1000 owned by the wallet's default address; returns its ID address text.
-async fn deploy(node: &LotusSource) -> String {
+/// Constructs actor 1000, owned by the wallet's default address, and waits for `confidence`
+/// tipsets after its receipt; returns that address and the lookup.
+async fn construct(
+    node: &LotusSource,
+    confidence: u64,
+) -> (String, prolly_client::source::lotus::Lookup) {
     let from = node.wallet_default_address().await.unwrap();
     let owner = node.state_lookup_id(&from).await.unwrap();
     let params = ConstructorParams {
@@ -53,9 +57,9 @@ async fn deploy(node: &LotusSource) -> String {
         )
         .await
         .unwrap();
-    let lookup = node.wait_message(&cid, 0).await.unwrap();
+    let lookup = node.wait_message(&cid, confidence).await.unwrap();
     assert_eq!(lookup.receipt.exit_code, 0, "constructor");
-    from
+    (from, lookup)
 }
 
 async fn apply(node: &LotusSource, from: &str, batch: &WriteBatch) -> (RootReturn, i64) {
@@ -82,7 +86,7 @@ async fn write_through_messages_then_read_from_a_fresh_client_and_restart() {
     );
     assert_eq!(node.chain_head().await.unwrap().height, 0);
 
-    let from = deploy(&node).await;
+    let (from, _) = construct(&node, 0).await;
     let mut schema = WriteBatch::new();
     schema.create_collection("things");
     apply(&node, &from, &schema).await;
@@ -370,24 +374,8 @@ async fn on_a_clock_tipsets_come_by_themselves_and_waits_return() {
     .await
     .unwrap();
     let node = lotus(&devnet);
-    let from = node.wallet_default_address().await.unwrap();
-    let params = ConstructorParams {
-        owner: fvm_shared::address::Address::new_id(100),
-        writers: vec![],
-        config: None,
-    };
-    let cid = node
-        .push_message(
-            &from,
-            1000,
-            method::CONSTRUCTOR,
-            &fvm_ipld_encoding::to_vec(&params).unwrap(),
-        )
-        .await
-        .unwrap();
-    // Pushed, not yet mined: the message waits in the pool.
-    let lookup = node.wait_message(&cid, 2).await.unwrap();
-    assert_eq!(lookup.receipt.exit_code, 0);
+    // Pushed, not yet mined: the message waits in the pool until the clock mines it.
+    let (_, lookup) = construct(&node, 2).await;
     let head = node.chain_head().await.unwrap().height;
     assert!(
         head >= lookup.height + 2,

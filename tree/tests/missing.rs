@@ -119,6 +119,36 @@ fn a_range_over_a_cold_store_takes_one_round_per_level() {
     assert!(rounds <= depth + 1);
 }
 
+/// Diffs two roots over `cache`, fetching from `full` what each round reports missing: (rounds,
+/// blocks fetched, the changes).
+fn diff_through(
+    full: &MemoryBlockstore,
+    cache: &MemoryBlockstore,
+    left: Cid,
+    right: Cid,
+) -> (usize, usize, Vec<prolly_tree::Change>) {
+    let (mut rounds, mut fetched) = (0, 0);
+    loop {
+        let trees = (
+            Tree::load(cache, left).unwrap(),
+            Tree::load(cache, right).unwrap(),
+        );
+        let outcome = match trees {
+            (Outcome::Complete(a), Outcome::Complete(b)) => a.diff(&b).unwrap(),
+            (a, b) => Outcome::Missing(a.missing().into_iter().chain(b.missing()).collect()),
+        };
+        match outcome {
+            Outcome::Complete(changes) => return (rounds, fetched, changes),
+            Outcome::Missing(m) => {
+                fetched += m.len();
+                fetch(full, cache, m);
+                rounds += 1;
+                assert!(rounds < 100, "no progress");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_diff_over_a_cold_store_fetches_the_changed_paths_a_level_per_round() {
     let full = MemoryBlockstore::default();
@@ -133,26 +163,7 @@ fn a_diff_over_a_cold_store_fetches_the_changed_paths_a_level_per_round() {
     let expected = base.diff(&changed).unwrap().expect_complete();
     assert_eq!(expected.len(), 5);
     let cache = MemoryBlockstore::default();
-    let (mut rounds, mut fetched) = (0, 0);
-    let got = loop {
-        let trees = (
-            Tree::load(&cache, base.cid()).unwrap(),
-            Tree::load(&cache, changed.cid()).unwrap(),
-        );
-        let outcome = match trees {
-            (Outcome::Complete(a), Outcome::Complete(b)) => a.diff(&b).unwrap(),
-            (a, b) => Outcome::Missing(a.missing().into_iter().chain(b.missing()).collect()),
-        };
-        match outcome {
-            Outcome::Complete(changes) => break changes,
-            Outcome::Missing(m) => {
-                fetched += m.len();
-                fetch(&full, &cache, m);
-                rounds += 1;
-                assert!(rounds < 100);
-            }
-        }
-    };
+    let (rounds, fetched, got) = diff_through(&full, &cache, base.cid(), changed.cid());
     assert_eq!(got, expected);
     // The two root objects, then one round per level.
     assert!(rounds <= depth + 1, "{rounds} rounds for depth {depth}");
@@ -193,24 +204,7 @@ fn a_diff_over_a_warm_cache_fetches_no_more_than_over_a_cold_one() {
             }
         }
     }
-    let mut fetched = 0;
-    let got = loop {
-        let trees = (
-            Tree::load(&cache, base.cid()).unwrap(),
-            Tree::load(&cache, changed.cid()).unwrap(),
-        );
-        let outcome = match trees {
-            (Outcome::Complete(a), Outcome::Complete(b)) => a.diff(&b).unwrap(),
-            (a, b) => Outcome::Missing(a.missing().into_iter().chain(b.missing()).collect()),
-        };
-        match outcome {
-            Outcome::Complete(changes) => break changes,
-            Outcome::Missing(m) => {
-                fetched += m.len();
-                fetch(&full, &cache, m);
-            }
-        }
-    };
+    let (_, fetched, got) = diff_through(&full, &cache, base.cid(), changed.cid());
     assert_eq!(got, expected);
     // At most the new versions of the changed paths (and a neighbour where a cut moved).
     assert!(
