@@ -67,8 +67,9 @@ def cbor_cid(binary):
 # --- Sizes (section 4) and the chunking rule (section 5) ------------------------------------
 
 def node_size(level, n, payload):
+    """The logical size: keys counted whole, an empty prefix."""
     columns = 2 if level == 0 else 3
-    return 1 + len(head(0, level)) + columns * len(head(4, n)) + payload
+    return 1 + len(head(0, level)) + 1 + columns * len(head(4, n)) + payload
 
 
 def fires(config, level, key, before, size):
@@ -99,19 +100,41 @@ def chunk(config, level, entries):
 
 # --- Nodes (section 3) and building (section 6) ---------------------------------------------
 
+def common_prefix(a, b):
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def prefix_and_suffixes(node):
+    """The longest prefix the node's keys share (the whole key of a single entry), and the rest."""
+    keys = [k for k, _, _ in node]
+    p = common_prefix(keys[0], keys[-1]) if keys else 0
+    prefix = keys[0][:p] if keys else b""
+    return cbor_bytes(prefix) + head(4, len(keys)) + b"".join(cbor_bytes(k[p:]) for k in keys)
+
+
 def encode_leaf(node):
-    keys = b"".join(cbor_bytes(k) for k, _, _ in node)
     values = b"".join(v for _, _, v in node)
-    return head(4, 3) + head(0, 0) + head(4, len(node)) + keys + head(4, len(node)) + values
+    return head(4, 4) + head(0, 0) + prefix_and_suffixes(node) + head(4, len(node)) + values
 
 
 def encode_internal(level, node):
     n = len(node)
-    keys = b"".join(cbor_bytes(k) for k, _, _ in node)
     links = b"".join(cbor_cid(cid) for _, _, (cid, _) in node)
     counts = b"".join(head(0, count) for _, _, (_, count) in node)
-    return (head(4, 4) + head(0, level) + head(4, n) + keys + head(4, n) + links
+    return (head(4, 5) + head(0, level) + prefix_and_suffixes(node) + head(4, n) + links
             + head(4, n) + counts)
+
+
+def separator(last, following):
+    """A leaf's key in its parent: next's first j + 1 bytes (j: the common prefix) when that is a
+    proper prefix of next and last is not a prefix of next; otherwise last."""
+    j = common_prefix(last, following)
+    if j < len(last) and j + 1 < len(following):
+        return following[:j + 1]
+    return last
 
 
 def build(config, entries):
@@ -120,19 +143,21 @@ def build(config, entries):
     level = 0
     items = [(k, len(cbor_bytes(k)) + len(v), v) for k, v in entries]
     if not items:
-        block = head(4, 3) + head(0, 0) + head(4, 0) + head(4, 0)
+        block = head(4, 4) + head(0, 0) + cbor_bytes(b"") + head(4, 0) + head(4, 0)
         cid = cid_bytes(block)
         blocks[cid] = block
         return cid, blocks, 0
     while True:
         nodes = chunk(config, level, items)
         summaries = []
-        for node in nodes:
+        for i, node in enumerate(nodes):
             block = encode_leaf(node) if level == 0 else encode_internal(level, node)
             cid = cid_bytes(block)
             blocks[cid] = block
             count = len(node) if level == 0 else sum(c for _, _, (_, c) in node)
             key = node[-1][0]
+            if level == 0 and i + 1 < len(nodes):
+                key = separator(key, nodes[i + 1][0][0])
             size = len(cbor_bytes(key)) + len(cbor_cid(cid)) + len(head(0, count))
             summaries.append((key, size, (cid, count)))
         if len(nodes) == 1:
@@ -146,7 +171,7 @@ def root_object(config, node_cid, count):
     fields = [c["leaf_target"], c["leaf_cap"], c["internal_target"], c["internal_cap"],
               c["min_entries"], c["salt"]]
     config_bytes = head(4, 6) + b"".join(head(0, f) for f in fields)
-    return head(4, 4) + head(0, 1) + config_bytes + cbor_cid(node_cid) + head(0, count)
+    return head(4, 4) + head(0, 2) + config_bytes + cbor_cid(node_cid) + head(0, count)
 
 
 def check(path):

@@ -222,14 +222,27 @@ type Position = Path;
 
 /// One re-chunked run of nodes.
 struct Run {
-    /// The old nodes it replaces, in order.
-    old: Vec<(Arc<Node>, Cid)>,
+    /// The old nodes it replaces, in order, with their keys in the parent.
+    old: Vec<(Arc<Node>, Cid, Bytes)>,
     /// The nodes that replace them.
     made: Vec<Node>,
+    /// The first old node it read.
+    first: Position,
     /// The last old node it read.
     last: Position,
     /// Whether `last`'s end is a cut no later edit can move.
     fixed_end: bool,
+    /// The old node after `last`, when the run read it.
+    next: Option<Position>,
+}
+
+/// A leaf run's new nodes as entries for level 1, keyed by their last keys until the separators
+/// are known, with each new leaf's first key.
+struct LeafRun {
+    made: Vec<(Entry, Bytes)>,
+    first: Position,
+    last: Position,
+    next: Option<Position>,
 }
 
 struct LevelJob<'a, 's, S> {
@@ -252,6 +265,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         // The last node whose end is a fixed boundary (the hash fired on its last entry).
         let mut fixed_end: Option<Cid> = None;
         let mut last: Option<Position> = start;
+        let mut leaf_runs = Vec::new();
         while next_edit < edits.len() {
             let pos = ready!(self.run_start(last.as_ref(), &edits[next_edit].0, fixed_end));
             if result.first.is_none() {
@@ -261,17 +275,100 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             if run.fixed_end {
                 fixed_end = Some(run.last.cid(&self.root));
             }
-            for (node, cid) in &run.old {
-                if let Some(key) = node.last_key() {
+            for (node, cid, key) in &run.old {
+                if !node.entries.is_empty() {
                     result.replaced.push((key.clone(), *cid));
                 }
             }
+            let mut made = Vec::with_capacity(run.made.len());
             for node in run.made {
-                result.made.push(self.emit(node, &run.old));
+                let first = node.entries.first().map(|e| e.key.clone());
+                let entry = self.emit(node, &run.old);
+                made.push((entry, first.unwrap_or_default()));
+            }
+            if self.level == 0 {
+                leaf_runs.push(LeafRun {
+                    made,
+                    first: run.first,
+                    last: run.last.clone(),
+                    next: run.next,
+                });
+            } else {
+                result.made.extend(made.into_iter().map(|(entry, _)| entry));
             }
             last = Some(run.last);
         }
+        if self.level == 0 {
+            result.made = ready!(self.separate(leaf_runs));
+        }
         Ok(Outcome::Complete(result))
+    }
+
+    /// Keys new leaves by their separators (`separator.rs`): each needs the first key of the leaf
+    /// after it in the new tree. Within a run that is the next new leaf; after a run's last, the
+    /// first new leaf of the next run if that run starts right after it (skipping runs that left
+    /// nothing), and otherwise the first key of the old leaf that follows, which no edit changed.
+    /// Then a last leaf that kept its last key keeps its old parent key, with no read.
+    fn separate(&mut self, runs: Vec<LeafRun>) -> Result<Outcome<Vec<Entry>>> {
+        let mut out = Vec::new();
+        for r in 0..runs.len() {
+            let run = &runs[r];
+            for j in 0..run.made.len() {
+                let (entry, _) = &run.made[j];
+                let mut entry = entry.clone();
+                if let Some((_, next_first)) = run.made.get(j + 1) {
+                    entry.key = crate::separator(&entry.key, next_first);
+                } else {
+                    entry.key = ready!(self.last_separator(&runs, r, entry.key));
+                }
+                out.push(entry);
+            }
+        }
+        Ok(Outcome::Complete(out))
+    }
+
+    /// The separator of run `r`'s last new leaf, whose last key is `last`.
+    fn last_separator(
+        &mut self,
+        runs: &[LeafRun],
+        r: usize,
+        last: Bytes,
+    ) -> Result<Outcome<Bytes>> {
+        let run = &runs[r];
+        if run.last.is_last() {
+            return Ok(Outcome::Complete(last));
+        }
+        // A run that starts right after this one: its first new leaf follows, or if it left no
+        // leaf, whatever follows it.
+        let mut k = r;
+        while let Some(following) = runs.get(k + 1)
+            && following.first.follows(&runs[k].last)
+        {
+            if let Some((_, first)) = following.made.first() {
+                return Ok(Outcome::Complete(crate::separator(&last, first)));
+            }
+            if following.last.is_last() {
+                return Ok(Outcome::Complete(last));
+            }
+            k += 1;
+        }
+        let end = &runs[k];
+        if k == r && end.last.node.last_key() == Some(&last) {
+            // The same last key before the same unchanged leaf: the same separator.
+            return Ok(Outcome::Complete(parent_key(&end.last)));
+        }
+        let next = match &end.next {
+            Some(next) => next.clone(),
+            None => ready!(self.step(&end.last, true))
+                .expect("a node that is not the last has a successor"),
+        };
+        let first = next
+            .node
+            .entries
+            .first()
+            .map(|e| e.key.clone())
+            .unwrap_or_default();
+        Ok(Outcome::Complete(crate::separator(&last, &first)))
     }
 
     /// Where a run starts: the node the first edit falls in, or the node before it when the edit
@@ -283,7 +380,14 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         key: &[u8],
         fixed_end: Option<Cid>,
     ) -> Result<Outcome<Position>> {
-        let pos = ready!(self.seek(from, key));
+        let mut pos = ready!(self.seek(from, key));
+        // A leaf's parent key is a separator, which may lie past its last key: a key between the
+        // two belongs to the next leaf.
+        if pos.node.last_key().is_some_and(|last| &last[..] < key)
+            && let Some(next) = ready!(self.step(&pos, true))
+        {
+            pos = next;
+        }
         let touches_first = pos
             .node
             .entries
@@ -309,8 +413,10 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut chunker = Chunker::new(*self.config, self.level);
         let mut made = Vec::new();
         let mut old = Vec::new();
+        let first = pos.clone();
+        let mut after = None;
         let fixed_end = loop {
-            old.push((pos.node.clone(), pos.cid(&self.root)));
+            old.push((pos.node.clone(), pos.cid(&self.root), parent_key(&pos)));
             let is_last = pos.is_last();
             // Edits up to this node's last key fall in it; the last node takes the rest.
             let end = match pos.node.last_key() {
@@ -344,6 +450,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             if !touched && chunker.would_overflow(first_len) {
                 // The cap closes the node right where the old one closed: back in step.
                 chunker.finish(&mut made);
+                after = Some(next);
                 break false;
             }
             pos = next;
@@ -351,19 +458,21 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         Ok(Outcome::Complete(Run {
             old,
             made,
+            first,
             last: pos,
             fixed_end,
+            next: after,
         }))
     }
 
     /// A new node's entry for the level above. A node equal to one the run replaced keeps that
     /// node's CID and is not written again.
-    fn emit(&mut self, node: Node, old: &[(Arc<Node>, Cid)]) -> Entry {
+    fn emit(&mut self, node: Node, old: &[(Arc<Node>, Cid, Bytes)]) -> Entry {
         let same = old
             .iter()
-            .find(|(o, _)| o.last_key() == node.last_key() && o.entries == node.entries);
+            .find(|(o, _, _)| o.last_key() == node.last_key() && o.entries == node.entries);
         match same {
-            Some((o, cid)) => Entry {
+            Some((o, cid, _)) => Entry {
                 key: node.last_key().cloned().unwrap_or_default(),
                 value: Value::Child {
                     cid: *cid,
@@ -416,6 +525,14 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         let mut next = pos.clone();
         let moved = ready!(next.step(&source, forward));
         Ok(Outcome::Complete(moved.then_some(next)))
+    }
+}
+
+/// A node's key in its parent (a leaf's separator, another node's last key); the root's last key.
+fn parent_key(pos: &Position) -> Bytes {
+    match pos.ancestors.last() {
+        Some((parent, idx)) => parent.entries[*idx].key.clone(),
+        None => pos.node.last_key().cloned().unwrap_or_default(),
     }
 }
 

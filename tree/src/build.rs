@@ -16,6 +16,9 @@ pub struct Builder {
     /// A copy of the last key, kept in a reused buffer: the order check costs no allocation.
     last_key: Option<Vec<u8>>,
     count: u64,
+    /// The last leaf closed so far: its parent key is a separator from the next leaf's first key,
+    /// so it goes up a level once that key is known (or the level ends).
+    held_leaf: Option<Entry>,
 }
 
 struct Level {
@@ -32,6 +35,7 @@ impl Builder {
             levels: Vec::new(),
             last_key: None,
             count: 0,
+            held_leaf: None,
         }
     }
 
@@ -65,12 +69,29 @@ impl Builder {
         }
         let mut closed = Vec::new();
         self.levels[level].chunker.push(entry, &mut closed);
-        self.close(level, closed, writer);
+        self.close(level, closed, false, writer);
     }
 
-    fn close(&mut self, level: usize, nodes: Vec<Node>, writer: &mut Writer) {
+    /// Writes closed nodes and sends their entries up. A leaf's entry waits for the next leaf's
+    /// first key (its separator), unless the level has ended.
+    fn close(&mut self, level: usize, nodes: Vec<Node>, end: bool, writer: &mut Writer) {
+        let mut summaries = Vec::with_capacity(nodes.len() + 1);
         for node in nodes {
-            let summary = writer.write(node);
+            if level > 0 {
+                summaries.push(writer.write(node));
+                continue;
+            }
+            let first = node.entries.first().map(|e| e.key.clone());
+            if let (Some(mut held), Some(first)) = (self.held_leaf.take(), first) {
+                held.key = crate::separator(&held.key, &first);
+                summaries.push(held);
+            }
+            self.held_leaf = Some(writer.write(node));
+        }
+        if level == 0 && end {
+            summaries.extend(self.held_leaf.take());
+        }
+        for summary in summaries {
             let lvl = &mut self.levels[level];
             lvl.closed += 1;
             if lvl.closed == 1 {
@@ -95,7 +116,7 @@ impl Builder {
             }
             let mut closed = Vec::new();
             self.levels[level].chunker.finish(&mut closed);
-            self.close(level, closed, writer);
+            self.close(level, closed, true, writer);
             if self.levels[level].closed == 1 {
                 return self.levels[level]
                     .first

@@ -6,7 +6,7 @@ use fvm_ipld_encoding::tuple::*;
 use crate::error::ConfigError;
 
 /// The node format version written in every root object.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Node-size targets and caps, in encoded bytes, separately for leaves and internal nodes.
 ///

@@ -3,9 +3,10 @@
 //!
 //! A cursor holds the path from the root node to the current leaf (`path.rs`). A move that meets a
 //! missing block returns `Missing` and leaves the cursor where it was, so it can be retried once
-//! the blocks are there. Internal keys are the last key of each child, so a seek descends into the
-//! first child whose key is at least the target, and lands directly on the leaf that holds the
-//! target's lower bound.
+//! the blocks are there. Internal keys bound each child's keys from above (a leaf's is a separator
+//! at or past its last key, section 5 of the spec), so a seek descends into the first child whose
+//! key is at least the target, and lands on the leaf that holds the target's lower bound or on
+//! the leaf before it, when the target falls between a leaf's last key and its separator.
 
 use bytes::Bytes;
 use cid::Cid;
@@ -90,6 +91,33 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         self.seek_by(|k| k < key, |k| k < key, false)
     }
 
+    /// Moves to the entry with key `key` and says whether there is one, reading only the path to
+    /// the leaf whose span holds the key: absent, the cursor is past the end. (A seek would read
+    /// on into the next leaf when the key falls between a leaf's last key and its separator.)
+    pub fn seek_exact(&mut self, key: &[u8]) -> Result<Outcome<bool>> {
+        let root = ready!(Path::root(&self.reader, &self.root));
+        let descent = root.descend(&self.reader, 0, |node| {
+            match node.entries.partition_point(|e| &e.key[..] < key) {
+                at if at < node.entries.len() => Route::Child(at),
+                _ => Route::Stop,
+            }
+        });
+        let found = ready!(descent).and_then(|leaf| {
+            let at = leaf
+                .node
+                .entries
+                .binary_search_by(|e| e.key[..].cmp(key))
+                .ok()?;
+            Some((leaf, at))
+        });
+        let Some((leaf, at)) = found else {
+            (self.path, self.pos) = (None, Pos::End);
+            return Ok(Outcome::Complete(false));
+        };
+        (self.path, self.idx, self.pos) = (Some(leaf), at, Pos::At);
+        Ok(Outcome::Complete(true))
+    }
+
     /// Moves to the first entry with key > `key` (or past the end).
     pub fn seek_after(&mut self, key: &[u8]) -> Result<Outcome<()>> {
         self.seek_by(|k| k <= key, |k| k <= key, false)
@@ -154,12 +182,22 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
             }
             return Ok(outcome);
         }
+        if !backward && at == len && len > 0 {
+            // Every key here is smaller: the target's bound is the next leaf's first entry.
+            let before = (self.path.replace(leaf), self.idx, self.pos);
+            (self.idx, self.pos) = (len - 1, Pos::At);
+            let outcome = self.next()?;
+            if !outcome.is_complete() {
+                (self.path, self.idx, self.pos) = before;
+            }
+            return Ok(outcome);
+        }
         self.path = Some(leaf);
         self.pos = Pos::At;
         if backward {
             self.idx = at - 1;
         } else if at == len {
-            // Only the rightmost leaf can lack the target: everything is smaller.
+            // The empty tree's leaf.
             self.pos = Pos::End;
         } else {
             self.idx = at;
@@ -204,7 +242,8 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         self.pos == Pos::At && self.idx == 0
     }
 
-    /// The largest key before the current leaf, read from the ancestors without loading anything.
+    /// A bound on the keys before the current leaf (the previous leaf's separator or an ancestor's
+    /// key: at least every key before the leaf), read from the ancestors without loading anything.
     /// A backward range stops when it is below the range: the previous leaf need not be read.
     pub fn max_key_before_leaf(&self) -> Option<&[u8]> {
         self.path

@@ -29,7 +29,9 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The root object carries a format version this code does not read.
-    #[error("unsupported format version {found} (this build reads version {supported})")]
+    #[error(
+        "a tree of format version {found}: this build reads version {supported} only (rebuild it from its entries with a version-{supported} writer)"
+    )]
     Version { found: u64, supported: u64 },
     /// Input that can never be stored.
     #[error(transparent)]
@@ -132,6 +134,8 @@ pub enum DecodeError {
         expected: u64,
         found: u64,
     },
+    #[error("a node's key prefix is not the longest its keys share (not the one encoding)")]
+    PrefixNotLongest,
     #[error("{keys} keys but {found} {column}")]
     ColumnLength {
         keys: u64,

@@ -1,8 +1,10 @@
 //! Tree nodes and their DAG-CBOR encoding.
 //!
-//! A leaf is `[0, [key...], [value...]]`; an internal node is
-//! `[level, [key...], [child CID...], [child entry count...]]`. Keys are byte strings in strictly
-//! ascending order. An internal key is the LAST (largest) key of its child's subtree.
+//! A leaf is `[0, prefix, [suffix...], [value...]]`; an internal node is
+//! `[level, prefix, [suffix...], [child CID...], [child entry count...]]`. Each key is `prefix`
+//! followed by its suffix, `prefix` being the longest prefix all the node's keys share, stored once.
+//! Keys are byte strings in strictly ascending order. An internal key bounds its child's subtree
+//! from above: a leaf's separator (`separator.rs`), another node's last key.
 
 use bytes::Bytes;
 use cid::Cid;
@@ -11,6 +13,43 @@ use crate::codec::{self, Decoder, MAJOR_ARRAY, MAJOR_UINT};
 use crate::error::{DecodeError, ShapeError};
 use crate::size;
 use crate::value::RawValue;
+
+/// The length of the longest common prefix of two byte strings.
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Keys from a node's shared prefix and its suffixes, all in one buffer. The prefix must be the
+/// longest one the keys share, so that a node encodes one way only.
+fn join_prefix(prefix: &Bytes, suffixes: Vec<Bytes>) -> Result<Vec<Bytes>, DecodeError> {
+    let canonical = match (suffixes.first(), suffixes.last()) {
+        (None, _) | (_, None) => prefix.is_empty(),
+        (Some(first), Some(last)) if suffixes.len() == 1 => first.is_empty() && last.is_empty(),
+        (Some(first), Some(last)) => common_prefix(first, last) == 0,
+    };
+    if !canonical {
+        return Err(DecodeError::PrefixNotLongest);
+    }
+    if prefix.is_empty() {
+        return Ok(suffixes);
+    }
+    let total: usize = suffixes.iter().map(|s| prefix.len() + s.len()).sum();
+    let mut buf = Vec::with_capacity(total);
+    for suffix in &suffixes {
+        buf.extend_from_slice(prefix);
+        buf.extend_from_slice(suffix);
+    }
+    let buf = Bytes::from(buf);
+    let mut at = 0;
+    Ok(suffixes
+        .iter()
+        .map(|s| {
+            let key = buf.slice(at..at + prefix.len() + s.len());
+            at += prefix.len() + s.len();
+            key
+        })
+        .collect())
+}
 
 /// What an entry holds: data in a leaf, a child link in an internal node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,15 +157,28 @@ impl Node {
             .fold(0, u64::saturating_add)
     }
 
+    /// The length of the prefix every key of the node shares: that of the first and last keys
+    /// (keys ascend), the whole key of a single entry, nothing in an empty node.
+    pub fn prefix_len(&self) -> usize {
+        match (self.entries.first(), self.entries.last()) {
+            (Some(first), Some(last)) => common_prefix(&first.key, &last.key),
+            _ => 0,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let n = self.entries.len() as u64;
         let payload: usize = self.entries.iter().map(Entry::encoded_len).sum();
+        // The logical size bounds the encoding from above (spec section 4).
         let mut out = Vec::with_capacity(size::node_len(self.level, self.entries.len(), payload));
-        codec::write_head(&mut out, MAJOR_ARRAY, if self.level == 0 { 3 } else { 4 });
+        codec::write_head(&mut out, MAJOR_ARRAY, if self.level == 0 { 4 } else { 5 });
         codec::write_head(&mut out, MAJOR_UINT, self.level as u64);
+        let prefix = self.prefix_len();
+        let shared = self.entries.first().map_or(&[][..], |e| &e.key[..prefix]);
+        codec::write_bytes(&mut out, shared);
         codec::write_head(&mut out, MAJOR_ARRAY, n);
         for e in &self.entries {
-            codec::write_bytes(&mut out, &e.key);
+            codec::write_bytes(&mut out, &e.key[prefix..]);
         }
         codec::write_head(&mut out, MAJOR_ARRAY, n);
         if self.level == 0 {
@@ -154,7 +206,7 @@ impl Node {
         let mut d = Decoder::new(bytes.into());
         let fields = d.expect(MAJOR_ARRAY, "a node (an array)")?;
         let level = u32::try_from(d.uint()?).map_err(|_| DecodeError::LevelOutOfRange)?;
-        let expected_fields = if level == 0 { 3 } else { 4 };
+        let expected_fields = if level == 0 { 4 } else { 5 };
         if fields != expected_fields {
             return Err(DecodeError::NodeFields {
                 level,
@@ -162,6 +214,7 @@ impl Node {
                 found: fields,
             });
         }
+        let prefix = d.bytes()?;
         let n = d.expect(MAJOR_ARRAY, "the keys")?;
         // Every entry takes at least one byte: a count beyond the block is corrupt, and must not
         // reserve memory.
@@ -169,6 +222,7 @@ impl Node {
         for _ in 0..n {
             keys.push(d.bytes()?);
         }
+        let keys = join_prefix(&prefix, keys)?;
         let column = |d: &mut Decoder, column: &'static str| -> Result<(), DecodeError> {
             match d.expect(MAJOR_ARRAY, column)? {
                 len if len == n => Ok(()),

@@ -165,6 +165,28 @@ impl Path {
         Some(self.clone().climb(|_| true))
     }
 
+    /// Whether this node comes right after `prev`'s node in their level (both paths from the same
+    /// root): below the first ancestor where they part, `prev` keeps to last children and this
+    /// path to first ones.
+    pub fn follows(&self, prev: &Path) -> bool {
+        if self.ancestors.len() != prev.ancestors.len() {
+            return false;
+        }
+        let Some(split) = self
+            .ancestors
+            .iter()
+            .zip(&prev.ancestors)
+            .position(|((_, a), (_, b))| a != b)
+        else {
+            return false;
+        };
+        self.ancestors[split].1 == prev.ancestors[split].1 + 1
+            && self.ancestors[split + 1..].iter().all(|(_, idx)| *idx == 0)
+            && prev.ancestors[split + 1..]
+                .iter()
+                .all(|(node, idx)| idx + 1 == node.entries.len())
+    }
+
     /// Whether this is the last node of its level: every ancestor is on its last child.
     pub fn is_last(&self) -> bool {
         self.ancestors

@@ -1,5 +1,6 @@
-//! Exact DAG-CBOR encoded sizes, computed without encoding. The chunker needs them for every
-//! entry, so they must match the encoder byte for byte (`check_invariants` verifies that).
+//! DAG-CBOR encoded sizes, computed without encoding. The chunker needs them for every entry.
+//! Entry sizes count keys whole; a node's encoding, which shares the keys' prefix, is at most its
+//! logical size (`check_invariants` verifies both).
 
 use cid::Cid;
 
@@ -24,10 +25,11 @@ pub fn cid_len(cid: &Cid) -> usize {
     2 + bytes_len(cid.encoded_len() + 1)
 }
 
-/// The encoded size of a node with `count` entries whose entries take `payload` bytes: the outer
-/// array head, the level, and one array head per column (keys and values; internal nodes add
-/// counts).
+/// The logical size of a node with `count` entries whose entries take `payload` bytes (each key
+/// counted whole): the outer array head, the level, an empty prefix, and one array head per column
+/// (keys and values; internal nodes add counts). Chunking works on it. The encoding stores the
+/// keys' shared prefix once, so it is never larger (spec section 4).
 pub fn node_len(level: u32, count: usize, payload: usize) -> usize {
     let columns = if level == 0 { 2 } else { 3 };
-    1 + head_len(level as u64) + columns * head_len(count as u64) + payload
+    1 + head_len(level as u64) + 1 + columns * head_len(count as u64) + payload
 }

@@ -176,12 +176,10 @@ impl<S: Blockstore> Tree<S> {
     /// The value under `key`, if any, as encoded DAG-CBOR (`.to_ipld()` or `.decode()` it).
     pub fn get(&self, key: &[u8]) -> Result<Outcome<Option<RawValue>>> {
         let mut cursor = self.cursor();
-        ready!(cursor.seek(key));
-        let found = match cursor.entry() {
-            Some((k, v)) if k == key => Some(v.clone()),
-            _ => None,
-        };
-        Ok(Outcome::Complete(found))
+        if !ready!(cursor.seek_exact(key)) {
+            return Ok(Outcome::Complete(None));
+        }
+        Ok(Outcome::Complete(cursor.value().cloned()))
     }
 
     /// Every entry with a key in `[lo, hi]` (each bound included, excluded or open), in key order

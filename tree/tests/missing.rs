@@ -413,18 +413,27 @@ fn corrupt_blocks_are_errors() {
     // 2. Well-hashed bytes that are not a node: truncated CBOR, wrong shapes, unsorted keys,
     //    a leaf where an internal node belongs.
     let level2_leaf = Node::empty_leaf().encode();
-    // A leaf [0, ["b", "a"], [null, null]]: keys out of order (the constructors refuse to build it).
-    let unsorted = b"\x83\x00\x82\x41b\x41a\x82\xf6\xf6".to_vec();
+    // A leaf [0, "", ["b", "a"], [null, null]]: keys out of order (the constructors refuse to
+    // build it).
+    let unsorted = b"\x84\x00\x40\x82\x41b\x41a\x82\xf6\xf6".to_vec();
+    // A leaf [0, "", ["ab", "ac"], [null, null]]: the prefix "a" is stored in every key, so the
+    // node has another encoding; only the one with the longest prefix is valid.
+    let short_prefix = b"\x84\x00\x40\x82\x42ab\x42ac\x82\xf6\xf6".to_vec();
+    // A leaf [0, "a", ["b"], [null]]: a single key's prefix is the whole key.
+    let single_split = b"\x84\x00\x41a\x81\x41b\x81\xf6".to_vec();
     let internal_as_child = Node::internal(3, [(Bytes::from_static(b"a"), cid, 1)])
         .unwrap()
         .encode();
     for bytes in [
         b"".to_vec(),
         b"\x83\x00\x81".to_vec(),
-        b"\x84\x00\x80\x80\x80".to_vec(),
-        b"\x83\x01\x80\x80".to_vec(),
+        b"\x85\x00\x40\x80\x80\x80".to_vec(),
+        b"\x84\x01\x40\x80\x80".to_vec(),
+        b"\x83\x00\x80\x80".to_vec(),
         b"\xa1\x61\x61\x00".to_vec(),
         unsorted,
+        short_prefix,
+        single_split,
         internal_as_child,
         level2_leaf.clone(),
     ] {
@@ -443,19 +452,26 @@ fn corrupt_blocks_are_errors() {
         );
         expect_corrupt(tree.stats(), cid);
     }
-    // 3. A root object that is not one.
-    let bytes = b"\x82\x01\x02".to_vec();
+    // 3. A root object that is not one: the current version, then nothing that fits.
+    let bytes = b"\x82\x02\x02".to_vec();
     let cid = cid_of(&bytes);
     store.put_keyed(&cid, &bytes).unwrap();
     expect_corrupt(Tree::load(&store, cid), cid);
-    // 4. A root object of a future version.
-    let bytes = fvm_ipld_encoding::to_vec(&(2u64, "later")).unwrap();
-    let cid = cid_of(&bytes);
-    store.put_keyed(&cid, &bytes).unwrap();
-    assert!(matches!(
-        Tree::load(&store, cid),
-        Err(Error::Version { found: 2, .. })
-    ));
+    // 4. A root object of a future version, and one of version 1 (replaced by version 2): both
+    //    refused by their version, with a message that says so.
+    for (version, said) in [(3u64, "format version 3"), (1, "format version 1")] {
+        let bytes = fvm_ipld_encoding::to_vec(&(version, "other")).unwrap();
+        let cid = cid_of(&bytes);
+        store.put_keyed(&cid, &bytes).unwrap();
+        let Err(err) = Tree::load(&store, cid) else {
+            panic!("version {version} read")
+        };
+        assert!(
+            matches!(err, Error::Version { found, supported: 2 } if found == version),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(said), "{err}");
+    }
 }
 
 proptest! {
