@@ -213,16 +213,33 @@ fn encode_float(out: &mut Vec<u8>, f: f64) -> Result<(), KeyError> {
 /// larger magnitudes sort first; the kind is not, so integers still sort before equal floats.
 fn magnitude_bytes(out: &mut Vec<u8>, negative: bool, exponent: i32, below: u64, kind: u8) {
     let exponent = (exponent + EXPONENT_BIAS) as u16;
-    let (tag, exponent, below) = if negative {
-        (NEGATIVE, !exponent, !below)
-    } else {
-        (POSITIVE, exponent, below)
-    };
-    out.push(tag);
+    let mask = if negative { 0xFF } else { 0 };
+    out.push(if negative { NEGATIVE } else { POSITIVE });
+    let exponent = if negative { !exponent } else { exponent };
     out.extend_from_slice(&exponent.to_be_bytes());
-    out.extend_from_slice(&below.to_be_bytes());
+    let groups = fraction_groups(below);
+    let used = groups
+        .iter()
+        .rposition(|&g| g != 0)
+        .map_or(1, |last| last + 1);
+    for (i, group) in groups[..used].iter().enumerate() {
+        let more = u8::from(i + 1 < used);
+        out.push((group << 1 | more) ^ mask);
+    }
     out.push(kind);
 }
+
+/// Groups of the fraction: 7 bits each from the top, the last holding the 64th bit. A number keeps
+/// only its groups up to the last non-zero one, each in a byte `group << 1 | more`, so integers
+/// take a byte per 7 bits of precision (1 to 10) rather than 8, and the order holds: at the first
+/// differing byte the bits decide, and with equal bits a number that ends (`more` = 0, the rest
+/// zero) is the smaller.
+fn fraction_groups(below: u64) -> [u8; FRACTION_GROUPS] {
+    let bits = u128::from(below) << 6; // 70 bits: ten groups of 7
+    std::array::from_fn(|i| ((bits >> (7 * (FRACTION_GROUPS - 1 - i))) & 0x7F) as u8)
+}
+
+const FRACTION_GROUPS: usize = 10;
 
 struct Decoder<'a> {
     bytes: &'a [u8],
@@ -322,11 +339,25 @@ impl Decoder<'_> {
 
     fn number(&mut self, negative: bool) -> Result<Ipld, KeyError> {
         let mut exponent = u16::from_be_bytes(self.array()?);
-        let mut below = u64::from_be_bytes(self.array()?);
+        let mask = if negative { 0xFF } else { 0 };
         if negative {
             exponent = !exponent;
-            below = !below;
         }
+        let mut bits = 0u128;
+        let mut groups = 0;
+        loop {
+            let byte = self.byte()? ^ mask;
+            if groups == FRACTION_GROUPS {
+                return Err(KeyError::Malformed("a fraction of more than 64 bits"));
+            }
+            bits |= u128::from(byte >> 1) << (7 * (FRACTION_GROUPS - 1 - groups));
+            groups += 1;
+            if byte & 1 == 0 {
+                break;
+            }
+        }
+        // Bits past the 64th make another encoding: the caller's re-encoding check refuses it.
+        let below = (bits >> 6) as u64;
         let exponent = exponent as i32 - EXPONENT_BIAS;
         let kind = self.byte()?;
         // Canonical form is enforced by the caller's re-encoding check; here, rebuild the value.

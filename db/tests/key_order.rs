@@ -184,6 +184,41 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..40), orders in prop::collection::vec(order(), 0..3)) {
         let _ = decode_key(&bytes, &orders);
     }
+
+    /// Decoding accepts only canonical keys: whatever it reads back encodes to the same bytes.
+    /// Numbers are the bytes most worth trying (their fraction groups can spell one value twice).
+    #[test]
+    fn only_canonical_keys_decode(tail in prop::collection::vec(any::<u8>(), 0..14), tag in prop::sample::select(vec![0x10u8, 0x12]), order in order()) {
+        let mut bytes = vec![tag, 0x04];
+        bytes.extend(tail);
+        if order == Order::Descending {
+            bytes.iter_mut().for_each(|b| *b = !*b);
+        }
+        if let Ok(values) = decode_key(&bytes, &[order]) {
+            let again = encode_key([(&values[0], order)]).unwrap();
+            prop_assert_eq!(again, bytes);
+        }
+    }
+}
+
+/// Integers take a byte per 7 bits of precision: a year is 6 bytes, a row number below a million at most 7.
+#[test]
+fn integer_keys_are_compact() {
+    let len = |i: i128| {
+        encode_key([(&Ipld::Integer(i), Order::Ascending)])
+            .unwrap()
+            .len()
+    };
+    assert_eq!(len(1), 5);
+    assert_eq!(len(1990), 6);
+    assert_eq!(len(-1990), 6);
+    assert_eq!(len(999_999), 7);
+    assert_eq!(len(1_000_000), 6); // 2^6 × 15,625: trailing zero bits cost nothing
+    assert_eq!(len(i64::MAX as i128), 13);
+    assert_eq!(len(0), 2);
+    // The example of spec section 11.
+    let key = encode_key([(&Ipld::Integer(1990), Order::Ascending)]).unwrap();
+    assert_eq!(key, [0x12, 0x04, 0x56, 0xF1, 0xC0, 0x00]);
 }
 
 #[test]
