@@ -171,7 +171,9 @@ def root_object(config, node_cid, count):
     fields = [c["leaf_target"], c["leaf_cap"], c["internal_target"], c["internal_cap"],
               c["min_entries"], c["salt"]]
     config_bytes = head(4, 6) + b"".join(head(0, f) for f in fields)
-    return head(4, 4) + head(0, 2) + config_bytes + cbor_cid(node_cid) + head(0, count)
+    # meta: null (no application block in the vectors).
+    return (head(4, 5) + head(0, 2) + config_bytes + cbor_cid(node_cid) + head(0, count)
+            + b"\xf6")
 
 
 def check(path):

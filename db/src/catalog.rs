@@ -206,3 +206,84 @@ impl Collection {
         Ok(Collection { indexes })
     }
 }
+
+/// The catalog block: the database's header and every collection's record, linked from the tree's
+/// root object (`meta`), so that a query or a write gets its schema from one block beside the root
+/// rather than from a path into the tree. A pure function of the collections: history independence
+/// holds for the root object as for the tree.
+///
+/// `{"collections": {name: record, …}, "format": "prollydb", "version": 2}`
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Catalog {
+    pub collections: BTreeMap<String, Collection>,
+}
+
+impl Catalog {
+    pub fn to_block(&self) -> Vec<u8> {
+        let collections = self
+            .collections
+            .iter()
+            .map(|(name, c)| (name.clone(), c.to_ipld()))
+            .collect();
+        let block = Ipld::Map(Map::from([
+            ("collections".to_string(), Ipld::Map(collections)),
+            ("format".to_string(), Ipld::String("prollydb".into())),
+            (
+                "version".to_string(),
+                Ipld::Integer(crate::DB_FORMAT_VERSION.into()),
+            ),
+        ]));
+        form::encode(&block).as_bytes().to_vec()
+    }
+
+    /// Reads a catalog block. Anything but a prollydb catalog of this version is not a database
+    /// this code reads.
+    pub fn from_block(bytes: &[u8]) -> Result<Catalog, Error> {
+        let value = prolly_tree::decode_ipld(bytes).map_err(|e| {
+            Error::NotADatabase(format!("a catalog block that is not DAG-CBOR ({e})"))
+        })?;
+        let header = |m: &Map| {
+            let format = m.get("format");
+            let version = m.get("version");
+            (format == Some(&Ipld::String("prollydb".into()))
+                && version == Some(&Ipld::Integer(crate::DB_FORMAT_VERSION.into())))
+            .then_some(())
+            .ok_or_else(|| {
+                let show = |v: Option<&Ipld>| v.map(crate::error::show).unwrap_or("absent".into());
+                Error::NotADatabase(format!(
+                    "format {}, version {}",
+                    show(format),
+                    show(version)
+                ))
+            })
+        };
+        let Ipld::Map(map) = &value else {
+            return Err(Error::NotADatabase(
+                "a catalog block that is not a map".into(),
+            ));
+        };
+        header(map)?;
+        let map = form::map(&value, &["collections", "format", "version"], "catalog")?;
+        let mut collections = BTreeMap::new();
+        if let Some(Ipld::Map(records)) = map.get("collections") {
+            for (name, record) in records {
+                check_name(name).map_err(|e| Error::corrupt("catalog", e))?;
+                collections.insert(name.clone(), Collection::from_ipld(record)?);
+            }
+        } else {
+            return Err(Error::corrupt("catalog", "no collections map"));
+        }
+        Ok(Catalog { collections })
+    }
+
+    /// The catalog of the database at `tree`'s root: the block its root object links.
+    pub fn load<S: fvm_ipld_blockstore::Blockstore>(
+        tree: &prolly_tree::Tree<S>,
+    ) -> Result<prolly_tree::Outcome<Catalog>, Error> {
+        let Some(cid) = tree.meta() else {
+            return Err(Error::NotADatabase("a tree without a catalog block".into()));
+        };
+        let bytes = prolly_tree::ready!(prolly_tree::load_block(tree.store(), &cid));
+        Ok(prolly_tree::Outcome::Complete(Catalog::from_block(&bytes)?))
+    }
+}

@@ -2,23 +2,20 @@
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use ipld_core::ipld::Ipld;
 use prolly_tree::{Config, Outcome, Tree, ready};
 
 use crate::batch::WriteBatch;
-use crate::catalog::Collection;
+use crate::catalog::{Catalog, Collection};
 use crate::diff::{self, DocDiff};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::{self, Work};
-use crate::form::Map;
-use crate::keyspace;
 use crate::plan::Plan;
 use crate::query::Query;
 use crate::result::QueryResult;
 use crate::write;
 
-/// The database format this code writes and reads.
-pub const DB_FORMAT_VERSION: u64 = 1;
+/// The database format this code writes and reads (the catalog block's `version`).
+pub const DB_FORMAT_VERSION: u64 = 2;
 
 /// One version of a database. Writes move the handle to the new root; clones share a node cache.
 #[derive(Debug, Clone)]
@@ -26,36 +23,22 @@ pub struct Database<S> {
     tree: Tree<S>,
 }
 
-fn header() -> Ipld {
-    Ipld::Map(Map::from([
-        ("format".to_string(), Ipld::String("prollydb".into())),
-        (
-            "version".to_string(),
-            Ipld::Integer(DB_FORMAT_VERSION.into()),
-        ),
-    ]))
-}
-
 impl<S: Blockstore> Database<S> {
-    /// A new empty database: just its header.
+    /// A new empty database: an empty tree whose root object links an empty catalog.
     pub fn create(store: S, config: Config) -> Result<Self> {
-        let tree = Tree::build(store, config, [(keyspace::meta_key(), header())])?;
+        let tree = Tree::empty_with_meta(store, config, Catalog::default().to_block())?;
         Ok(Database { tree })
     }
 
     /// Opens the database whose tree root object is `root`, and checks that it is a prollydb
-    /// database this code reads (the root object and the header's path).
+    /// database this code reads (the root object and its catalog block).
     pub fn open(store: S, root: Cid) -> Result<Outcome<Self>> {
         let db = ready!(Self::open_unchecked(store, root));
-        let found = ready!(db.tree.get(&keyspace::meta_key()));
-        match found.map(|raw| raw.to_ipld()).transpose()? {
-            Some(h) if h == header() => Ok(Outcome::Complete(db)),
-            Some(other) => Err(Error::NotADatabase(crate::error::show(&other))),
-            None => Err(Error::NotADatabase("absent".into())),
-        }
+        ready!(Catalog::load(&db.tree));
+        Ok(Outcome::Complete(db))
     }
 
-    /// Opens a root without reading the header: only the root object is read. For readers that
+    /// Opens a root without reading the catalog: only the root object is read. For readers that
     /// already know the root is a prollydb database (the actor, its own state; a verifier,
     /// whose trusted root names one) and must not read more blocks than the query needs.
     pub fn open_unchecked(store: S, root: Cid) -> Result<Outcome<Self>> {

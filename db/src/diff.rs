@@ -8,6 +8,7 @@ use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
 use prolly_tree::{Outcome, Tree, ready};
 
+use crate::catalog::Catalog;
 use crate::document;
 use crate::error::{Error, Result};
 use crate::keyspace;
@@ -31,36 +32,37 @@ fn split_collection(key: &[u8]) -> Result<(String, &[u8])> {
 }
 
 pub fn diff<S: Blockstore>(before: &Tree<S>, after: &Tree<S>) -> Result<Outcome<DocDiff>> {
-    let changes = ready!(before.diff(after));
     let mut out = DocDiff::new();
+    // The catalogs: the same block (the usual case) needs no read.
+    if before.meta() != after.meta() {
+        let old = ready!(Catalog::load(before)).collections;
+        let new = ready!(Catalog::load(after)).collections;
+        for name in old.keys().chain(new.keys()) {
+            if old.get(name) != new.get(name) {
+                out.entry(name.clone()).or_default().schema_changed = true;
+            }
+        }
+    }
+    let changes = ready!(before.diff(after));
+    // Index entries are left out: they follow from the documents.
     for change in changes {
-        let Some(&section) = change.key.first() else {
+        if change.key.first() != Some(&keyspace::DOCUMENTS) {
             continue;
+        }
+        let (name, id_key) = split_collection(&change.key)?;
+        let id = document::decode_id(id_key).map_err(|e| Error::corrupt("document key", e))?;
+        let doc = |raw: Option<prolly_tree::RawValue>| -> Result<Option<Ipld>> {
+            match raw {
+                None => Ok(None),
+                Some(raw) => Ok(document::with_id(raw.to_ipld()?, id.clone())),
+            }
         };
-        match section {
-            keyspace::CATALOG => {
-                let (name, _) = split_collection(&change.key)?;
-                out.entry(name).or_default().schema_changed = true;
-            }
-            keyspace::DOCUMENTS => {
-                let (name, id_key) = split_collection(&change.key)?;
-                let id =
-                    document::decode_id(id_key).map_err(|e| Error::corrupt("document key", e))?;
-                let doc = |raw: Option<prolly_tree::RawValue>| -> Result<Option<Ipld>> {
-                    match raw {
-                        None => Ok(None),
-                        Some(raw) => Ok(document::with_id(raw.to_ipld()?, id.clone())),
-                    }
-                };
-                let entry = out.entry(name).or_default();
-                match (doc(change.left)?, doc(change.right)?) {
-                    (None, Some(new)) => entry.added.push(new),
-                    (Some(old), None) => entry.removed.push(old),
-                    (Some(old), Some(new)) => entry.changed.push((old, new)),
-                    (None, None) => {}
-                }
-            }
-            _ => {}
+        let entry = out.entry(name).or_default();
+        match (doc(change.left)?, doc(change.right)?) {
+            (None, Some(new)) => entry.added.push(new),
+            (Some(old), None) => entry.removed.push(old),
+            (Some(old), Some(new)) => entry.changed.push((old, new)),
+            (None, None) => {}
         }
     }
     Ok(Outcome::Complete(out))

@@ -15,7 +15,7 @@ use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
 use prolly_tree::{Bytes, Direction, Outcome, RawValue, Tree, ready};
 
-use crate::catalog::Collection;
+use crate::catalog::{Catalog, Collection};
 use crate::cursor::{self, PageCursor};
 use crate::document;
 use crate::error::{Error, Refusal, Result};
@@ -34,34 +34,17 @@ const MAX_CHUNK: usize = 4096;
 
 /// The collection's catalog record at this root.
 pub fn collection<S: Blockstore>(tree: &Tree<S>, name: &str) -> Result<Outcome<Collection>> {
-    let raw = ready!(tree.get(&keyspace::collection_key(name)));
-    match raw {
+    let mut catalog = ready!(Catalog::load(tree));
+    match catalog.collections.remove(name) {
         None => Err(Refusal::NoCollection(name.to_string()).into()),
-        Some(raw) => Ok(Outcome::Complete(
-            Collection::from_ipld(&raw.to_ipld()?)
-                .map_err(|e| Error::corrupt("collection record", e))?,
-        )),
+        Some(collection) => Ok(Outcome::Complete(collection)),
     }
 }
 
-/// Every collection at this root, by name, with its indexes (the catalog's whole range).
+/// Every collection at this root, by name, with its indexes.
 pub fn collections<S: Blockstore>(tree: &Tree<S>) -> Result<Outcome<Vec<(String, Collection)>>> {
-    let prefix = keyspace::catalog_prefix();
-    let end = keyspace::prefix_end(&prefix).expect("the catalog prefix has an end");
-    let records = ready!(tree.range(
-        Bound::Included(&prefix),
-        Bound::Excluded(&end),
-        Direction::Forward
-    ));
-    let mut out = Vec::with_capacity(records.len());
-    for (key, raw) in records {
-        let (name, _) =
-            keyspace::split_collection(&key).map_err(|e| Error::corrupt("collection key", e))?;
-        let collection = Collection::from_ipld(&raw.to_ipld()?)
-            .map_err(|e| Error::corrupt("collection record", e))?;
-        out.push((name, collection));
-    }
-    Ok(Outcome::Complete(out))
+    let catalog = ready!(Catalog::load(tree));
+    Ok(Outcome::Complete(catalog.collections.into_iter().collect()))
 }
 
 /// The plan a query would run with at this root.

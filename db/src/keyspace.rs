@@ -1,8 +1,7 @@
-//! The keyspace: how the catalog, the documents and the index entries share one tree.
+//! The keyspace: how the documents and the index entries share one tree. (The catalog is a block
+//! of its own, linked from the root object: `catalog::Catalog`.)
 //!
 //! ```text
-//! 00                                      -> {"format": "prollydb", "version": 1}
-//! 01 S(collection)                        -> collection record (its index definitions)
 //! 02 S(collection) E(_id)                 -> document body (the document without _id)
 //! 03 S(collection) S(index) E(f1)..E(fn) E(_id) -> null, or the covered fields
 //! ```
@@ -15,31 +14,14 @@ use ipld_core::ipld::Ipld;
 
 use crate::key::{self, KeyError, Order, encode_value};
 
-pub const META: u8 = 0x00;
-pub const CATALOG: u8 = 0x01;
 pub const DOCUMENTS: u8 = 0x02;
 pub const INDEXES: u8 = 0x03;
-
-/// The key of the database header.
-pub fn meta_key() -> Vec<u8> {
-    vec![META]
-}
 
 fn with_name(tag: u8, name: &str) -> Vec<u8> {
     let mut out = vec![tag];
     encode_value(&mut out, &Ipld::String(name.to_string()), Order::Ascending)
         .expect("strings always encode");
     out
-}
-
-/// The catalog key of a collection.
-pub fn collection_key(collection: &str) -> Vec<u8> {
-    with_name(CATALOG, collection)
-}
-
-/// The prefix of every collection record.
-pub fn catalog_prefix() -> Vec<u8> {
-    vec![CATALOG]
 }
 
 /// The prefix of a collection's documents; a document key is this plus the encoded `_id`.

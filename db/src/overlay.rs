@@ -26,6 +26,11 @@ impl<'t, S: Blockstore> Overlay<'t, S> {
         }
     }
 
+    /// The tree the changes apply to.
+    pub fn tree(&self) -> &'t Tree<S> {
+        self.tree
+    }
+
     pub fn get(&self, key: &[u8]) -> Result<Outcome<Option<RawValue>>> {
         if let Some(change) = self.changes.get(key) {
             return Ok(Outcome::Complete(change.clone()));

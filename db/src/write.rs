@@ -2,8 +2,6 @@
 //! in order over an overlay, each seeing the ones before it; indexes move with every document, so
 //! they always match the documents. The first refused operation is reported by position.
 
-use std::collections::BTreeMap;
-
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use ipld_core::ipld::Ipld;
@@ -11,7 +9,7 @@ use prolly_tree::{Outcome, RawValue, Tree, ready};
 
 use crate::batch::{Op, Patch, WriteBatch};
 use crate::bulk;
-use crate::catalog::{Collection, IndexDef, check_name};
+use crate::catalog::{Catalog, Collection, IndexDef, check_name};
 use crate::document::{self, Document};
 use crate::error::{Error, Refusal, Result, show};
 use crate::form::Map;
@@ -45,7 +43,8 @@ fn apply_with<S: Blockstore>(
     let tree_batch = {
         let mut state = State {
             overlay: Overlay::new(tree),
-            catalog: BTreeMap::new(),
+            catalog: None,
+            catalog_changed: false,
             parent,
             max_body,
             tail: Vec::new(),
@@ -73,9 +72,14 @@ fn apply_with<S: Blockstore>(
             op += run;
         }
         let tail = std::mem::take(&mut state.tail);
-        state.overlay.into_batch_with(tail)
+        let catalog = match (state.catalog_changed, &state.catalog) {
+            (true, Some(catalog)) => Some(catalog.to_block()),
+            _ => None,
+        };
+        (state.overlay.into_batch_with(tail), catalog)
     };
-    let outcome = tree.apply(&tree_batch)?;
+    let (tree_batch, catalog) = tree_batch;
+    let outcome = tree.apply_with_meta(&tree_batch, catalog)?;
     bulk::drop_large(tree_batch);
     Ok(outcome)
 }
@@ -136,8 +140,10 @@ struct State<'t, S> {
     /// Sorted writes of a bulk run that ends the batch, kept out of the overlay (newer than it).
     tail: Vec<(Vec<u8>, RawValue)>,
     overlay: Overlay<'t, S>,
-    /// Collections as this batch has left them so far (`None`: absent).
-    catalog: BTreeMap<String, Option<Collection>>,
+    /// The catalog as this batch has left it so far, once read.
+    catalog: Option<Catalog>,
+    /// Whether an operation changed it: then the root object links a new catalog block.
+    catalog_changed: bool,
     parent: Cid,
     /// The largest document body this database takes.
     max_body: usize,
@@ -145,19 +151,11 @@ struct State<'t, S> {
 
 impl<S: Blockstore> State<'_, S> {
     fn collection(&mut self, name: &str) -> Step<Option<Collection>> {
-        if let Some(known) = self.catalog.get(name) {
-            return Ok(Outcome::Complete(known.clone()));
+        if self.catalog.is_none() {
+            self.catalog = Some(ready!(Catalog::load(self.overlay.tree())));
         }
-        let raw = ready!(self.overlay.get(&keyspace::collection_key(name)));
-        let found = match raw {
-            Some(raw) => Some(
-                Collection::from_ipld(&raw.to_ipld()?)
-                    .map_err(|e| Error::corrupt("collection record", e))?,
-            ),
-            None => None,
-        };
-        self.catalog.insert(name.to_string(), found.clone());
-        Ok(Outcome::Complete(found))
+        let catalog = self.catalog.as_ref().expect("just read");
+        Ok(Outcome::Complete(catalog.collections.get(name).cloned()))
     }
 
     fn existing(&mut self, name: &str) -> Step<Collection> {
@@ -167,13 +165,17 @@ impl<S: Blockstore> State<'_, S> {
         }
     }
 
+    /// Records a collection as this batch leaves it (`None`: dropped). Callers read it first.
     fn save(&mut self, name: &str, collection: Option<Collection>) {
-        let key = keyspace::collection_key(name);
-        match &collection {
-            Some(c) => self.overlay.put(key, crate::form::encode(&c.to_ipld())),
-            None => self.overlay.delete(key),
-        }
-        self.catalog.insert(name.to_string(), collection);
+        let catalog = self
+            .catalog
+            .as_mut()
+            .expect("an operation reads its collection before saving it");
+        match collection {
+            Some(c) => catalog.collections.insert(name.to_string(), c),
+            None => catalog.collections.remove(name),
+        };
+        self.catalog_changed = true;
     }
 
     fn delete_prefix(&mut self, prefix: &[u8]) -> Step<()> {

@@ -662,3 +662,58 @@ fn larger_leaves_take_larger_documents() {
         .expect_complete();
     assert_eq!(back.docs, vec![long_notes(27_758)]);
 }
+
+/// The catalog is a block of its own beside the tree: a write that leaves the schema alone keeps
+/// the same block; a schema change links a new one; a root without a prollydb catalog (a bare
+/// tree, or another version's) is not opened as a database, and the error says why.
+#[test]
+fn the_catalog_block_moves_only_with_the_schema() {
+    let mut db = new_db();
+    let before = db.tree().meta().expect("a catalog block");
+    let mut batch = WriteBatch::new();
+    batch.insert("c", doc(r#"{"_id": 1, "c": 5}"#));
+    db.apply(&batch).unwrap().expect_complete();
+    assert_eq!(
+        db.tree().meta(),
+        Some(before),
+        "documents do not touch the catalog"
+    );
+    let mut batch = WriteBatch::new();
+    batch.create_index("c", unique_index());
+    db.apply(&batch).unwrap().expect_complete();
+    assert_ne!(db.tree().meta(), Some(before));
+    assert_eq!(
+        db.collection("c").unwrap().expect_complete().indexes.len(),
+        1
+    );
+    // Dropping the index brings back the first catalog block, byte for byte.
+    let mut batch = WriteBatch::new();
+    batch.ops.push(Op::DropIndex {
+        collection: "c".into(),
+        name: "u".into(),
+    });
+    db.apply(&batch).unwrap().expect_complete();
+    assert_eq!(db.tree().meta(), Some(before));
+
+    let store = db.store();
+    let bare = prolly_tree::Tree::empty(store, Config::default()).unwrap();
+    match Database::open(store, bare.cid()) {
+        Err(Error::NotADatabase(why)) => assert!(why.contains("without a catalog"), "{why}"),
+        other => panic!("a bare tree opened: {other:?}"),
+    }
+    let old = prolly_tree::RawValue::from_ipld(&doc(r#"{"format": "prollydb", "version": 1}"#))
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let mut tree = prolly_tree::Tree::empty(store, Config::default()).unwrap();
+    tree.apply_with_meta(&prolly_tree::Batch::new(), Some(old))
+        .unwrap()
+        .expect_complete();
+    match Database::open(store, tree.cid()) {
+        Err(e @ Error::NotADatabase(_)) => {
+            let text = e.to_string();
+            assert!(text.contains("version 1") && text.contains("v2"), "{text}");
+        }
+        other => panic!("a version-1 header opened: {other:?}"),
+    }
+}

@@ -11,13 +11,17 @@ use crate::error::{Corruption, Error, Result};
 use crate::outcome::Outcome;
 use crate::store::load_block;
 
-/// `[version, config, root node CID, entry count]`.
+/// `[version, config, root node CID, entry count, meta]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize_tuple, Deserialize_tuple)]
 pub struct RootObject {
     pub version: u64,
     pub config: Config,
     pub node: Cid,
     pub count: u64,
+    /// A block the application keeps beside the tree, or `null`: prollydb's catalog. It is
+    /// linked here, not stored under a key, so a reader gets it from the root in one block rather
+    /// than a path, and a write that leaves it alone does not rewrite it.
+    pub meta: Option<Cid>,
 }
 
 impl RootObject {
@@ -27,7 +31,13 @@ impl RootObject {
             config,
             node,
             count,
+            meta: None,
         }
+    }
+
+    /// The same root object linking `meta`.
+    pub fn with_meta(self, meta: Option<Cid>) -> Self {
+        RootObject { meta, ..self }
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -54,6 +54,15 @@ impl<S: Blockstore> Tree<S> {
         Self::build_raw(store, config, std::iter::empty::<(Bytes, RawValue)>())
     }
 
+    /// A new empty tree whose root object links `meta`, a DAG-CBOR block written with it.
+    pub fn empty_with_meta(store: S, config: Config, meta: Vec<u8>) -> Result<Self> {
+        config.validate()?;
+        let mut writer = Writer::default();
+        let root = Builder::new(config).finish(&mut writer);
+        let meta = writer.write_raw(meta);
+        Self::commit(store, config, root, 0, writer, Some(meta))
+    }
+
     /// Builds a tree from entries in strictly ascending key order, in one pass and one flush.
     /// All or nothing: a value DAG-CBOR cannot hold, or keys out of order, write no block.
     pub fn build<K: Into<Bytes>>(
@@ -99,7 +108,7 @@ impl<S: Blockstore> Tree<S> {
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);
-        Self::commit(store, config, root, count, writer)
+        Self::commit(store, config, root, count, writer, None)
     }
 
     /// Opens the tree whose root object is `cid`.
@@ -250,10 +259,25 @@ impl<S: Blockstore> Tree<S> {
     /// Applies puts and deletes in one pass down the tree and one flush. On any error or missing
     /// block, nothing is written and the tree is unchanged.
     pub fn apply(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
+        self.apply_with_meta(batch, None)
+    }
+
+    /// `apply`, and if `meta` is given, link that DAG-CBOR block (written in the same flush) as
+    /// the root object's `meta` instead of the current one.
+    pub fn apply_with_meta(
+        &mut self,
+        batch: &Batch,
+        meta: Option<Vec<u8>>,
+    ) -> Result<Outcome<Cid>> {
         if batch.len() as u64 > REBUILD_RATIO * self.root.count {
-            return self.rebuild(batch);
+            return self.rebuild(batch, meta);
         }
-        self.apply_incremental(batch)
+        self.apply_incremental(batch, meta)
+    }
+
+    /// The block the root object links beside the tree (`RootObject::meta`), if any.
+    pub fn meta(&self) -> Option<Cid> {
+        self.root.meta
     }
 
     /// `apply` down one path whatever the batch's size: level by level (`false`) or as a
@@ -261,13 +285,13 @@ impl<S: Blockstore> Tree<S> {
     #[doc(hidden)]
     pub fn apply_by(&mut self, batch: &Batch, rebuild: bool) -> Result<Outcome<Cid>> {
         if rebuild {
-            self.rebuild(batch)
+            self.rebuild(batch, None)
         } else {
-            self.apply_incremental(batch)
+            self.apply_incremental(batch, None)
         }
     }
 
-    fn apply_incremental(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
+    fn apply_incremental(&mut self, batch: &Batch, meta: Option<Vec<u8>>) -> Result<Outcome<Cid>> {
         let mut writer = Writer::retaining();
         let root = ready!(batch::apply(
             self.reader(),
@@ -276,14 +300,34 @@ impl<S: Blockstore> Tree<S> {
             batch,
             &mut writer
         ));
-        let Some(root) = root else {
-            return Ok(Outcome::Complete(self.cid));
+        let (node, count) = match root {
+            Some(root) => {
+                let count = root.count();
+                let Value::Child { cid, .. } = root.value else {
+                    unreachable!("node entry")
+                };
+                (cid, count)
+            }
+            None if meta.is_none() => return Ok(Outcome::Complete(self.cid)),
+            None => (self.root.node, self.root.count),
         };
-        let count = root.count();
-        let Value::Child { cid, .. } = root.value else {
-            unreachable!("node entry")
+        self.finish(writer, node, count, meta)
+    }
+
+    /// Writes the root object (linking the new `meta` block, if any, or the current one) and
+    /// flushes, then moves the handle to the new root.
+    fn finish(
+        &mut self,
+        mut writer: Writer,
+        node: Cid,
+        count: u64,
+        meta: Option<Vec<u8>>,
+    ) -> Result<Outcome<Cid>> {
+        let meta = match meta {
+            Some(block) => Some(writer.write_raw(block)),
+            None => self.root.meta,
         };
-        let root_object = RootObject::new(self.root.config, cid, count);
+        let root_object = RootObject::new(self.root.config, node, count).with_meta(meta);
         let cid = writer.write_raw(root_object.encode());
         writer.flush(&self.store, &self.cache)?;
         self.cid = cid;
@@ -294,7 +338,7 @@ impl<S: Blockstore> Tree<S> {
     /// Applies a batch much larger than the tree as one streaming build of the merged entries:
     /// nearly every node would be rewritten anyway, and a build does not re-chunk. History
     /// independence makes the root the same as the level-by-level merge's.
-    fn rebuild(&mut self, batch: &Batch) -> Result<Outcome<Cid>> {
+    fn rebuild(&mut self, batch: &Batch, meta: Option<Vec<u8>>) -> Result<Outcome<Cid>> {
         if let Some(e) = batch.invalid() {
             return Err(InvalidInput::Encode(e).into());
         }
@@ -326,12 +370,7 @@ impl<S: Blockstore> Tree<S> {
         let Value::Child { cid: node, .. } = root.value else {
             unreachable!("node entry")
         };
-        let root_object = RootObject::new(self.root.config, node, count);
-        let cid = writer.write_raw(root_object.encode());
-        writer.flush(&self.store, &self.cache)?;
-        self.cid = cid;
-        self.root = root_object;
-        Ok(Outcome::Complete(self.cid))
+        self.finish(writer, node, count, meta)
     }
 
     pub fn put(&mut self, key: impl Into<Bytes>, value: Ipld) -> Result<Outcome<Cid>> {
@@ -389,11 +428,12 @@ impl<S: Blockstore> Tree<S> {
         root: Entry,
         count: u64,
         mut writer: Writer,
+        meta: Option<Cid>,
     ) -> Result<Self> {
         let Value::Child { cid: node, .. } = root.value else {
             unreachable!("node entry")
         };
-        let root = RootObject::new(config, node, count);
+        let root = RootObject::new(config, node, count).with_meta(meta);
         let cid = writer.write_raw(root.encode());
         let cache = Arc::<NodeCache>::default();
         writer.flush(&store, &cache)?;
