@@ -127,12 +127,13 @@ fn cold_reads_complete_in_about_one_round_per_level() {
             "{name}: empty"
         );
 
-        // Cold: the catalog lookup is its own walk down the tree, before the plan is known.
+        // Cold: the catalog comes before the plan is known, but it is one block beside the root
+        // (format 2), not a walk down the tree: the root object's round, then its own.
         let cold = MemoryBlockstore::default();
         let (result, cold_rounds) = rounds(&source, &cold, root, |db| db.query(&q));
         assert_eq!(result, expected, "{name}: same result as the full store");
 
-        // With the catalog's path cached (as a client following a database has it).
+        // With the catalog cached (as a client following a database has it).
         let warm = MemoryBlockstore::default();
         rounds(&source, &warm, root, |db| db.collection("events"));
         let (result, warm_rounds) = rounds(&source, &warm, root, |db| db.query(&q));
@@ -145,8 +146,8 @@ fn cold_reads_complete_in_about_one_round_per_level() {
             "{name}: {warm_rounds} rounds > {bound}"
         );
         assert!(
-            cold_rounds <= bound + depth + 1,
-            "{name}: {cold_rounds} cold rounds"
+            cold_rounds <= warm_rounds + 2,
+            "{name}: {cold_rounds} cold rounds, {warm_rounds} warm"
         );
     }
 }
