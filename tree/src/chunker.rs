@@ -63,10 +63,7 @@ impl Chunker {
 
     fn take(&mut self) -> Node {
         self.payload = 0;
-        Node {
-            level: self.level,
-            entries: std::mem::take(&mut self.entries),
-        }
+        Node::new(self.level, std::mem::take(&mut self.entries))
     }
 }
 

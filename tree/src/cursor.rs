@@ -91,33 +91,6 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         self.seek_by(|k| k < key, |k| k < key, false)
     }
 
-    /// Moves to the entry with key `key` and says whether there is one, reading only the path to
-    /// the leaf whose span holds the key: absent, the cursor is past the end. (A seek would read
-    /// on into the next leaf when the key falls between a leaf's last key and its separator.)
-    pub fn seek_exact(&mut self, key: &[u8]) -> Result<Outcome<bool>> {
-        let root = ready!(Path::root(&self.reader, &self.root));
-        let descent = root.descend(&self.reader, 0, |node| {
-            match node.entries.partition_point(|e| &e.key[..] < key) {
-                at if at < node.entries.len() => Route::Child(at),
-                _ => Route::Stop,
-            }
-        });
-        let found = ready!(descent).and_then(|leaf| {
-            let at = leaf
-                .node
-                .entries
-                .binary_search_by(|e| e.key[..].cmp(key))
-                .ok()?;
-            Some((leaf, at))
-        });
-        let Some((leaf, at)) = found else {
-            (self.path, self.pos) = (None, Pos::End);
-            return Ok(Outcome::Complete(false));
-        };
-        (self.path, self.idx, self.pos) = (Some(leaf), at, Pos::At);
-        Ok(Outcome::Complete(true))
-    }
-
     /// Moves to the first entry with key > `key` (or past the end).
     pub fn seek_after(&mut self, key: &[u8]) -> Result<Outcome<()>> {
         self.seek_by(|k| k <= key, |k| k <= key, false)

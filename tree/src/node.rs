@@ -89,6 +89,52 @@ impl Entry {
 pub struct Node {
     pub(crate) level: u32,
     pub(crate) entries: Vec<Entry>,
+    /// Where a reader found each child before (`store.rs`), so a warm descent follows pointers.
+    pub(crate) children: ChildSlots,
+}
+
+/// Weak pointers to a node's decoded children, filled as a reader loads them. Weak, so that the
+/// node cache alone decides what stays in memory: a child it evicted is loaded again. Not part of
+/// what a node is: clones start empty and any two compare equal.
+#[derive(Default)]
+pub(crate) struct ChildSlots(
+    std::sync::OnceLock<Box<[std::sync::OnceLock<std::sync::Weak<Node>>]>>,
+);
+
+impl ChildSlots {
+    /// The child `idx` of a node of `len` entries, if a reader loaded it and it is still cached.
+    pub(crate) fn get(&self, idx: usize) -> Option<std::sync::Arc<Node>> {
+        self.0.get()?.get(idx)?.get()?.upgrade()
+    }
+
+    pub(crate) fn set(&self, idx: usize, len: usize, child: &std::sync::Arc<Node>) {
+        let slots = self
+            .0
+            .get_or_init(|| (0..len).map(|_| std::sync::OnceLock::new()).collect());
+        if let Some(slot) = slots.get(idx) {
+            let _ = slot.set(std::sync::Arc::downgrade(child));
+        }
+    }
+}
+
+impl Clone for ChildSlots {
+    fn clone(&self) -> Self {
+        ChildSlots::default()
+    }
+}
+
+impl PartialEq for ChildSlots {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ChildSlots {}
+
+impl std::fmt::Debug for ChildSlots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChildSlots")
+    }
 }
 
 impl Node {
@@ -101,7 +147,7 @@ impl Node {
                 value: Value::Data(v),
             })
             .collect();
-        let node = Node { level: 0, entries };
+        let node = Node::new(0, entries);
         node.check_shape()?;
         Ok(node)
     }
@@ -122,9 +168,17 @@ impl Node {
                 value: Value::Child { cid, count },
             })
             .collect();
-        let node = Node { level, entries };
+        let node = Node::new(level, entries);
         node.check_shape()?;
         Ok(node)
+    }
+
+    pub(crate) fn new(level: u32, entries: Vec<Entry>) -> Node {
+        Node {
+            level,
+            entries,
+            children: ChildSlots::default(),
+        }
     }
 
     /// 0 for a leaf.
@@ -137,10 +191,7 @@ impl Node {
     }
 
     pub fn empty_leaf() -> Self {
-        Node {
-            level: 0,
-            entries: Vec::new(),
-        }
+        Node::new(0, Vec::new())
     }
 
     /// The node's last key, which is also its key in the parent.
@@ -263,7 +314,7 @@ impl Node {
         if !d.at_end() {
             return Err(DecodeError::TrailingBytes);
         }
-        let node = Node { level, entries };
+        let node = Node::new(level, entries);
         node.check_shape()?;
         Ok(node)
     }

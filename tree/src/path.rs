@@ -19,6 +19,11 @@ use crate::ready;
 pub(crate) trait NodeSource {
     /// The node `cid`; if `level` is given, it must sit at that level.
     fn node(&self, cid: &Cid, level: Option<u32>) -> Result<Outcome<Arc<Node>>>;
+
+    /// Child `idx` of the internal node `parent`, one level below it.
+    fn child(&self, parent: &Node, idx: usize) -> Result<Outcome<Arc<Node>>> {
+        self.node(child_cid(parent, idx), Some(parent.level - 1))
+    }
 }
 
 /// Which child a descent takes in an internal node, or that it stops there.
@@ -43,7 +48,7 @@ fn walk_down(
         let Route::Child(idx) = route(&node) else {
             return Ok(Outcome::Complete(None));
         };
-        let child = ready!(source.node(child_cid(&node, idx), Some(node.level - 1)));
+        let child = ready!(source.child(&node, idx));
         passed(std::mem::replace(&mut node, child), idx);
     }
     Ok(Outcome::Complete(Some(node)))
@@ -144,7 +149,7 @@ impl Path {
                 Some((node, idx)) => (node, *idx),
                 None => (&self.ancestors[pivot].0, pivot_idx),
             };
-            let node = ready!(source.node(child_cid(parent, idx), Some(parent.level - 1)));
+            let node = ready!(source.child(parent, idx));
             if node.level == self.node.level || node.level == 0 {
                 self.ancestors.truncate(pivot + 1);
                 self.ancestors[pivot].1 = pivot_idx;

@@ -184,11 +184,27 @@ impl<S: Blockstore> Tree<S> {
 
     /// The value under `key`, if any, as encoded DAG-CBOR (`.to_ipld()` or `.decode()` it).
     pub fn get(&self, key: &[u8]) -> Result<Outcome<Option<RawValue>>> {
-        let mut cursor = self.cursor();
-        if !ready!(cursor.seek_exact(key)) {
-            return Ok(Outcome::Complete(None));
-        }
-        Ok(Outcome::Complete(cursor.value().cloned()))
+        // Down one path, keeping none: the leaf whose span holds the key proves it there or not.
+        let reader = self.reader();
+        let leaf = ready!(crate::path::descend_to(
+            &reader,
+            &self.root.node,
+            0,
+            |node| {
+                match node.entries.partition_point(|e| &e.key[..] < key) {
+                    at if at < node.entries.len() => crate::path::Route::Child(at),
+                    _ => crate::path::Route::Stop,
+                }
+            }
+        ));
+        let found = leaf.and_then(|leaf| {
+            let at = leaf.entries.binary_search_by(|e| e.key[..].cmp(key)).ok()?;
+            match &leaf.entries[at].value {
+                Value::Data(v) => Some(v.clone()),
+                Value::Child { .. } => None,
+            }
+        });
+        Ok(Outcome::Complete(found))
     }
 
     /// Every entry with a key in `[lo, hi]` (each bound included, excluded or open), in key order
