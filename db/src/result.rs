@@ -2,7 +2,6 @@
 //! it (`cursor.rs`).
 
 use ipld_core::ipld::Ipld;
-use prolly_tree::RawValue;
 
 use crate::error::Error;
 use crate::form::{self, FORM_VERSION, Map};
@@ -99,22 +98,36 @@ impl QueryResult {
     /// The canonical DAG-CBOR bytes: the actor's return value, byte-identical to what a proof
     /// carries.
     pub fn to_cbor(&self) -> Vec<u8> {
-        // Each document is encoded straight into the page; `to_ipld` would copy every one first.
-        let mut fields = vec![("v", form::encode(&Ipld::Integer(FORM_VERSION.into())))];
-        match self.count {
-            Some(count) => fields.push(("count", form::encode(&Ipld::Integer(count.into())))),
-            None => {
-                let docs: Vec<RawValue> = self.docs.iter().map(form::encode).collect();
-                fields.push(("docs", RawValue::list(docs.iter())));
+        use prolly_tree::cbor::{
+            MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, encode_ipld_into, write_bytes, write_head,
+            write_text,
+        };
+        // Written straight into one buffer, keys in DAG-CBOR's order ("v", then "docs" or
+        // "stop", "count", "cursor"): verifying a proof encodes every result it checks.
+        let mut out = Vec::with_capacity(64);
+        let fields = 2 + usize::from(self.stop.is_some()) + usize::from(self.cursor.is_some());
+        write_head(&mut out, MAJOR_MAP, fields as u64);
+        write_text(&mut out, "v");
+        write_head(&mut out, MAJOR_UINT, FORM_VERSION);
+        if self.count.is_none() {
+            write_text(&mut out, "docs");
+            write_head(&mut out, MAJOR_ARRAY, self.docs.len() as u64);
+            for doc in &self.docs {
+                encode_ipld_into(&mut out, doc).expect("documents read back always encode");
             }
         }
         if let Some(stop) = self.stop {
-            fields.push(("stop", form::encode(&form::string_value(stop.name()))));
+            write_text(&mut out, "stop");
+            write_text(&mut out, stop.name());
+        }
+        if let Some(count) = self.count {
+            write_text(&mut out, "count");
+            write_head(&mut out, MAJOR_UINT, count);
         }
         if let Some(cursor) = &self.cursor {
-            fields.push(("cursor", RawValue::byte_string(cursor)));
+            write_text(&mut out, "cursor");
+            write_bytes(&mut out, cursor);
         }
-        let out = RawValue::map(fields).as_bytes().to_vec();
         debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
         out
     }

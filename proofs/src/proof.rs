@@ -85,22 +85,25 @@ pub fn prove_anchored<S: Blockstore>(
     )))
 }
 
+/// Checks the envelope against the claim. The claimed result's bytes are returned: the re-run's
+/// result is compared with them, encoded once.
 fn check_claims(
     envelope: &Envelope,
     subject: &Subject,
     query: &Query,
     result: &QueryResult,
-) -> Result<(), VerifyError> {
+) -> Result<Vec<u8>, VerifyError> {
     if envelope.subject != *subject {
         return Err(VerifyError::Mismatch("root"));
     }
     if envelope.query != query.to_cbor() {
         return Err(VerifyError::Mismatch("query"));
     }
-    if envelope.result != result.to_cbor() {
+    let claimed = result.to_cbor();
+    if envelope.result != claimed {
         return Err(VerifyError::Mismatch("result"));
     }
-    Ok(())
+    Ok(claimed)
 }
 
 /// Re-runs the query over the witness from `root` and compares.
@@ -110,6 +113,7 @@ fn rerun(
     root: Cid,
     query: &Query,
     result: &QueryResult,
+    claimed: &[u8],
 ) -> Result<(), VerifyError> {
     let db = Database::open_unchecked(reader, root)?.into_result()?;
     let got = db.query(query)?.into_result()?;
@@ -117,7 +121,7 @@ fn rerun(
         || got.count != result.count
         || got.cursor != result.cursor
         || got.docs.len() != result.docs.len()
-        || got.to_cbor() != result.to_cbor()
+        || got.to_cbor() != claimed
     {
         return Err(VerifyError::WrongResult);
     }
@@ -134,8 +138,8 @@ pub fn verify(
     proof: &[u8],
 ) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
-    check_claims(&witness.envelope, &Subject::Root(*root), query, result)?;
-    rerun(&witness, &witness.reader(), *root, query, result)
+    let claimed = check_claims(&witness.envelope, &Subject::Root(*root), query, result)?;
+    rerun(&witness, &witness.reader(), *root, query, result, &claimed)
 }
 
 /// Like [`verify`], from a Filecoin state root: the witness also proves the path from the state
@@ -149,7 +153,7 @@ pub fn verify_anchored(
 ) -> Result<(), VerifyError> {
     // fvm_ipld_hamt does not hash-check what it loads: hash every block here.
     let witness = Witness::open(proof, false)?;
-    check_claims(
+    let claimed = check_claims(
         &witness.envelope,
         &Subject::Anchored {
             state: *state_root,
@@ -160,7 +164,7 @@ pub fn verify_anchored(
     )?;
     let reader = witness.reader();
     let root = anchor::db_root(&reader, state_root, actor)?.into_result()?;
-    rerun(&witness, &reader, root, query, result)
+    rerun(&witness, &reader, root, query, result, &claimed)
 }
 
 /// A proof of what changed between two database roots: the document diff, with the blocks the

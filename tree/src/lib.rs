@@ -62,6 +62,14 @@ pub use boundary::{boundary_hash, level_seed};
 /// Keys are `Bytes`: cheap to clone, and sliced from the block they were read from.
 pub use bytes::Bytes;
 pub use codec::decode_ipld;
+
+/// The canonical DAG-CBOR writers the tree encodes with, for forms written straight into one
+/// buffer (a query result: `prolly_db::QueryResult::to_cbor`).
+pub mod cbor {
+    pub use crate::codec::{
+        MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, encode_ipld_into, write_bytes, write_head, write_text,
+    };
+}
 pub use config::{Config, FORMAT_VERSION};
 pub use cursor::Cursor;
 pub use diff::Change;
