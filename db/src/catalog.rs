@@ -207,6 +207,10 @@ impl Collection {
     }
 }
 
+/// The largest catalog block a write may leave: every query and write reads it whole, and an FVM
+/// block holds at most 1 MiB. About a thousand collections with a few indexes each.
+pub const MAX_CATALOG_BYTES: usize = 256 << 10;
+
 /// The catalog block: the database's header and every collection's record, linked from the tree's
 /// root object (`meta`), so that a query or a write gets its schema from one block beside the root
 /// rather than from a path into the tree. A pure function of the collections: history independence

@@ -25,7 +25,7 @@ pub enum Error {
         reason: Refusal,
     },
     /// The root's header is not a prollydb database this code reads.
-    #[error("not a prollydb v{version} database: header {0}", version = crate::DB_FORMAT_VERSION)]
+    #[error("not a prollydb v{version} database: {0}", version = crate::DB_FORMAT_VERSION)]
     NotADatabase(String),
     /// A database entry that the database itself wrote does not parse: a catalog record, an
     /// index entry or a stored document. The blocks hash correctly, so they were written so.
@@ -82,6 +82,11 @@ pub enum Refusal {
     NoCollection(String),
     #[error("collection {0:?} already exists")]
     CollectionExists(String),
+    /// The catalog block would outgrow its limit (`MAX_CATALOG_BYTES`).
+    #[error(
+        "the catalog would take {size} bytes, over its limit of {max}: too many collections or indexes"
+    )]
+    CatalogTooLarge { size: usize, max: usize },
     #[error("bad collection name {0:?}: 1 to 64 bytes, no NUL")]
     BadCollectionName(String),
     #[error("index {0:?} already exists")]

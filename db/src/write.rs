@@ -9,7 +9,7 @@ use prolly_tree::{Outcome, RawValue, Tree, ready};
 
 use crate::batch::{Op, Patch, WriteBatch};
 use crate::bulk;
-use crate::catalog::{Catalog, Collection, IndexDef, check_name};
+use crate::catalog::{Catalog, Collection, IndexDef, MAX_CATALOG_BYTES, check_name};
 use crate::document::{self, Document};
 use crate::error::{Error, Refusal, Result, show};
 use crate::form::Map;
@@ -166,16 +166,30 @@ impl<S: Blockstore> State<'_, S> {
     }
 
     /// Records a collection as this batch leaves it (`None`: dropped). Callers read it first.
-    fn save(&mut self, name: &str, collection: Option<Collection>) {
+    /// The catalog is one block: past its limit the operation is refused.
+    fn save(
+        &mut self,
+        name: &str,
+        collection: Option<Collection>,
+    ) -> std::result::Result<(), Refusal> {
         let catalog = self
             .catalog
             .as_mut()
             .expect("an operation reads its collection before saving it");
+        let grows = collection.is_some();
         match collection {
             Some(c) => catalog.collections.insert(name.to_string(), c),
             None => catalog.collections.remove(name),
         };
         self.catalog_changed = true;
+        let size = catalog.to_block().len();
+        if grows && size > MAX_CATALOG_BYTES {
+            return Err(Refusal::CatalogTooLarge {
+                size,
+                max: MAX_CATALOG_BYTES,
+            });
+        }
+        Ok(())
     }
 
     fn delete_prefix(&mut self, prefix: &[u8]) -> Step<()> {
@@ -193,13 +207,13 @@ impl<S: Blockstore> State<'_, S> {
                 if ready!(self.collection(name)).is_some() {
                     return Err(Refusal::CollectionExists(name.into()).into());
                 }
-                self.save(name, Some(Collection::default()));
+                self.save(name, Some(Collection::default()))?;
             }
             Op::DropCollection { .. } => {
                 ready!(self.existing(name));
                 ready!(self.delete_prefix(&keyspace::documents_prefix(name)));
                 ready!(self.delete_prefix(&keyspace::indexes_prefix(name)));
-                self.save(name, None);
+                self.save(name, None)?;
             }
             Op::CreateIndex { index, .. } => {
                 index.validate()?;
@@ -214,7 +228,7 @@ impl<S: Blockstore> State<'_, S> {
                     ready!(self.put_entries(name, index, &doc));
                 }
                 collection.indexes.insert(index.name.clone(), index.clone());
-                self.save(name, Some(collection));
+                self.save(name, Some(collection))?;
             }
             Op::DropIndex { name: index, .. } => {
                 let mut collection = ready!(self.existing(name));
@@ -222,7 +236,7 @@ impl<S: Blockstore> State<'_, S> {
                     return Err(Refusal::NoIndex(index.clone()).into());
                 }
                 ready!(self.delete_prefix(&keyspace::index_prefix(name, index)));
-                self.save(name, Some(collection));
+                self.save(name, Some(collection))?;
             }
             Op::Insert { doc, .. } => {
                 let parent = self.parent;

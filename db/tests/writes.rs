@@ -717,3 +717,32 @@ fn the_catalog_block_moves_only_with_the_schema() {
         other => panic!("a version-1 header opened: {other:?}"),
     }
 }
+
+/// The catalog is one block that every query and write reads whole: a batch that would grow it
+/// past its limit is refused whole, naming the operation, and the root does not move.
+#[test]
+fn a_catalog_past_its_limit_is_refused() {
+    let mut db = new_db();
+    let root = db.root();
+    let long = |j: usize| format!("f{j}_{}", "x".repeat(240));
+    let ops: Vec<String> = (0..200)
+        .map(|i| {
+            let fields: Vec<String> = (0..8).map(|j| format!(r#""{}""#, long(j))).collect();
+            format!(
+                r#"{{"op": "create_index", "collection": "c", "index": {{"name": "ix{i}", "fields": [{}]}}}}"#,
+                fields.join(", ")
+            )
+        })
+        .collect();
+    let batch = WriteBatch::from_json(&format!(r#"{{"ops": [{}]}}"#, ops.join(", "))).unwrap();
+    let (op, reason) = refused(&mut db, &batch);
+    assert!(
+        matches!(reason, Refusal::CatalogTooLarge { size, max } if size > max),
+        "{reason:?}"
+    );
+    assert!(
+        op > 50,
+        "refused at operation {op}, once the catalog outgrew its limit"
+    );
+    assert_eq!(db.root(), root);
+}

@@ -167,7 +167,7 @@ pub(crate) fn apply<S: Blockstore>(
 
 /// What re-chunking one level produced.
 struct LevelResult {
-    /// Old nodes that were re-chunked: (last key, CID).
+    /// Old nodes that were re-chunked: (key in the parent, CID).
     replaced: Vec<(Bytes, Cid)>,
     /// New nodes, in order, as entries for the level above.
     made: Vec<Entry>,
@@ -483,7 +483,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
         }
     }
 
-    /// The node at the working level that `key` routes to: the first child whose last key is
+    /// The node at the working level that `key` routes to: the first child whose parent key is
     /// >= key, or the last child.
     fn seek(&mut self, from: Option<&Position>, key: &[u8]) -> Result<Outcome<Position>> {
         let source = Pending {

@@ -117,7 +117,8 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
     }
 
     /// Descends from the root. In an internal node the cursor takes the first child whose last
-    /// key fails `route` (keys are subtree maxima, so that child holds the target's bound); past
+    /// key fails `route` (keys bound their subtrees from above, so that child holds the target's bound
+    /// or the leaf before it does); past
     /// every child, a forward seek is at the end and a backward one takes the last child. In the
     /// leaf, `before` counts the entries before the target: forward, the cursor lands on the next
     /// one; backward, on the one before, stepping into the previous leaf when there is none here.

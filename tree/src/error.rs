@@ -136,6 +136,8 @@ pub enum DecodeError {
     },
     #[error("a node's key prefix is not the longest its keys share (not the one encoding)")]
     PrefixNotLongest,
+    #[error("a node's keys, prefix included, exceed 1 MiB")]
+    KeysTooLarge,
     #[error("{keys} keys but {found} {column}")]
     ColumnLength {
         keys: u64,

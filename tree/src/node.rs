@@ -19,6 +19,9 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
+/// The most key bytes a node can hold: its logical size is at most the largest cap, 1 MiB.
+const MAX_KEY_BYTES: usize = 1 << 20;
+
 /// Keys from a node's shared prefix and its suffixes, all in one buffer. The prefix must be the
 /// longest one the keys share, so that a node encodes one way only.
 fn join_prefix(prefix: &Bytes, suffixes: Vec<Bytes>) -> Result<Vec<Bytes>, DecodeError> {
@@ -33,7 +36,15 @@ fn join_prefix(prefix: &Bytes, suffixes: Vec<Bytes>) -> Result<Vec<Bytes>, Decod
     if prefix.is_empty() {
         return Ok(suffixes);
     }
-    let total: usize = suffixes.iter().map(|s| prefix.len() + s.len()).sum();
+    // The keys of a node a writer made fit its logical size, at most 1 MiB; a hostile block could
+    // otherwise ask for its prefix times its entry count.
+    let total = suffixes.iter().try_fold(0usize, |sum, s| {
+        sum.checked_add(prefix.len() + s.len())
+            .filter(|total| *total <= MAX_KEY_BYTES)
+    });
+    let Some(total) = total else {
+        return Err(DecodeError::KeysTooLarge);
+    };
     let mut buf = Vec::with_capacity(total);
     for suffix in &suffixes {
         buf.extend_from_slice(prefix);
@@ -152,7 +163,7 @@ impl Node {
         Ok(node)
     }
 
-    /// An internal node at `level` (at least 1) of (last key, child CID, child entry count)
+    /// An internal node at `level` (at least 1) of (parent key, child CID, child entry count)
     /// entries in strictly ascending key order.
     pub fn internal(
         level: u32,
@@ -194,7 +205,7 @@ impl Node {
         Node::new(0, Vec::new())
     }
 
-    /// The node's last key, which is also its key in the parent.
+    /// The node's last key: its key in the parent above level 0 (a leaf's is a separator).
     pub fn last_key(&self) -> Option<&Bytes> {
         self.entries.last().map(|e| &e.key)
     }

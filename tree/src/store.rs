@@ -156,10 +156,12 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
                         Err(e) => return Err(Error::Store(e)),
                     }
                 };
-                let size = bytes.len();
+                let block_len = bytes.len();
                 let node = Arc::new(
                     Node::decode(Bytes::from(bytes)).map_err(|e| Error::corrupt(*cid, e))?,
                 );
+                // Charged with its keys too: a shared prefix is stored once but decoded per key.
+                let size = block_len + node.entries.iter().map(|e| e.key.len()).sum::<usize>();
                 if keep {
                     self.cache.insert(*cid, node.clone(), size);
                 }

@@ -229,3 +229,20 @@ fn cids_with_overlong_varints_are_refused() {
     long[3] += 1; // the byte string's length
     assert!(prolly_tree::decode_ipld(&long).is_err());
 }
+
+/// A node's shared prefix is decoded into every key: a block whose keys would outgrow 1 MiB is
+/// refused before any of them is built (a 600 KB prefix over two entries here; over 65,536 it
+/// would ask for 40 GB).
+#[test]
+fn a_prefix_that_would_blow_up_is_refused() {
+    let mut block = vec![0x84, 0x00]; // a leaf
+    let prefix = vec![b'p'; 600_000];
+    block.extend_from_slice(&[0x5a]); // a byte string, 4-byte length
+    block.extend_from_slice(&(prefix.len() as u32).to_be_bytes());
+    block.extend_from_slice(&prefix);
+    block.extend_from_slice(&[0x82, 0x41, b'a', 0x41, b'b', 0x82, 0xf6, 0xf6]);
+    assert_eq!(
+        prolly_tree::Node::decode(block).unwrap_err(),
+        prolly_tree::DecodeError::KeysTooLarge
+    );
+}
