@@ -112,3 +112,25 @@ fn golden_proofs_do_not_drift_and_verify() {
         QueryResult::from_ipld(&result).unwrap();
     }
 }
+
+/// A format-1 proof (the golden membership proof as format 1 wrote it) is refused by its root
+/// object's version, and the error says so: format 2 replaced format 1 rather than reading both.
+#[test]
+fn a_format_1_proof_is_refused_by_its_version() {
+    let proof = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-membership.car"),
+    )
+    .unwrap();
+    let envelope = prolly_proofs::Envelope::from_proof(&proof).unwrap();
+    let prolly_proofs::Subject::Root(root) = envelope.subject else {
+        panic!("a query proof")
+    };
+    let query = Query::from_cbor(&envelope.query).unwrap();
+    let result = QueryResult::from_cbor(&envelope.result).unwrap();
+    let err = prolly_proofs::verify(&root, &query, &result, &proof).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("format version 1") && text.contains("version 2"),
+        "{text}"
+    );
+}
