@@ -23,6 +23,19 @@ fn ok(args: &[&str]) -> (String, String) {
     (String::from_utf8(out.stdout).unwrap(), stderr)
 }
 
+/// `count flights {"origin": "JFK"}` through actor 1000 of the node at `url`: (stdout, stderr).
+fn jfk_count(url: &str) -> (String, String) {
+    ok(&[
+        "--remote",
+        url,
+        "--actor",
+        "1000",
+        "count",
+        "flights",
+        r#"{"origin": "JFK"}"#,
+    ])
+}
+
 fn sample() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/nycflights13-flights-sample.csv.gz")
 }
@@ -141,15 +154,7 @@ fn devnet_send_query_verify_follow_and_restart() {
     let root = root.trim().to_string();
 
     // Reads through the actor: the root from StateGetActor, over any of the node's faces.
-    let (count, stderr) = ok(&[
-        "--remote",
-        &devnet.url,
-        "--actor",
-        "1000",
-        "count",
-        "flights",
-        r#"{"origin": "JFK"}"#,
-    ]);
+    let (count, stderr) = jfk_count(&devnet.url);
     assert_eq!(count.trim(), "1011");
     assert!(stderr.contains("not independently checked"), "{stderr}");
     let (same, _) = ok(&["--remote", &devnet.url, "--actor", "1000", "root"]);
@@ -268,14 +273,6 @@ fn devnet_send_query_verify_follow_and_restart() {
     let devnet = Devnet::start(&chain);
     let (root_after, _) = ok(&["--remote", &devnet.url, "--actor", "1000", "root"]);
     assert_eq!(root_after, after);
-    let (count, _) = ok(&[
-        "--remote",
-        &devnet.url,
-        "--actor",
-        "1000",
-        "count",
-        "flights",
-        r#"{"origin": "JFK"}"#,
-    ]);
+    let (count, _) = jfk_count(&devnet.url);
     assert_eq!(count.trim(), "1011");
 }

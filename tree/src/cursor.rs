@@ -148,23 +148,11 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
         let len = leaf.node.entries.len();
         if backward && at == 0 {
             // Nothing here is before the target: it is the previous entry, if any.
-            let before = (self.path.replace(leaf), self.idx, self.pos);
-            (self.idx, self.pos) = (0, Pos::At);
-            let outcome = self.prev()?;
-            if !outcome.is_complete() {
-                (self.path, self.idx, self.pos) = before;
-            }
-            return Ok(outcome);
+            return self.step_from(leaf, 0, false);
         }
         if !backward && at == len && len > 0 {
             // Every key here is smaller: the target's bound is the next leaf's first entry.
-            let before = (self.path.replace(leaf), self.idx, self.pos);
-            (self.idx, self.pos) = (len - 1, Pos::At);
-            let outcome = self.next()?;
-            if !outcome.is_complete() {
-                (self.path, self.idx, self.pos) = before;
-            }
-            return Ok(outcome);
+            return self.step_from(leaf, len - 1, true);
         }
         self.path = Some(leaf);
         self.pos = Pos::At;
@@ -177,6 +165,17 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
             self.idx = at;
         }
         Ok(Outcome::Complete(()))
+    }
+
+    /// Moves one entry on from entry `idx` of `leaf`; a missing block leaves the cursor as it was.
+    fn step_from(&mut self, leaf: Path, idx: usize, forward: bool) -> Result<Outcome<()>> {
+        let before = (self.path.replace(leaf), self.idx, self.pos);
+        (self.idx, self.pos) = (idx, Pos::At);
+        let outcome = if forward { self.next()? } else { self.prev()? };
+        if !outcome.is_complete() {
+            (self.path, self.idx, self.pos) = before;
+        }
+        Ok(outcome)
     }
 
     /// Moves to the next entry. Past the last entry the cursor is at the end.

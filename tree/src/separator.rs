@@ -17,11 +17,7 @@ use bytes::Bytes;
 /// prefix of `next`; otherwise `last`. Either way `last <= separator < next`.
 pub fn separator(last: &Bytes, next: &Bytes) -> Bytes {
     debug_assert!(last < next, "separator of keys out of order");
-    let common = last
-        .iter()
-        .zip(next.iter())
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = crate::node::common_prefix(last, next);
     if common < last.len() && common + 1 < next.len() {
         next.slice(..common + 1)
     } else {

@@ -56,11 +56,7 @@ impl<S: Blockstore> Tree<S> {
 
     /// A new empty tree whose root object links `meta`, a DAG-CBOR block written with it.
     pub fn empty_with_meta(store: S, config: Config, meta: Vec<u8>) -> Result<Self> {
-        config.validate()?;
-        let mut writer = Writer::default();
-        let root = Builder::new(config).finish(&mut writer);
-        let meta = writer.write_raw(meta);
-        Self::commit(store, config, root, 0, writer, Some(meta))
+        Self::build_from(store, config, std::iter::empty(), Some(meta))
     }
 
     /// Builds a tree from entries in strictly ascending key order, in one pass and one flush.
@@ -76,6 +72,7 @@ impl<S: Blockstore> Tree<S> {
             entries
                 .into_iter()
                 .map(|(k, v)| Ok((k.into(), RawValue::from_ipld(&v)?))),
+            None,
         )
     }
 
@@ -89,6 +86,7 @@ impl<S: Blockstore> Tree<S> {
             store,
             config,
             entries.into_iter().map(|(k, v)| Ok((k.into(), v))),
+            None,
         )
     }
 
@@ -98,6 +96,7 @@ impl<S: Blockstore> Tree<S> {
         store: S,
         config: Config,
         entries: impl Iterator<Item = Result<(Bytes, RawValue)>>,
+        meta: Option<Vec<u8>>,
     ) -> Result<Self> {
         config.validate()?;
         let mut writer = Writer::default();
@@ -108,7 +107,8 @@ impl<S: Blockstore> Tree<S> {
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);
-        Self::commit(store, config, root, count, writer, None)
+        let meta = meta.map(|block| writer.write_raw(block));
+        Self::commit(store, config, root, count, writer, meta)
     }
 
     /// Opens the tree whose root object is `cid`.
