@@ -21,6 +21,10 @@ use prolly_tree::Config;
 
 const BATCH: usize = 10_000;
 
+/// The allocator `prolly` ships with (cli/src/main.rs), so that the import measured is its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The flights CSV: nycflights13's, or generated rows of the same columns.
 fn flights_csv(dir: &Path, rows: Option<usize>) -> (PathBuf, usize, &'static str) {
     use std::io::{BufRead, BufReader, Write};

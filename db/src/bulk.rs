@@ -12,7 +12,7 @@ use ipld_core::ipld::Ipld;
 use prolly_tree::RawValue;
 
 use crate::catalog::Collection;
-use crate::document::{self, Document, MAX_ID_BYTES};
+use crate::document::{self, DocumentView, MAX_ID_BYTES};
 use crate::error::{Refusal, show};
 use crate::index;
 use crate::keyspace;
@@ -24,12 +24,12 @@ const MIN_PARALLEL: usize = 20_000;
 
 /// One prepared document: its key and body, and its entries in each index (in index name order),
 /// with the unique prefix of each.
-pub struct PreparedDoc {
-    pub op: usize,
-    pub key: Vec<u8>,
-    pub id: Ipld,
-    pub body: RawValue,
-    pub entries: Vec<Vec<index::IndexEntry>>,
+struct PreparedDoc {
+    op: usize,
+    key: Vec<u8>,
+    id: Ipld,
+    body: RawValue,
+    entries: Vec<Vec<index::IndexEntry>>,
 }
 
 /// A refusal at an operation.
@@ -48,8 +48,9 @@ pub fn earliest(a: Option<OpRefusal>, b: Option<OpRefusal>) -> Option<OpRefusal>
 pub struct Destination<'a> {
     pub name: &'a str,
     pub collection: &'a Collection,
-    /// The root the batch applies to (generated ids derive from it).
-    pub parent: &'a Cid,
+    /// The root the batch applies to (generated ids derive from it). `None` when the run is
+    /// prepared before that root is known: then every document needs its own `_id`.
+    pub parent: Option<&'a Cid>,
     /// The largest document body this database takes (`document::max_document_bytes`).
     pub max_body: usize,
 }
@@ -61,7 +62,15 @@ fn prepare_one(to: Destination<'_>, op: usize, doc: &Ipld) -> Result<PreparedDoc
         parent,
         max_body,
     } = to;
-    let doc = Document::new(doc.clone(), || document::generated_id(parent, op))?;
+    let doc = DocumentView::new(doc, || {
+        match parent {
+        Some(parent) => Ok(document::generated_id(parent, op)),
+        None => Err(Refusal::BadDocument(
+            "no _id: an insert prepared ahead needs one (a generated id depends on the root it applies to)"
+                .into(),
+        )),
+    }
+    })?;
     let body = doc.encode_body(max_body)?;
     let mut key = keyspace::documents_prefix(name);
     if doc.id_key.len() > MAX_ID_BYTES {
@@ -74,7 +83,7 @@ fn prepare_one(to: Destination<'_>, op: usize, doc: &Ipld) -> Result<PreparedDoc
     let entries = collection
         .indexes
         .values()
-        .map(|def| index::entries(name, def, &doc))
+        .map(|def| index::entries_of(name, def, doc.fields, &doc.id_key))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PreparedDoc {
         op,
@@ -102,10 +111,7 @@ fn prepare_chunk(
 
 /// Prepares the run's documents, in batch order, up to the earliest one whose own checks refuse
 /// it (returned beside them).
-pub fn prepare(
-    to: Destination<'_>,
-    ops: &[(usize, &Ipld)],
-) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
+fn prepare(to: Destination<'_>, ops: &[(usize, &Ipld)]) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let parallel = ops.len() >= MIN_PARALLEL
         && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let (docs, refusal) = if parallel {
@@ -136,7 +142,7 @@ pub fn prepare(
 
 /// Documents of the run that share an id, or unique-index values: the later operation of each
 /// clash is refused, and the earliest of those is the error.
-pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<OpRefusal> {
+fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<OpRefusal> {
     let mut refusal = None;
     let mut by_key: Vec<(&[u8], usize, &Ipld)> = docs
         .iter()
@@ -178,10 +184,78 @@ pub fn clashes(docs: &[PreparedDoc], collection: &Collection) -> Option<OpRefusa
     refusal
 }
 
+/// A run of inserts made ready to write: each document checked, the run checked against itself,
+/// its writes sorted. What is left needs the tree: clashes with what is stored ([`Probe`]).
+pub struct Run {
+    /// In operation order.
+    pub probes: Vec<Probe>,
+    pub writes: Vec<(Vec<u8>, RawValue)>,
+    /// The earliest operation refused so far, and the `_id` it names, if any.
+    pub refusal: Option<(usize, Refusal, Option<String>)>,
+}
+
+/// What a document of a run checks against the stored documents: its key, and its entries in
+/// unique indexes (index position, unique prefix, entry key).
+pub struct Probe {
+    pub op: usize,
+    pub key: Vec<u8>,
+    pub id: Ipld,
+    pub unique: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+impl Run {
+    /// Prepares the inserts `ops` (operation number, document) into `to`.
+    pub fn new(to: Destination<'_>, ops: &[(usize, &Ipld)]) -> Run {
+        let (prepared, own) = prepare(to, ops);
+        // Documents before a refusal still check against what is stored: a clash there comes
+        // first.
+        let refusal = earliest(own, clashes(&prepared, to.collection)).map(|(op, reason)| {
+            let id = ops
+                .iter()
+                .find(|(at, _)| *at == op)
+                .and_then(|(_, doc)| match doc {
+                    Ipld::Map(fields) => fields.get(crate::path::ID_FIELD).map(show),
+                    _ => None,
+                });
+            (op, reason, id)
+        });
+        let unique: Vec<usize> = (to.collection.indexes.values().enumerate())
+            .filter(|(_, def)| def.unique)
+            .map(|(position, _)| position)
+            .collect();
+        let probes = prepared
+            .iter()
+            .map(|doc| Probe {
+                op: doc.op,
+                key: doc.key.clone(),
+                id: doc.id.clone(),
+                unique: unique
+                    .iter()
+                    .flat_map(|&position| {
+                        doc.entries[position].iter().filter_map(move |entry| {
+                            let prefix = entry.unique_prefix.clone()?;
+                            Some((position, prefix, entry.key.clone()))
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        let writes = match refusal {
+            Some(_) => Vec::new(),
+            None => sorted_writes(prepared, to.collection.indexes.len()),
+        };
+        Run {
+            probes,
+            writes,
+            refusal,
+        }
+    }
+}
+
 /// The run's writes as one sorted list: documents, then each index's entries (index prefixes
 /// sort by name, after the documents prefix). The lists are sorted on two threads where there
 /// are two; keys are unique, so the result is the same either way.
-pub fn sorted_writes(docs: Vec<PreparedDoc>, indexes: usize) -> Vec<(Vec<u8>, RawValue)> {
+fn sorted_writes(docs: Vec<PreparedDoc>, indexes: usize) -> Vec<(Vec<u8>, RawValue)> {
     let mut lists: Vec<Vec<(Vec<u8>, RawValue)>> = vec![Vec::with_capacity(docs.len())];
     lists.extend((0..indexes).map(|_| Vec::new()));
     for doc in docs {

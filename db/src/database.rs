@@ -10,6 +10,7 @@ use crate::diff::{self, DocDiff};
 use crate::error::Result;
 use crate::exec::{self, Work};
 use crate::plan::Plan;
+use crate::prepared::PreparedInserts;
 use crate::query::Query;
 use crate::result::QueryResult;
 use crate::write;
@@ -69,6 +70,16 @@ impl<S: Blockstore> Database<S> {
     /// Applies a batch as one tree mutation with one flush; on any error nothing is written.
     pub fn apply(&mut self, batch: &WriteBatch) -> Result<Outcome<Cid>> {
         write::apply(&mut self.tree, batch)
+    }
+
+    /// Applies `batch`, then `inserts` as if they were its last operations (numbered from
+    /// `batch.ops.len()` in errors), in one mutation: all or nothing.
+    pub fn apply_prepared(
+        &mut self,
+        batch: &WriteBatch,
+        inserts: PreparedInserts,
+    ) -> Result<Outcome<Cid>> {
+        write::apply_prepared(&mut self.tree, batch, inserts)
     }
 
     #[doc(hidden)]

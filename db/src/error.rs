@@ -121,6 +121,10 @@ pub enum Refusal {
         count: usize,
         max: usize,
     },
+    #[error(
+        "the inserts into {0:?} were prepared for another definition of it (its indexes, or the database's document size limit, changed since)"
+    )]
+    PreparedForOther(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -101,7 +101,17 @@ pub fn entries(
     doc: &Document,
 ) -> Result<Vec<IndexEntry>, Refusal> {
     // Index fields never name `_id` (definitions refuse it), so the body is all they read.
-    let view = &doc.body;
+    entries_of(collection, def, &doc.body, &doc.id_key)
+}
+
+/// [`entries`] of a document given as its fields (with or without `_id`: no path reads it) and
+/// the key encoding of its id.
+pub fn entries_of(
+    collection: &str,
+    def: &IndexDef,
+    view: &Map,
+    id_key: &[u8],
+) -> Result<Vec<IndexEntry>, Refusal> {
     let mut prefixes = vec![(keyspace::index_prefix(collection, &def.name), true)];
     for position in 0..def.fields.len() {
         let keys = field_keys(def, position, view)?;
@@ -128,7 +138,7 @@ pub fn entries(
     let mut out = Vec::with_capacity(prefixes.len());
     for (prefix, constrained) in prefixes {
         let mut key = prefix.clone();
-        key.extend_from_slice(&doc.id_key);
+        key.extend_from_slice(id_key);
         if key.len() > MAX_INDEX_KEY_BYTES {
             return Err(Refusal::KeyTooLarge {
                 size: key.len(),

@@ -49,6 +49,7 @@ mod merge;
 mod overlay;
 mod path;
 mod plan;
+mod prepared;
 mod query;
 mod result;
 #[cfg(feature = "testing")]
@@ -68,6 +69,7 @@ pub use key::{KeyError, Order, compare_values, decode_key, encode_key};
 pub use merge::{MergeConflict, Merged, Prefer};
 pub use path::Path;
 pub use plan::Plan;
+pub use prepared::PreparedInserts;
 pub use query::{Query, SortField};
 pub use result::{QueryResult, Stop};
 

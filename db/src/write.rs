@@ -17,11 +17,21 @@ use crate::index::{self, IndexEntry};
 use crate::keyspace;
 use crate::overlay::Overlay;
 use crate::path::ID_FIELD;
+use crate::prepared::PreparedInserts;
 
 /// Applies a batch to `tree` in one mutation. On any refused operation or missing block nothing
 /// is written and the tree is unchanged.
 pub fn apply<S: Blockstore>(tree: &mut Tree<S>, batch: &WriteBatch) -> Result<Outcome<Cid>> {
-    apply_with(tree, batch, bulk::MIN_RUN)
+    apply_with(tree, batch, None, bulk::MIN_RUN)
+}
+
+/// `apply` of `batch` followed by prepared inserts.
+pub fn apply_prepared<S: Blockstore>(
+    tree: &mut Tree<S>,
+    batch: &WriteBatch,
+    inserts: PreparedInserts,
+) -> Result<Outcome<Cid>> {
+    apply_with(tree, batch, Some(inserts), bulk::MIN_RUN)
 }
 
 /// `apply` with every operation taken one at a time: the reference the bulk path is tested against.
@@ -30,12 +40,13 @@ pub fn apply_one_at_a_time<S: Blockstore>(
     tree: &mut Tree<S>,
     batch: &WriteBatch,
 ) -> Result<Outcome<Cid>> {
-    apply_with(tree, batch, usize::MAX)
+    apply_with(tree, batch, None, usize::MAX)
 }
 
 fn apply_with<S: Blockstore>(
     tree: &mut Tree<S>,
     batch: &WriteBatch,
+    inserts: Option<PreparedInserts>,
     min_run: usize,
 ) -> Result<Outcome<Cid>> {
     let parent = tree.cid();
@@ -56,13 +67,14 @@ fn apply_with<S: Blockstore>(
                 run = 1;
             }
             let step = if run > 1 {
-                state.bulk_insert(op, &batch.ops[op..op + run], op + run == batch.ops.len())
+                let last = op + run == batch.ops.len() && inserts.is_none();
+                state.bulk_insert(op, &batch.ops[op..op + run], last)
             } else {
                 state.apply(op, &batch.ops[op]).map(|o| o.map(|()| None))
             };
             match step {
                 Ok(Outcome::Complete(None)) => {}
-                Ok(Outcome::Complete(Some((op, reason)))) => {
+                Ok(Outcome::Complete(Some((op, reason, _)))) => {
                     return Err(refused(batch, op, reason));
                 }
                 Ok(Outcome::Missing(m)) => return Ok(Outcome::Missing(m)),
@@ -70,6 +82,21 @@ fn apply_with<S: Blockstore>(
                 Err(Failure::Other(e)) => return Err(e),
             }
             op += run;
+        }
+        if let Some(inserts) = inserts {
+            let first = batch.ops.len();
+            let at = |op: usize, reason: Refusal, id: Option<String>| Error::Write {
+                op: first + op,
+                id,
+                reason,
+            };
+            match state.prepared_insert(inserts) {
+                Ok(Outcome::Complete(None)) => {}
+                Ok(Outcome::Complete(Some((op, reason, id)))) => return Err(at(op, reason, id)),
+                Ok(Outcome::Missing(m)) => return Ok(Outcome::Missing(m)),
+                Err(Failure::Refused(reason)) => return Err(at(0, reason, None)),
+                Err(Failure::Other(e)) => return Err(e),
+            }
         }
         let tail = std::mem::take(&mut state.tail);
         let catalog = match (state.catalog_changed, &state.catalog) {
@@ -125,6 +152,9 @@ impl From<prolly_tree::Error> for Failure {
 }
 
 type Step<T> = std::result::Result<Outcome<T>, Failure>;
+
+/// A refused operation of a run of inserts, with the `_id` it names.
+type RunRefusal = (usize, Refusal, Option<String>);
 
 /// How many operations from the start of `ops` insert into one collection (0 if the first does not).
 fn insert_run(ops: &[Op]) -> usize {
@@ -287,12 +317,7 @@ impl<S: Blockstore> State<'_, S> {
 
     /// A run of inserts into one collection as sorted runs (see `bulk`). `last`: nothing follows
     /// in the batch, so the writes need not be visible to later operations.
-    fn bulk_insert(
-        &mut self,
-        first: usize,
-        ops: &[Op],
-        last: bool,
-    ) -> Step<Option<bulk::OpRefusal>> {
+    fn bulk_insert(&mut self, first: usize, ops: &[Op], last: bool) -> Step<Option<RunRefusal>> {
         let name = ops[0].collection();
         let collection = ready!(self.existing(name));
         let docs: Vec<(usize, &Ipld)> = ops
@@ -306,43 +331,60 @@ impl<S: Blockstore> State<'_, S> {
         let to = bulk::Destination {
             name,
             collection: &collection,
-            parent: &self.parent,
+            parent: Some(&self.parent),
             max_body: self.max_body,
         };
-        let (prepared, own) = bulk::prepare(to, &docs);
-        let mut refusal = bulk::earliest(own, bulk::clashes(&prepared, &collection));
+        self.write_run(name, &collection, bulk::Run::new(to, &docs), last)
+    }
+
+    /// Inserts prepared ahead, if the collection is still as they were prepared for.
+    fn prepared_insert(&mut self, inserts: PreparedInserts) -> Step<Option<RunRefusal>> {
+        let name = inserts.collection.as_str();
+        let collection = ready!(self.existing(name));
+        if collection != inserts.definition || self.max_body != inserts.max_body {
+            return Err(Refusal::PreparedForOther(name.to_string()).into());
+        }
+        self.write_run(name, &collection, inserts.run, true)
+    }
+
+    /// Writes a prepared run after checking it against what is stored: the first refusal, in
+    /// operation order, is what one-at-a-time application would give.
+    fn write_run(
+        &mut self,
+        name: &str,
+        collection: &Collection,
+        run: bulk::Run,
+        last: bool,
+    ) -> Step<Option<RunRefusal>> {
+        let refusal = run.refusal;
         // Clashes with what is already stored (skipped when the collection is empty).
         if !ready!(
             self.overlay
                 .prefix_is_empty(&keyspace::documents_prefix(name))
         ) {
-            for doc in &prepared {
-                if refusal.as_ref().is_some_and(|r| r.0 < doc.op) {
+            let defs: Vec<&IndexDef> = collection.indexes.values().collect();
+            for probe in &run.probes {
+                // An earlier refusal stands (at the same operation too, as a clash within the
+                // run is found first one at a time).
+                if refusal.as_ref().is_some_and(|r| r.0 <= probe.op) {
                     break;
                 }
-                if ready!(self.overlay.get(&doc.key)).is_some() {
-                    refusal = bulk::earliest(
-                        refusal,
-                        Some((doc.op, Refusal::DuplicateId(show(&doc.id)))),
-                    );
-                    break;
+                let id = || Some(show(&probe.id));
+                if ready!(self.overlay.get(&probe.key)).is_some() {
+                    let duplicate = Refusal::DuplicateId(show(&probe.id));
+                    return Ok(Outcome::Complete(Some((probe.op, duplicate, id()))));
                 }
-                for (def, entries) in collection.indexes.values().zip(&doc.entries) {
-                    for entry in entries.iter().filter(|_| def.unique) {
-                        if let Some(prefix) = &entry.unique_prefix
-                            && let Some(other) =
-                                ready!(self.overlay.other_with_prefix(prefix, &entry.key))
-                        {
-                            let existing = document::decode_id(&other[prefix.len()..])
-                                .map(|id| show(&id))
-                                .unwrap_or_else(|_| "?".into());
-                            let clash = Refusal::Unique {
-                                index: def.name.clone(),
-                                value: "(an indexed value)".into(),
-                                existing,
-                            };
-                            refusal = bulk::earliest(refusal, Some((doc.op, clash)));
-                        }
+                for (position, prefix, key) in &probe.unique {
+                    if let Some(other) = ready!(self.overlay.other_with_prefix(prefix, key)) {
+                        let existing = document::decode_id(&other[prefix.len()..])
+                            .map(|id| show(&id))
+                            .unwrap_or_else(|_| "?".into());
+                        let clash = Refusal::Unique {
+                            index: defs[*position].name.clone(),
+                            value: "(an indexed value)".into(),
+                            existing,
+                        };
+                        return Ok(Outcome::Complete(Some((probe.op, clash, id()))));
                     }
                 }
             }
@@ -350,11 +392,10 @@ impl<S: Blockstore> State<'_, S> {
         if refusal.is_some() {
             return Ok(Outcome::Complete(refusal));
         }
-        let writes = bulk::sorted_writes(prepared, collection.indexes.len());
         if last {
-            self.tail = writes;
+            self.tail = run.writes;
         } else {
-            for (key, value) in writes {
+            for (key, value) in run.writes {
                 self.overlay.put(key, value);
             }
         }

@@ -8,7 +8,8 @@ use fvm_ipld_blockstore::MemoryBlockstore;
 use ipld_core::ipld::Ipld;
 use prolly_db::testing::{all_documents, check_indexes, document, index_def, scalar};
 use prolly_db::{
-    Database, Error, IndexDef, IndexField, Op, Order, Patch, Path, Refusal, WriteBatch,
+    Database, Error, IndexDef, IndexField, Op, Order, Patch, Path, PreparedInserts, Refusal,
+    WriteBatch,
 };
 use prolly_tree::Config;
 use proptest::prelude::*;
@@ -494,8 +495,44 @@ fn bulk_matches_one_at_a_time(
     if tail_upsert {
         batch.upsert("c", doc(r#"{"_id": 5000, "c": "tail"}"#));
     }
+    // The same inserts prepared ahead (as an import prepares them), applied after an empty batch.
+    let prepared = (!tail_upsert).then(|| {
+        let definition = a.collections().unwrap().expect_complete().remove(0).1;
+        let config = *a.tree().config();
+        (
+            a.clone(),
+            PreparedInserts::new("c", &definition, &config, inserts),
+        )
+    });
     let bulk = a.apply(&batch);
     let single = b.apply_one_at_a_time(&batch);
+    if let Some((mut p, inserts)) = prepared {
+        match (&bulk, p.apply_prepared(&WriteBatch::new(), inserts)) {
+            (Ok(x), Ok(y)) => prop_assert_eq!(x.clone().expect_complete(), y.expect_complete()),
+            (
+                Err(Error::Write {
+                    op: x,
+                    reason: rx,
+                    id: ix,
+                }),
+                Err(Error::Write {
+                    op: y,
+                    reason: ry,
+                    id: iy,
+                }),
+            ) => {
+                prop_assert_eq!(x, &y);
+                prop_assert_eq!(rx, &ry);
+                prop_assert_eq!(ix, &iy);
+            }
+            (x, y) => prop_assert!(
+                false,
+                "bulk {:?} but prepared {:?}",
+                x.as_ref().map(|_| ()),
+                y.map(|_| ())
+            ),
+        }
+    }
     match (bulk, single) {
         (Ok(x), Ok(y)) => {
             prop_assert_eq!(x.expect_complete(), y.expect_complete());
@@ -745,4 +782,44 @@ fn a_catalog_past_its_limit_is_refused() {
         "refused at operation {op}, once the catalog outgrew its limit"
     );
     assert_eq!(db.root(), root);
+}
+
+/// Inserts prepared for one definition of a collection are refused once it has another (an index
+/// added since), and a prepared insert needs its own `_id`; neither writes anything.
+#[test]
+fn prepared_inserts_are_refused_when_stale_or_without_an_id() {
+    let mut db = new_db();
+    let definition = db.collections().unwrap().expect_complete().remove(0).1;
+    let config = *db.tree().config();
+    let docs = numbered(300, 0);
+    let stale = PreparedInserts::new("c", &definition, &config, &docs);
+    let mut batch = WriteBatch::new();
+    batch.create_index("c", unique_index());
+    db.apply(&batch).unwrap().expect_complete();
+    let before = db.root();
+    let refused = db.apply_prepared(&WriteBatch::new(), stale).unwrap_err();
+    assert!(
+        matches!(refused.refusal(), Some(Refusal::PreparedForOther(c)) if c == "c"),
+        "{refused}"
+    );
+    assert_eq!(db.root(), before);
+
+    let definition = db.collections().unwrap().expect_complete().remove(0).1;
+    let mut docs = numbered(300, 0);
+    docs[7] = doc(r#"{"c": 1}"#);
+    let prepared = PreparedInserts::new("c", &definition, &config, &docs);
+    let mut batch = WriteBatch::new();
+    batch.create_collection("d");
+    match db.apply_prepared(&batch, prepared).unwrap_err() {
+        Error::Write {
+            op,
+            reason: Refusal::BadDocument(why),
+            ..
+        } => {
+            assert_eq!(op, 8, "numbered after the batch's one operation");
+            assert!(why.contains("no _id"), "{why}");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(db.root(), before);
 }

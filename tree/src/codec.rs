@@ -106,18 +106,30 @@ pub fn write_map(
     map: &std::collections::BTreeMap<String, Ipld>,
     depth: usize,
 ) -> Result<(), EncodeError> {
-    write_head(out, MAJOR_MAP, map.len() as u64);
+    write_map_without(out, map, None, depth)
+}
+
+/// `write_map` of the map without the entry `skip` (if it has one), as if it had been removed.
+pub fn write_map_without(
+    out: &mut Vec<u8>,
+    map: &std::collections::BTreeMap<String, Ipld>,
+    skip: Option<&str>,
+    depth: usize,
+) -> Result<(), EncodeError> {
+    let skipped = skip.is_some_and(|key| map.contains_key(key));
+    write_head(out, MAJOR_MAP, (map.len() - usize::from(skipped)) as u64);
+    let kept = map.iter().filter(|(key, _)| Some(key.as_str()) != skip);
     // The map iterates bytewise; a stable sort by length gives DAG-CBOR's order. Keys often come
     // in length order already: then no sort and no allocation (a profile of proof verification
     // had map sorting and its allocations at 10%).
-    if map.keys().map(String::len).is_sorted() {
-        for (key, value) in map {
+    if kept.clone().map(|(key, _)| key.len()).is_sorted() {
+        for (key, value) in kept {
             write_text(out, key);
             write_ipld(out, value, depth + 1)?;
         }
         return Ok(());
     }
-    let mut entries: Vec<(&String, &Ipld)> = map.iter().collect();
+    let mut entries: Vec<(&String, &Ipld)> = kept.collect();
     entries.sort_by_key(|(k, _)| k.len());
     for (key, value) in entries {
         write_text(out, key);

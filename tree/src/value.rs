@@ -36,6 +36,17 @@ impl RawValue {
         Ok(RawValue(Bytes::from(out)))
     }
 
+    /// Encodes a map without its entry `skip`, without copying the map to remove it.
+    pub fn from_map_without(
+        map: &std::collections::BTreeMap<String, Ipld>,
+        skip: &str,
+    ) -> Result<Self> {
+        let mut out = Vec::new();
+        crate::codec::write_map_without(&mut out, map, Some(skip), 0)
+            .map_err(InvalidInput::Encode)?;
+        Ok(RawValue(Bytes::from(out)))
+    }
+
     /// Encodes any serializable value as DAG-CBOR.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
         let bytes = fvm_ipld_encoding::to_vec(value).map_err(InvalidInput::Serialize)?;

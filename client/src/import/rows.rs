@@ -90,11 +90,10 @@ impl<R: Read> Read for Counting<R> {
 }
 
 enum Inner {
-    Lines(Box<dyn BufRead>),
+    Lines(Box<dyn BufRead + Send>),
     Csv {
-        reader: csv::Reader<Box<dyn Read>>,
-        header: Vec<String>,
-        types: BTreeMap<String, ColumnType>,
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        columns: Vec<Column>,
     },
     Whole(std::vec::IntoIter<Ipld>),
 }
@@ -123,18 +122,18 @@ impl Rows {
             }
         };
         let read = Arc::new(AtomicU64::new(0));
-        let (raw, size): (Box<dyn Read>, Option<u64>) = if path == "-" {
+        let (raw, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
             (Box::new(std::io::stdin()), None)
         } else {
             let file = std::fs::File::open(path).map_err(|e| ImportError::file(&name, e))?;
             let size = file.metadata().ok().map(|m| m.len());
             (Box::new(file), size)
         };
-        let raw: Box<dyn Read> = Box::new(Counting {
+        let raw: Box<dyn Read + Send> = Box::new(Counting {
             inner: raw,
             read: read.clone(),
         });
-        let raw: Box<dyn Read> = if gz {
+        let raw: Box<dyn Read + Send> = if gz {
             Box::new(flate2::read::MultiGzDecoder::new(raw))
         } else {
             raw
@@ -143,7 +142,7 @@ impl Rows {
             Format::Ndjson => Inner::Lines(Box::new(BufReader::with_capacity(1 << 16, raw))),
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(raw);
-                let header = reader
+                let header: Vec<String> = reader
                     .headers()
                     .map_err(|e| ImportError::file(&name, format!("the CSV header: {e}")))?
                     .iter()
@@ -151,8 +150,7 @@ impl Rows {
                     .collect();
                 Inner::Csv {
                     reader,
-                    header,
-                    types,
+                    columns: Column::in_key_order(header, &types),
                 }
             }
             Format::Json => Inner::Whole(whole_json(&name, raw)?.into_iter()),
@@ -183,7 +181,7 @@ impl Rows {
 
 /// A JSON file: an array of documents, or an object whose members are documents (their keys
 /// become `_id` where the document has none).
-fn whole_json(name: &str, mut raw: Box<dyn Read>) -> Result<Vec<Ipld>, ImportError> {
+fn whole_json(name: &str, mut raw: Box<dyn Read + Send>) -> Result<Vec<Ipld>, ImportError> {
     let mut text = String::new();
     raw.read_to_string(&mut text)
         .map_err(|e| ImportError::file(name, e))?;
@@ -250,6 +248,53 @@ fn csv_value(text: &str, ty: Option<ColumnType>) -> Result<Ipld, String> {
     }
 }
 
+/// A CSV column the documents keep: its field name, its place in the row and its type.
+struct Column {
+    name: String,
+    position: usize,
+    ty: Option<ColumnType>,
+}
+
+impl Column {
+    /// The columns in the documents' key order, a repeated name keeping its last column (as
+    /// inserting field by field would): each row's map is then built from sorted pairs, with no
+    /// search per field.
+    fn in_key_order(header: Vec<String>, types: &BTreeMap<String, ColumnType>) -> Vec<Column> {
+        let mut last: BTreeMap<String, usize> = BTreeMap::new();
+        for (position, name) in header.into_iter().enumerate() {
+            last.insert(name, position);
+        }
+        last.into_iter()
+            .map(|(name, position)| Column {
+                ty: types.get(&name).copied(),
+                name,
+                position,
+            })
+            .collect()
+    }
+}
+
+/// One CSV record as a document. An error names the first bad column in the file's order.
+fn csv_document(columns: &[Column], record: &csv::StringRecord) -> Result<Ipld, String> {
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut bad: Option<(usize, String)> = None;
+    for column in columns {
+        let text = record.get(column.position).unwrap_or_default();
+        match csv_value(text, column.ty) {
+            Ok(value) => fields.push((column.name.clone(), value)),
+            Err(why) if bad.as_ref().is_none_or(|(p, _)| column.position < *p) => {
+                bad = Some((column.position, format!("column {}: {why}", column.name)));
+            }
+            Err(_) => {}
+        }
+    }
+    match bad {
+        Some((_, why)) => Err(why),
+        // Sorted and distinct: `from_iter` checks the order in one pass and builds in bulk.
+        None => Ok(Ipld::Map(fields.into_iter().collect())),
+    }
+}
+
 impl Iterator for Rows {
     type Item = Result<Row, ImportError>;
 
@@ -274,11 +319,7 @@ impl Iterator for Rows {
                         .map_err(|e| ImportError::row(name, number, e)),
                 );
             },
-            Inner::Csv {
-                reader,
-                header,
-                types,
-            } => {
+            Inner::Csv { reader, columns } => {
                 let mut record = csv::StringRecord::new();
                 match reader.read_record(&mut record) {
                     Ok(false) => return None,
@@ -290,25 +331,11 @@ impl Iterator for Rows {
                 }
                 self.number += 1;
                 let number = self.number;
-                let mut doc = BTreeMap::new();
-                for (column, field) in header.iter().zip(record.iter()) {
-                    match csv_value(field, types.get(column).copied()) {
-                        Ok(value) => {
-                            doc.insert(column.clone(), value);
-                        }
-                        Err(why) => {
-                            return Some(Err(ImportError::row(
-                                name,
-                                number,
-                                format!("column {column}: {why}"),
-                            )));
-                        }
-                    }
-                }
-                Some(Ok(Row {
-                    number,
-                    doc: Ipld::Map(doc),
-                }))
+                Some(
+                    csv_document(columns, &record)
+                        .map(|doc| Row { number, doc })
+                        .map_err(|why| ImportError::row(name, number, why)),
+                )
             }
             Inner::Whole(docs) => {
                 let doc = docs.next()?;

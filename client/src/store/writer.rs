@@ -63,6 +63,26 @@ impl Writer {
         })
     }
 
+    /// Adds blocks in one pass: the table is opened once, and the blocks go in in key order, so
+    /// redb's B-tree takes them page by page instead of at random (an import's flush of 10,000
+    /// documents is some 20,000 blocks).
+    pub fn put_blocks(&self, blocks: &mut [(Vec<u8>, &[u8])]) -> Result<(), StoreError> {
+        blocks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.with(|p| {
+            let mut table = p.txn.open_table(BLOCKS).map_err(redb_err)?;
+            for (key, bytes) in blocks.iter() {
+                // One descent, not a lookup then an insert: a block held already is replaced by
+                // the same bytes (its CID names them) and not counted again.
+                let held = table.insert(key.as_slice(), *bytes).map_err(redb_err)?;
+                if held.is_none() {
+                    p.added_bytes += bytes.len() as u64;
+                    p.touched.push(key.clone());
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// A block held by the store or added by this writer.
     pub fn get_block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
         let key = cid.to_bytes();
@@ -170,5 +190,19 @@ impl Blockstore for Writer {
 
     fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
         Ok(self.put_block(k, block)?)
+    }
+
+    fn put_many_keyed<D, I>(&self, blocks: I) -> anyhow::Result<()>
+    where
+        Self: Sized,
+        D: AsRef<[u8]>,
+        I: IntoIterator<Item = (Cid, D)>,
+    {
+        let blocks: Vec<(Cid, D)> = blocks.into_iter().collect();
+        let mut keyed: Vec<(Vec<u8>, &[u8])> = blocks
+            .iter()
+            .map(|(cid, block)| (cid.to_bytes(), block.as_ref()))
+            .collect();
+        Ok(self.put_blocks(&mut keyed)?)
     }
 }
