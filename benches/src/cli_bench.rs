@@ -1,7 +1,8 @@
 //! The import benchmark: `prolly import` of a CSV into the redb store, against sqlite3's
 //! `.import` of the same file (Debian's sqlite3) and against the in-memory import at the same
-//! batch size, with no index and with 3 indexes, in one run; and the peak memory of importing
-//! the 3M rows of vega-flights-3m (when the data set is present).
+//! batch size, with no index and with 3 indexes (defined first, or created after the import as
+//! sqlite3's are), in one run; and the peak memory of importing the 3M rows of vega-flights-3m
+//! (when the data set is present).
 //!
 //! `cargo run --release -p prolly_bench --bin cli-bench [-- --rows N]`
 //!
@@ -92,24 +93,58 @@ fn options() -> ImportOptions {
     }
 }
 
-/// The child: imports `csv` into a store at `dir` (with the 3 indexes if asked), prints
+/// How the 3 indexes come to be.
+#[derive(Clone, Copy, PartialEq)]
+enum Indexes {
+    None,
+    /// Defined before the import, so every batch writes its entries.
+    First,
+    /// Created after the import, each from one scan of the documents (as sqlite3's are).
+    After,
+}
+
+impl Indexes {
+    fn arg(self) -> &'static str {
+        match self {
+            Indexes::None => "0",
+            Indexes::First => "1",
+            Indexes::After => "2",
+        }
+    }
+}
+
+/// Applies a batch of operations to the store's `HEAD` in one commit.
+fn apply_to_head(store: &Store, batch: &WriteBatch) {
+    let writer = store.write().unwrap();
+    let mut db = match writer.root(prolly_client::store::HEAD).unwrap() {
+        Some(root) => Database::open(&writer, root)
+            .unwrap()
+            .into_result()
+            .unwrap(),
+        None => Database::create(&writer, Config::default()).unwrap(),
+    };
+    let root = db.apply(batch).unwrap().into_result().unwrap();
+    drop(db);
+    writer.set_root(prolly_client::store::HEAD, &root).unwrap();
+    writer.commit().unwrap();
+}
+
+/// The child: imports `csv` into a store at `dir` (with the 3 indexes as asked), prints
 /// "seconds peak_rss_kib".
-fn child(csv: &str, dir: &str, indexed: bool) {
+fn child(csv: &str, dir: &str, indexes: &str) {
     let started = Instant::now();
     let store = Store::open_database(dir).unwrap();
-    if indexed {
-        let writer = store.write().unwrap();
-        let mut db = Database::create(&writer, Config::default()).unwrap();
+    if indexes == Indexes::First.arg() {
         let mut batch = WriteBatch::new();
         batch.create_collection("flights");
         batch.ops.extend(index_ops());
-        let root = db.apply(&batch).unwrap().into_result().unwrap();
-        drop(db);
-        writer.set_root(prolly_client::store::HEAD, &root).unwrap();
-        writer.commit().unwrap();
+        apply_to_head(&store, &batch);
     }
     let rows = Rows::open(csv, None, Default::default()).unwrap();
     import::import(&store, rows, &options(), Config::default(), |_| {}).unwrap();
+    if indexes == Indexes::After.arg() {
+        apply_to_head(&store, &WriteBatch { ops: index_ops() });
+    }
     let secs = started.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss = status
@@ -120,13 +155,13 @@ fn child(csv: &str, dir: &str, indexed: bool) {
     println!("{secs} {rss}");
 }
 
-fn run_child(csv: &Path, dir: &Path, indexed: bool) -> (Duration, u64) {
+fn run_child(csv: &Path, dir: &Path, indexes: Indexes) -> (Duration, u64) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--child",
             csv.to_str().unwrap(),
             dir.to_str().unwrap(),
-            if indexed { "1" } else { "0" },
+            indexes.arg(),
         ])
         .output()
         .unwrap();
@@ -200,7 +235,7 @@ fn sqlite(csv: &Path, dir: &Path, indexed: bool) -> Option<Duration> {
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--child") {
-        return child(&argv[2], &argv[3], argv[4] == "1");
+        return child(&argv[2], &argv[3], &argv[4]);
     }
     let rows = match (argv.get(1).map(String::as_str), argv.get(2)) {
         (Some("--rows"), Some(n)) => Some(n.parse().expect("--rows N")),
@@ -215,11 +250,20 @@ fn main() {
     );
     println!("| import | time | rows/s | × sqlite3 `.import` | × in-memory import | peak RSS |");
     println!("|---|---:|---:|---:|---:|---:|");
+    let mut lite_indexed = None;
     for indexed in [false, true] {
         let label = if indexed { "3 indexes" } else { "no index" };
         let lite = sqlite(&csv, &tmp, indexed);
+        if indexed {
+            lite_indexed = lite;
+        }
         let memory = in_memory(&csv, indexed);
-        let (store, rss) = run_child(&csv, &tmp.join(format!("store-{indexed}")), indexed);
+        let first = if indexed {
+            Indexes::First
+        } else {
+            Indexes::None
+        };
+        let (store, rss) = run_child(&csv, &tmp.join(format!("store-{indexed}")), first);
         let rate = |d: Duration| format!("{:.0}k", count as f64 / d.as_secs_f64() / 1e3);
         match lite {
             Some(lite) => println!(
@@ -246,9 +290,19 @@ fn main() {
             rss / 1024
         );
     }
+    let (after, rss) = run_child(&csv, &tmp.join("store-after"), Indexes::After);
+    println!(
+        "| `prolly import`, then the 3 indexes (`prolly index`) | {:.2} s | {:.0}k | {} | | {} MB |",
+        after.as_secs_f64(),
+        count as f64 / after.as_secs_f64() / 1e3,
+        lite_indexed
+            .map(|l| format!("{:.2}", after.as_secs_f64() / l.as_secs_f64()))
+            .unwrap_or_default(),
+        rss / 1024
+    );
     let vega = testing::data_dir().join("vega-flights-3m/flights-3m.csv.gz");
     if vega.exists() && rows.is_none() {
-        let (time, rss) = run_child(&vega, &tmp.join("vega"), false);
+        let (time, rss) = run_child(&vega, &tmp.join("vega"), Indexes::None);
         println!(
             "\nvega-flights-3m (3M rows, .csv.gz) into the redb store: {:.1} s, peak RSS {} MB (goal: at most 1 GiB)",
             time.as_secs_f64(),

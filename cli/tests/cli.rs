@@ -402,6 +402,64 @@ fn an_import_killed_half_way_resumes_to_the_root_of_one_never_stopped() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), whole_root);
 }
 
+/// An import reads and prepares the next batch on a thread of its own. On one core it does not
+/// (taskset pins it), and upserts are not prepared: all three write the same root. A bad row
+/// that the reader finds ahead of the commits still leaves every batch before it committed.
+#[test]
+fn the_reader_ahead_one_core_and_upserts_write_the_same_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = flights_csv(tmp.path(), 7_000);
+    let csv = csv.to_str().unwrap();
+    let db = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let import = |db: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--db", db, "import", "flights", csv, "--batch", "2000"];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let run = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let whole = run(import(&db("a"), &[]));
+    assert_eq!(run(import(&db("b"), &["--mode", "upsert"])), whole);
+    match Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_prolly")])
+        .args(import(&db("c"), &[]))
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), whole, "one core");
+        }
+        Ok(out) => panic!("on one core: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(e) => eprintln!("SKIP the one-core import: no taskset ({e})"),
+    }
+
+    let rows: Vec<String> = (1..=4).map(|i| format!("{{\"n\": {i}}}\n")).collect();
+    let four = tmp.path().join("four.ndjson");
+    std::fs::write(&four, rows.concat()).unwrap();
+    let bad = tmp.path().join("bad.ndjson");
+    std::fs::write(&bad, rows.concat() + "{\"n\": \n").unwrap();
+    let (d, e) = (db("d"), db("e"));
+    let expected = ok(&[
+        "--db",
+        &d,
+        "import",
+        "t",
+        four.to_str().unwrap(),
+        "--batch",
+        "2",
+    ]);
+    let (code, message) = fails(&[
+        "--db",
+        &e,
+        "import",
+        "t",
+        bad.to_str().unwrap(),
+        "--batch",
+        "2",
+    ]);
+    assert_eq!(code, 1);
+    assert!(message.contains("bad.ndjson: row 5"), "{message}");
+    assert_eq!(ok(&["--db", &e, "root"]), expected, "rows 1 to 4 committed");
+}
+
 #[test]
 fn serve_remote_queries_proofs_export_and_pins() {
     let tmp = tempfile::tempdir().unwrap();

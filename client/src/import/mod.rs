@@ -213,46 +213,7 @@ pub fn import(
         Ok(())
     };
     let mut rows = rows;
-    if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
-        // Reading and preparing the next batch (parsing, checking and encoding documents, their
-        // index entries) runs on a thread of its own while this one writes the last batch: at
-        // most one batch ahead, so memory stays bounded.
-        std::thread::scope(|scope| {
-            let (send, receive) = std::sync::mpsc::sync_channel(1);
-            let (rows, reader) = (&mut rows, &reader);
-            std::thread::Builder::new()
-                .name("import-reader".into())
-                .spawn_scoped(scope, move || {
-                    loop {
-                        let chunk = reader.read(rows);
-                        let more = matches!(chunk, Ok(Chunk { last: false, .. }));
-                        if send.send(chunk).is_err() || !more {
-                            break;
-                        }
-                    }
-                })
-                .map_err(|e| ImportError::file(&file, format!("cannot start a reader: {e}")))?;
-            loop {
-                let chunk = receive
-                    .recv()
-                    .map_err(|_| ImportError::file(&file, "the reader stopped"))??;
-                let last = chunk.last;
-                commit_chunk(chunk, &mut summary)?;
-                if last {
-                    return Ok::<(), ImportError>(());
-                }
-            }
-        })?;
-    } else {
-        loop {
-            let chunk = reader.read(&mut rows)?;
-            let last = chunk.last;
-            commit_chunk(chunk, &mut summary)?;
-            if last {
-                break;
-            }
-        }
-    }
+    reader.drive(&mut rows, |chunk| commit_chunk(chunk, &mut summary))?;
     summary.root = store.head()?.unwrap_or_default();
     Ok(summary)
 }
@@ -305,6 +266,54 @@ enum Writes {
 }
 
 impl Reader<'_> {
+    /// Reads `rows` a chunk at a time, handing each to `commit` in order, up to the last one or
+    /// the first error. Where there are two cores, reading and preparing (parsing, checking and
+    /// encoding documents and their index entries) runs on a thread of its own while `commit`
+    /// writes the chunk before: it is at most two chunks ahead (one waiting, one being read), so
+    /// memory stays bounded.
+    fn drive(
+        &self,
+        rows: &mut Rows,
+        mut commit: impl FnMut(Chunk) -> Result<(), ImportError>,
+    ) -> Result<(), ImportError> {
+        if !std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+            loop {
+                let chunk = self.read(rows)?;
+                let last = chunk.last;
+                commit(chunk)?;
+                if last {
+                    return Ok(());
+                }
+            }
+        }
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel(1);
+            std::thread::Builder::new()
+                .name("import-reader".into())
+                .spawn_scoped(scope, move || {
+                    loop {
+                        let chunk = self.read(rows);
+                        let more = matches!(chunk, Ok(Chunk { last: false, .. }));
+                        // The receiver is gone when a commit failed: stop reading.
+                        if send.send(chunk).is_err() || !more {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| ImportError::file(self.file, format!("cannot start a reader: {e}")))?;
+            loop {
+                let chunk = receive
+                    .recv()
+                    .map_err(|_| ImportError::file(self.file, "the reader stopped"))??;
+                let last = chunk.last;
+                commit(chunk)?;
+                if last {
+                    return Ok(());
+                }
+            }
+        })
+    }
+
     fn read(&self, rows: &mut Rows) -> Result<Chunk, ImportError> {
         let mut numbers = Vec::with_capacity(self.batch);
         let mut docs = Vec::with_capacity(self.batch);
@@ -323,13 +332,11 @@ impl Reader<'_> {
             }
         }
         let writes = match &self.prepare {
-            // The documents are freed here, on the thread that built them.
-            Some((definition, config)) => Writes::Prepared(PreparedInserts::new(
-                self.collection,
-                definition,
-                config,
-                &docs,
-            )),
+            Some((definition, config)) => {
+                let inserts = PreparedInserts::new(self.collection, definition, config, &docs);
+                free_elsewhere(docs);
+                Writes::Prepared(inserts)
+            }
             None => Writes::Upserts(docs),
         };
         Ok(Chunk {
@@ -408,7 +415,7 @@ fn commit(
 }
 
 /// Drops `value` on a thread of its own where there are two cores: freeing a batch's 10,000
-/// document maps was an eighth of an import's time on the committing thread (`cli-bench`'s
+/// document maps was an eighth of an import's time on the thread that built them (`cli-bench`'s
 /// profile), and nothing waits for it.
 fn free_elsewhere<T: Send + 'static>(value: T) {
     if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
