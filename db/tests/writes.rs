@@ -823,3 +823,100 @@ fn prepared_inserts_are_refused_when_stale_or_without_an_id() {
     }
     assert_eq!(db.root(), before);
 }
+
+/// A run of `create_index` operations on one collection scans the documents once for all of them.
+/// It must accept and refuse exactly what one-at-a-time application does: the same root, or the
+/// same first refused operation with the same reason.
+#[test]
+fn index_runs_agree_with_one_at_a_time() {
+    let index = |name: &str, field: &str, unique: bool| {
+        let each = field.ends_with("[]");
+        IndexDef {
+            name: name.into(),
+            fields: vec![IndexField {
+                path: Path::parse(field.trim_end_matches("[]")).unwrap(),
+                order: Order::Ascending,
+                each,
+            }],
+            unique,
+            include: vec![],
+        }
+    };
+    let no_fields = IndexDef {
+        fields: vec![],
+        ..index("empty", "a", false)
+    };
+    let runs: Vec<(&str, Vec<IndexDef>)> = vec![
+        (
+            "all pass",
+            vec![
+                index("by_tags", "tags[]", false),
+                index("by_c", "c", true),
+                index("by_a", "a", false),
+            ],
+        ),
+        // 300 documents, 5 tag values: a unique index on tags fails in the scan.
+        (
+            "a scan fails",
+            vec![
+                index("by_a", "a", false),
+                index("u_tags", "tags[]", true),
+                index("by_c", "c", false),
+            ],
+        ),
+        (
+            "a definition fails",
+            vec![index("by_a", "a", false), no_fields.clone()],
+        ),
+        (
+            "the first definition fails",
+            vec![no_fields.clone(), index("by_a", "a", false)],
+        ),
+        (
+            "a name repeats",
+            vec![index("by_a", "a", false), index("by_a", "c", false)],
+        ),
+        (
+            "a scan fails before a definition does",
+            vec![
+                index("by_a", "a", false),
+                index("u_tags", "tags[]", true),
+                no_fields.clone(),
+            ],
+        ),
+    ];
+    for (case, defs) in runs {
+        for collection in ["c", "absent"] {
+            let mut a = new_db();
+            let mut prefill = WriteBatch::new();
+            for doc in numbered(300, 0) {
+                prefill.insert("c", doc);
+            }
+            a.apply(&prefill).unwrap().expect_complete();
+            let mut b = a.clone();
+            let mut batch = WriteBatch::new();
+            for def in &defs {
+                batch.create_index(collection, def.clone());
+            }
+            match (a.apply(&batch), b.apply_one_at_a_time(&batch)) {
+                (Ok(x), Ok(y)) => {
+                    assert_eq!(x.expect_complete(), y.expect_complete(), "{case}");
+                    check_indexes(&a, "c").unwrap();
+                }
+                (
+                    Err(Error::Write {
+                        op: x, reason: rx, ..
+                    }),
+                    Err(Error::Write {
+                        op: y, reason: ry, ..
+                    }),
+                ) => assert_eq!((x, rx), (y, ry), "{case} on {collection}"),
+                (x, y) => panic!(
+                    "{case} on {collection}: run {:?} but one at a time {:?}",
+                    x.map(|_| ()),
+                    y.map(|_| ())
+                ),
+            }
+        }
+    }
+}
