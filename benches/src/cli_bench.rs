@@ -292,7 +292,7 @@ fn main() {
     }
     let (after, rss) = run_child(&csv, &tmp.join("store-after"), Indexes::After);
     println!(
-        "| `prolly import`, then the 3 indexes (`prolly index`) | {:.2} s | {:.0}k | {} | | {} MB |",
+        "| `prolly import`, then the 3 indexes in one batch (`prolly apply`) | {:.2} s | {:.0}k | {} | | {} MB |",
         after.as_secs_f64(),
         count as f64 / after.as_secs_f64() / 1e3,
         lite_indexed
