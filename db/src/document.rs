@@ -65,6 +65,19 @@ fn check_id(id: &Ipld) -> Result<Vec<u8>, Refusal> {
     Ok(id_key)
 }
 
+/// A document's checks: its id can be a key, and no value holds an integer below the range.
+/// Returns the id's key encoding.
+fn checked<'a>(id: &'a Ipld, body: impl Iterator<Item = &'a Ipld>) -> Result<Vec<u8>, Refusal> {
+    let id_key = check_id(id)?;
+    if let Some(why) = std::iter::once(id)
+        .chain(body)
+        .find_map(crate::form::integer_below_range)
+    {
+        return Err(Refusal::BadDocument(why));
+    }
+    Ok(id_key)
+}
+
 /// The id that a document without `_id` gets: the first 16 bytes of
 /// blake2b-256(parent root CID bytes ‖ operation index as u32 big-endian). It depends only on the
 /// batch and the root it applies to, so every replica derives the same one.
@@ -86,13 +99,7 @@ impl Document {
     }
 
     pub fn from_parts(id: Ipld, body: BTreeMap<String, Ipld>) -> Result<Document, Refusal> {
-        let id_key = check_id(&id)?;
-        if let Some(why) = std::iter::once(&id)
-            .chain(body.values())
-            .find_map(crate::form::integer_below_range)
-        {
-            return Err(Refusal::BadDocument(why));
-        }
+        let id_key = checked(&id, body.values())?;
         Ok(Document { id, id_key, body })
     }
 
@@ -144,17 +151,11 @@ impl<'a> DocumentView<'a> {
             Some(id) => id.clone(),
             None => generate()?,
         };
-        let id_key = check_id(&id)?;
         let body = fields
             .iter()
             .filter(|(key, _)| *key != ID_FIELD)
             .map(|(_, value)| value);
-        if let Some(why) = std::iter::once(&id)
-            .chain(body)
-            .find_map(crate::form::integer_below_range)
-        {
-            return Err(Refusal::BadDocument(why));
-        }
+        let id_key = checked(&id, body)?;
         Ok(DocumentView { id, id_key, fields })
     }
 

@@ -162,22 +162,23 @@ type RunRefusal = (usize, Refusal, Option<String>);
 
 /// How many operations from the start of `ops` insert into one collection (0 if the first does not).
 fn insert_run(ops: &[Op]) -> usize {
-    let Some(Op::Insert { collection, .. }) = ops.first() else {
-        return 0;
-    };
-    ops.iter()
-        .take_while(|op| matches!(op, Op::Insert { collection: c, .. } if c == collection))
-        .count()
+    run_of(ops, |op| matches!(op, Op::Insert { .. }))
 }
 
 /// How many operations from the start of `ops` create indexes on one collection.
 fn index_run(ops: &[Op]) -> usize {
-    let Some(Op::CreateIndex { collection, .. }) = ops.first() else {
-        return 0;
-    };
-    ops.iter()
-        .take_while(|op| matches!(op, Op::CreateIndex { collection: c, .. } if c == collection))
-        .count()
+    run_of(ops, |op| matches!(op, Op::CreateIndex { .. }))
+}
+
+/// How many operations from the start of `ops` are of `kind` and on the first one's collection.
+fn run_of(ops: &[Op], kind: impl Fn(&Op) -> bool) -> usize {
+    match ops.first() {
+        Some(first) if kind(first) => ops
+            .iter()
+            .take_while(|op| kind(op) && op.collection() == first.collection())
+            .count(),
+        _ => 0,
+    }
 }
 
 struct State<'t, S> {
@@ -449,22 +450,20 @@ impl<S: Blockstore> State<'_, S> {
                 if refusal.as_ref().is_some_and(|r| r.0 <= probe.op) {
                     break;
                 }
-                let id = || Some(show(&probe.id));
+                let id = show(&probe.id);
                 if ready!(self.overlay.get(&probe.key)).is_some() {
-                    let duplicate = Refusal::DuplicateId(show(&probe.id));
-                    return Ok(Outcome::Complete(Some((probe.op, duplicate, id()))));
+                    let duplicate = Refusal::DuplicateId(id.clone());
+                    return Ok(Outcome::Complete(Some((probe.op, duplicate, Some(id)))));
                 }
                 for (position, prefix, key) in &probe.unique {
                     if let Some(other) = ready!(self.overlay.other_with_prefix(prefix, key)) {
-                        let existing = document::decode_id(&other[prefix.len()..])
-                            .map(|id| show(&id))
-                            .unwrap_or_else(|_| "?".into());
+                        let existing = holder(&other, prefix);
                         let clash = Refusal::Unique {
                             index: defs[*position].name.clone(),
                             value: "(an indexed value)".into(),
                             existing,
                         };
-                        return Ok(Outcome::Complete(Some((probe.op, clash, id()))));
+                        return Ok(Outcome::Complete(Some((probe.op, clash, Some(id)))));
                     }
                 }
             }
@@ -537,9 +536,7 @@ impl<S: Blockstore> State<'_, S> {
                 && let Some(prefix) = unique_prefix
                 && let Some(other) = ready!(self.overlay.other_with_prefix(&prefix, &key))
             {
-                let existing = document::decode_id(&other[prefix.len()..])
-                    .map(|id| show(&id))
-                    .unwrap_or_else(|_| "?".into());
+                let existing = holder(&other, &prefix);
                 let value = def
                     .fields
                     .iter()
@@ -557,6 +554,14 @@ impl<S: Blockstore> State<'_, S> {
         }
         Ok(Outcome::Complete(()))
     }
+}
+
+/// The `_id` (as messages show it) of the document whose unique-index entry `entry` holds the
+/// value under `prefix`.
+fn holder(entry: &[u8], prefix: &[u8]) -> String {
+    document::decode_id(&entry[prefix.len()..])
+        .map(|id| show(&id))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn doc_key(collection: &str, doc: &Document) -> Vec<u8> {

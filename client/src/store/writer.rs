@@ -49,18 +49,9 @@ impl Writer {
         }
     }
 
-    /// Adds a block (a block already held is left as it is).
+    /// Adds a block (a block already held keeps its bytes: its CID names them).
     pub fn put_block(&self, cid: &Cid, bytes: &[u8]) -> Result<(), StoreError> {
-        let key = cid.to_bytes();
-        self.with(|p| {
-            let mut table = p.txn.open_table(BLOCKS).map_err(redb_err)?;
-            if table.get(key.as_slice()).map_err(redb_err)?.is_none() {
-                table.insert(key.as_slice(), bytes).map_err(redb_err)?;
-                p.added_bytes += bytes.len() as u64;
-                p.touched.push(key);
-            }
-            Ok(())
-        })
+        self.put_blocks(&mut [(cid.to_bytes(), bytes)])
     }
 
     /// Adds blocks in one pass: the table is opened once, and the blocks go in in key order, so
