@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use prolly_client::Store;
-use prolly_client::server::rpc::{BlockMethods, Perm};
+use prolly_client::server::rpc::{BlockMethods, Closing, Perm};
 use prolly_client::server::{ServerConfig, router_with_rpc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -52,7 +52,10 @@ pub struct Devnet {
     /// An admin token (read, write, sign, admin).
     pub token: String,
     pub node: Arc<Node>,
+    /// Whether anything still holds the store open (its lock goes with the last holder).
+    store: std::sync::Weak<Store>,
     stop: Option<oneshot::Sender<()>>,
+    close_sockets: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     clock: Option<JoinHandle<()>>,
 }
@@ -86,7 +89,9 @@ impl Devnet {
             max_body_bytes: 16 << 20,
             ..ServerConfig::default()
         };
-        let app = router_with_rpc(store, server_config, methods);
+        let held = Arc::downgrade(&store);
+        let (close_sockets, closing) = Closing::new();
+        let app = router_with_rpc(store, server_config, methods, closing);
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
@@ -122,7 +127,9 @@ impl Devnet {
             addr,
             token,
             node,
+            store: held,
             stop: Some(stop),
+            close_sockets,
             server,
             clock,
         })
@@ -142,18 +149,47 @@ impl Devnet {
         format!("{}:{ip}/tcp/{}/http", self.token, self.addr.port())
     }
 
-    /// Stops serving and mining, and closes the store.
-    pub async fn stop(mut self) -> Result<()> {
-        if let Some(clock) = self.clock.take() {
+    /// Stops serving and mining, and closes the store: when this returns, the store's folder
+    /// can be opened again (by a restarted devnet, say).
+    pub async fn stop(self) -> Result<()> {
+        let Devnet {
+            node,
+            store,
+            stop,
+            close_sockets,
+            mut server,
+            clock,
+            ..
+        } = self;
+        if let Some(clock) = clock {
             clock.abort();
             let _ = clock.await;
         }
-        if let Some(stop) = self.stop.take() {
+        // A StateWaitMsg in progress answers with an error, WebSockets close, and the server
+        // ends once its connections have answered.
+        node.stop_waits();
+        close_sockets.send_replace(true);
+        if let Some(stop) = stop {
             let _ = stop.send(());
         }
-        // Open connections (a StateWaitMsg, say) end with the runtime; don't wait for them.
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
-        self.server.abort();
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+            let _ = server.await;
+        }
+        drop(node);
+        // A connection's task drops its handle on the store just after the server sees it
+        // close, on another thread: wait for the last one, or a restart finds the store locked.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.strong_count() > 0 {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the devnet store is still in use 10 s after the server stopped"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         Ok(())
     }
 }

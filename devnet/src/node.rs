@@ -44,6 +44,8 @@ pub struct Node {
     chain: Arc<Mutex<Chain>>,
     mining: Mining,
     heads: watch::Sender<i64>,
+    /// Set when the devnet stops: a wait for tipsets that will never come ends.
+    stopping: watch::Sender<bool>,
 }
 
 impl Node {
@@ -53,6 +55,7 @@ impl Node {
             chain: Arc::new(Mutex::new(chain)),
             mining,
             heads: watch::channel(height).0,
+            stopping: watch::channel(false).0,
         }
     }
 
@@ -123,6 +126,7 @@ impl Node {
     /// its receipt. On an instant chain the tipsets are mined on demand.
     pub async fn wait(&self, cid: Cid, confidence: u64) -> Result<Waited> {
         let mut heads = self.heads.subscribe();
+        let mut stopping = self.stopping.subscribe();
         loop {
             let (found, head, pooled) = {
                 let chain = self.chain();
@@ -157,8 +161,16 @@ impl Node {
                 None if !pooled => return Ok(Waited::Unknown),
                 None => {}
             }
-            heads.changed().await?;
+            tokio::select! {
+                changed = heads.changed() => changed?,
+                _ = stopping.wait_for(|stopping| *stopping) => anyhow::bail!("the devnet is stopping"),
+            }
         }
+    }
+
+    /// Ends the waits in progress, and those to come, with an error: the devnet is stopping.
+    pub fn stop_waits(&self) {
+        self.stopping.send_replace(true);
     }
 }
 

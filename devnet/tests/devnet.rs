@@ -389,3 +389,46 @@ async fn on_a_clock_tipsets_come_by_themselves_and_waits_return() {
     );
     devnet.stop().await.unwrap();
 }
+
+/// Stopping ends what would hold the store open: a StateWaitMsg for a tipset that will never be
+/// mined answers with an error, an idle WebSocket is closed, and the folder reopens at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_devnet_ends_its_waits_and_sockets_and_reopens_at_once() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let devnet = Devnet::start(DevnetConfig {
+            mining: Mining::Every(Duration::from_secs(3600)),
+            ..config(dir.path())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+        let node = lotus(&devnet);
+        let from = node.wallet_default_address().await.unwrap();
+        let cid = node
+            .push_message(&from, 1000, method::ROOT, &[])
+            .await
+            .unwrap();
+        let waiting = tokio::spawn(async move { node.wait_message(&cid, 0).await });
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/rpc/v1", devnet.addr))
+                .await
+                .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "nothing is mined for an hour");
+
+        devnet.stop().await.unwrap();
+        let waited = waiting.await.unwrap().map(|_| ()).unwrap_err();
+        assert!(
+            format!("{waited:#}").contains("the devnet is stopping"),
+            "{waited:#}"
+        );
+        assert!(
+            matches!(
+                socket.next().await,
+                None | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | Some(Err(_))
+            ),
+            "the socket is closed"
+        );
+    }
+}

@@ -23,7 +23,7 @@ use fvm_ipld_blockstore::Blockstore;
 use tokio::sync::Semaphore;
 
 use crate::protocol::{INFO_PATH, QUERY_PATH};
-use rpc::{BlockMethods, RpcMethods};
+use rpc::{BlockMethods, Closing, Rpc, RpcMethods};
 
 /// What a server can serve: any blockstore shared across threads.
 pub trait Served: Blockstore + Send + Sync + 'static {}
@@ -71,14 +71,16 @@ pub(crate) struct Shared<S> {
 /// The routes, over `store`, inside the limits; `/rpc/v1` serves the block methods.
 pub fn router<S: Served>(store: Arc<S>, config: ServerConfig) -> Router {
     let methods: Arc<dyn RpcMethods> = Arc::new(BlockMethods::new(store.clone()));
-    router_with_rpc(store, config, methods)
+    router_with_rpc(store, config, methods, Closing::never())
 }
 
-/// [`router`] with another table of JSON-RPC methods at `/rpc/v1` (a devnet's chain methods).
+/// [`router`] with another table of JSON-RPC methods at `/rpc/v1` (a devnet's chain methods),
+/// whose WebSockets end when `closing` fires.
 pub fn router_with_rpc<S: Served>(
     store: Arc<S>,
     config: ServerConfig,
     methods: Arc<dyn RpcMethods>,
+    closing: Closing,
 ) -> Router {
     let requests = Arc::new(Semaphore::new(config.max_requests.max(1)));
     let shared = Arc::new(Shared {
@@ -97,7 +99,7 @@ pub fn router_with_rpc<S: Served>(
         .merge(
             Router::new()
                 .route("/rpc/v1", post(rpc::handle).get(rpc::websocket))
-                .with_state(methods),
+                .with_state(Rpc { methods, closing }),
         )
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(

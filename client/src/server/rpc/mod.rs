@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 pub use blocks::{API_VERSION, BlockMethods};
 
@@ -265,7 +266,7 @@ fn permission(
 
 /// `POST /rpc/v1`.
 pub(crate) async fn handle(
-    State(methods): State<Arc<dyn RpcMethods>>,
+    State(Rpc { methods, .. }): State<Rpc>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -279,12 +280,44 @@ pub(crate) async fn handle(
     }
 }
 
+/// Tells the WebSockets a server holds open that it is stopping. A graceful shutdown ends plain
+/// HTTP connections itself, but an upgraded connection is no longer its to end: without this, a
+/// client that keeps its socket open would keep the server's store open too.
+#[derive(Clone, Debug)]
+pub struct Closing(watch::Receiver<bool>);
+
+impl Closing {
+    /// A signal and its sender: `send(true)` closes every socket.
+    pub fn new() -> (watch::Sender<bool>, Closing) {
+        let (close, closing) = watch::channel(false);
+        (close, Closing(closing))
+    }
+
+    /// A signal that never fires (the server's sockets end with the runtime).
+    pub fn never() -> Closing {
+        Closing::new().1
+    }
+
+    async fn fired(mut self) {
+        if self.0.wait_for(|closed| *closed).await.is_err() {
+            std::future::pending::<()>().await; // the sender is gone: it never fires
+        }
+    }
+}
+
+/// The `/rpc/v1` routes' state.
+#[derive(Clone)]
+pub(crate) struct Rpc {
+    pub methods: Arc<dyn RpcMethods>,
+    pub closing: Closing,
+}
+
 /// `GET /rpc/v1` with `Connection: upgrade`: the same methods over a WebSocket, as the Lotus CLI
 /// and go-jsonrpc clients dial them (`ws://HOST/rpc/v1`). Each text message is a request or a
 /// batch; requests run concurrently (a `StateWaitMsg` does not hold up the rest) and each answer
 /// is one message.
 pub(crate) async fn websocket(
-    State(methods): State<Arc<dyn RpcMethods>>,
+    State(Rpc { methods, closing }): State<Rpc>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -294,7 +327,12 @@ pub(crate) async fn websocket(
     };
     upgrade
         .max_message_size(MAX_WEBSOCKET_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(socket, methods, granted))
+        .on_upgrade(move |socket| async move {
+            tokio::select! {
+                () = serve_socket(socket, methods, granted) => {}
+                () = closing.fired() => {}
+            }
+        })
 }
 
 /// A WebSocket message's size cap (Lotus's request limit is 100 MiB; a prollydb node's body
@@ -303,29 +341,39 @@ const MAX_WEBSOCKET_MESSAGE: usize = 16 << 20;
 
 async fn serve_socket(socket: WebSocket, methods: Arc<dyn RpcMethods>, granted: Perm) {
     use futures::{SinkExt, StreamExt};
+    // Tasks in JoinSets: when the server closes the socket (this future is dropped), its calls
+    // and its writer are aborted with it rather than left holding the methods.
     let (mut sink, mut stream) = socket.split();
     let (answers, mut outbox) = tokio::sync::mpsc::channel::<String>(64);
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::task::JoinSet::new();
+    writer.spawn(async move {
         while let Some(text) = outbox.recv().await {
             if sink.send(Message::Text(text.into())).await.is_err() {
                 break;
             }
         }
     });
-    while let Some(Ok(message)) = stream.next().await {
+    let mut calls = tokio::task::JoinSet::new();
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            Some(_) = calls.join_next(), if !calls.is_empty() => continue,
+        };
         let body = match message {
-            Message::Text(text) => Bytes::from(text.as_str().to_owned()),
-            Message::Binary(bytes) => bytes,
-            Message::Close(_) => break,
-            _ => continue,
+            Some(Ok(Message::Text(text))) => Bytes::from(text.as_str().to_owned()),
+            Some(Ok(Message::Binary(bytes))) => bytes,
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            Some(Ok(_)) => continue,
         };
         let (methods, answers) = (methods.clone(), answers.clone());
-        tokio::spawn(async move {
+        calls.spawn(async move {
             if let Some((answer, _)) = respond(methods.as_ref(), &body, granted).await {
                 let _ = answers.send(answer.to_string()).await;
             }
         });
     }
+    // The client is gone: the calls in flight still finish (a pushed message is pushed).
     drop(answers);
-    let _ = writer.await;
+    while calls.join_next().await.is_some() {}
+    writer.join_next().await;
 }
