@@ -364,3 +364,63 @@ fn reads_and_sessions_never_wait_on_a_writer_of_the_same_thread() {
     // The writer's commit did the eviction the session's end skipped.
     assert!(store.block_bytes().unwrap() <= 4_000);
 }
+
+/// Blocks are appended under a sequence number and found through an index by CID: a block put
+/// again (in the same write or a later one) is held once, a removed block can come back, and a
+/// store of the version before this layout is refused with a message that says what to do.
+#[test]
+fn a_block_put_again_is_held_once_and_an_older_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, a_bytes) = block(1, 100);
+    let (b, b_bytes) = block(2, 50);
+    {
+        let store = Store::open_database(dir.path()).unwrap();
+        let w = store.write().unwrap();
+        w.put_block(&a, &a_bytes).unwrap();
+        w.put_block(&a, &a_bytes).unwrap();
+        w.put_block(&b, &b_bytes).unwrap();
+        w.commit().unwrap();
+        let w = store.write().unwrap();
+        w.put_many_keyed([(a, a_bytes.as_slice()), (b, b_bytes.as_slice())])
+            .unwrap();
+        w.commit().unwrap();
+        assert_eq!(store.block_count().unwrap(), 2);
+        assert_eq!(store.block_bytes().unwrap(), 103 + 53);
+
+        // No root: gc removes both; the later one (the last appended) comes back readable.
+        let report = store.gc().unwrap();
+        assert_eq!((report.removed_blocks, report.removed_bytes), (2, 156));
+        assert_eq!(store.block_count().unwrap(), 0);
+        assert_eq!(store.get_block(&b).unwrap(), None);
+        let w = store.write().unwrap();
+        w.put_block(&b, &b_bytes).unwrap();
+        w.put_block(&a, &a_bytes).unwrap();
+        w.commit().unwrap();
+        assert_eq!(store.get_block(&a).unwrap(), Some(a_bytes.clone()));
+        assert_eq!(store.get_block(&b).unwrap(), Some(b_bytes.clone()));
+        assert_eq!(store.block_bytes().unwrap(), 156);
+    }
+    {
+        let db = redb::Database::open(dir.path().join("store.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn
+                .open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+                .unwrap();
+            meta.insert("version", 1u64.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let refused = Store::open_database(dir.path()).unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Version { found: 1, .. }),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .ends_with("store format version 1; this build reads version 2 only (export its roots to a CAR with the build that wrote it, then import-car)"),
+        "{refused}"
+    );
+}

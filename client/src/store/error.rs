@@ -14,7 +14,7 @@ pub enum StoreError {
     },
     #[error("{}: not a prollydb store", dir.display())]
     NotAStore { dir: PathBuf },
-    #[error("{}: store format version {found}; this code reads version 1", dir.display())]
+    #[error("{}: store format version {found}; this build reads version {} only (export its roots to a CAR with the build that wrote it, then import-car)", dir.display(), super::VERSION)]
     Version { dir: PathBuf, found: u64 },
     #[error("the store is corrupt: {0}")]
     Corrupt(String),

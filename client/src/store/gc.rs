@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{BLOCKS, META, RECENCY, ROOTS, Store, StoreError, parse_cid, redb_err};
+use super::{
+    BLOCK_DATA, BLOCK_IDS, META, RECENCY, ROOTS, Store, StoreError, blocks, parse_cid, redb_err,
+};
 
 /// What [`Store::gc`] removed and kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,7 +25,8 @@ fn reachable(
     pinned: impl Fn(&str) -> bool,
 ) -> Result<HashSet<Vec<u8>>, StoreError> {
     let roots = txn.open_table(ROOTS).map_err(redb_err)?;
-    let blocks = txn.open_table(BLOCKS).map_err(redb_err)?;
+    let ids = txn.open_table(BLOCK_IDS).map_err(redb_err)?;
+    let data = txn.open_table(BLOCK_DATA).map_err(redb_err)?;
     let mut stack = Vec::new();
     for item in roots.iter().map_err(redb_err)? {
         let (name, cid) = item.map_err(redb_err)?;
@@ -34,10 +37,7 @@ fn reachable(
     let mut seen = HashSet::new();
     crate::dag::walk(
         stack,
-        |cid| {
-            let found = blocks.get(cid.to_bytes().as_slice()).map_err(redb_err)?;
-            Ok(found.map(|v| v.value().to_vec()))
-        },
+        |cid| blocks::get(&ids, &data, &cid.to_bytes()),
         |cid, _| {
             seen.insert(cid.to_bytes());
             Ok(())
@@ -50,34 +50,16 @@ fn reachable(
 /// and the keys removed.
 fn remove_blocks(
     txn: &WriteTransaction,
-    mut doomed: impl FnMut(&[u8]) -> bool,
+    doomed: impl FnMut(&[u8]) -> bool,
 ) -> Result<(GcReport, Vec<Vec<u8>>), StoreError> {
-    let mut report = GcReport::default();
-    let mut removed = Vec::new();
-    {
-        let mut blocks = txn.open_table(BLOCKS).map_err(redb_err)?;
-        blocks
-            .retain(|k, v| {
-                if doomed(k) {
-                    report.removed_blocks += 1;
-                    report.removed_bytes += v.len() as u64;
-                    removed.push(k.to_vec());
-                    false
-                } else {
-                    report.kept_blocks += 1;
-                    report.kept_bytes += v.len() as u64;
-                    true
-                }
-            })
-            .map_err(redb_err)?;
-        let mut recency = txn.open_table(RECENCY).map_err(redb_err)?;
-        for key in &removed {
-            recency.remove(key.as_slice()).map_err(redb_err)?;
-        }
-        let mut meta = txn.open_table(META).map_err(redb_err)?;
-        meta.insert("block_bytes", report.kept_bytes.to_le_bytes().as_slice())
-            .map_err(redb_err)?;
+    let (removed, report) = blocks::remove(txn, doomed)?;
+    let mut recency = txn.open_table(RECENCY).map_err(redb_err)?;
+    for key in &removed {
+        recency.remove(key.as_slice()).map_err(redb_err)?;
     }
+    let mut meta = txn.open_table(META).map_err(redb_err)?;
+    meta.insert("block_bytes", report.kept_bytes.to_le_bytes().as_slice())
+        .map_err(redb_err)?;
     Ok((report, removed))
 }
 
@@ -129,13 +111,14 @@ pub(super) fn evict(store: &Store, max_bytes: u64, wait: bool) -> Result<(), Sto
     let in_use = store.inner.recency.in_use();
     let mut candidates = Vec::new();
     {
-        let blocks = txn.open_table(BLOCKS).map_err(redb_err)?;
-        for item in blocks.iter().map_err(redb_err)? {
-            let (k, v) = item.map_err(redb_err)?;
+        let ids = txn.open_table(BLOCK_IDS).map_err(redb_err)?;
+        for item in ids.iter().map_err(redb_err)? {
+            let (k, slot) = item.map_err(redb_err)?;
             let key = k.value();
             if !pinned.contains(key) && !in_use.contains(key) {
                 let tick = store.inner.recency.tick_of(key);
-                candidates.push((tick, key.to_vec(), v.value().len() as u64));
+                let (_, len) = slot.value();
+                candidates.push((tick, key.to_vec(), u64::from(len)));
             }
         }
     }

@@ -8,6 +8,7 @@
 //! - [`Store::gc`] removes what no root reaches, [`Store::compact`] gives the space back;
 //! - one process holds a folder at a time ([`StoreError::Locked`] names the other).
 
+mod blocks;
 mod error;
 mod gc;
 mod lock;
@@ -19,7 +20,7 @@ use std::sync::{Arc, RwLock};
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use error::StoreError;
 pub use gc::GcReport;
@@ -29,8 +30,10 @@ pub use writer::Writer;
 use lock::DirLock;
 use recency::Recency;
 
-/// Block bytes by CID bytes.
-const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+/// Blocks by CID bytes: where each is in `BLOCK_DATA`, and its length ([`blocks`]).
+const BLOCK_IDS: TableDefinition<&[u8], blocks::Slot> = TableDefinition::new("block_ids");
+/// Block bytes by sequence number, in the order they were added.
+const BLOCK_DATA: TableDefinition<u64, &[u8]> = TableDefinition::new("block_data");
 /// Root CIDs (bytes) by name: `HEAD` and named (pinned) roots.
 const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("roots");
 /// The store's own facts (`format`, `version`, `mode`, `block_bytes`) and, under `user.`, the
@@ -43,7 +46,7 @@ const RECENCY: TableDefinition<&[u8], u64> = TableDefinition::new("recency");
 pub const HEAD: &str = "HEAD";
 
 const FORMAT: &[u8] = b"prollydb-store";
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 const FILE_NAME: &str = "store.redb";
 
 /// What a store is for.
@@ -157,11 +160,9 @@ impl Store {
         let found = {
             let db = self.db();
             let txn = db.begin_read().map_err(redb_err)?;
-            let table = txn.open_table(BLOCKS).map_err(redb_err)?;
-            table
-                .get(key.as_slice())
-                .map_err(redb_err)?
-                .map(|v| v.value().to_vec())
+            let ids = txn.open_table(BLOCK_IDS).map_err(redb_err)?;
+            let data = txn.open_table(BLOCK_DATA).map_err(redb_err)?;
+            blocks::get(&ids, &data, &key)?
         };
         if found.is_some() && self.inner.recency.touch(&key) {
             self.inner.recency.flush_alone(&self.db())?;
@@ -172,8 +173,8 @@ impl Store {
     pub fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
         let db = self.db();
         let txn = db.begin_read().map_err(redb_err)?;
-        let table = txn.open_table(BLOCKS).map_err(redb_err)?;
-        Ok(table
+        let ids = txn.open_table(BLOCK_IDS).map_err(redb_err)?;
+        Ok(ids
             .get(cid.to_bytes().as_slice())
             .map_err(redb_err)?
             .is_some())
@@ -231,8 +232,7 @@ impl Store {
     pub fn block_count(&self) -> Result<u64, StoreError> {
         let db = self.db();
         let txn = db.begin_read().map_err(redb_err)?;
-        let table = txn.open_table(BLOCKS).map_err(redb_err)?;
-        table.len().map_err(redb_err)
+        blocks::count(&txn.open_table(BLOCK_IDS).map_err(redb_err)?)
     }
 
     /// A query's view of the store: while the session lives, no block read or added through it
@@ -307,7 +307,8 @@ fn check_or_init(db: &redb::Database, dir: &Path, mode: Mode) -> Result<(), Stor
             }
         }
         // Create the other tables, so that readers can open them.
-        txn.open_table(BLOCKS).map_err(redb_err)?;
+        txn.open_table(BLOCK_IDS).map_err(redb_err)?;
+        txn.open_table(BLOCK_DATA).map_err(redb_err)?;
         txn.open_table(ROOTS).map_err(redb_err)?;
         txn.open_table(RECENCY).map_err(redb_err)?;
     }
