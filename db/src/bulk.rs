@@ -7,6 +7,9 @@
 //! runs use two threads where the platform has them; the results are put back in batch order, so
 //! the outcome does not depend on it.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 use prolly_tree::RawValue;
@@ -14,6 +17,7 @@ use prolly_tree::RawValue;
 use crate::catalog::Collection;
 use crate::document::{self, DocumentView, MAX_ID_BYTES};
 use crate::error::{Refusal, show};
+use crate::flat::FlatDocument;
 use crate::index;
 use crate::keyspace;
 
@@ -55,40 +59,78 @@ pub struct Destination<'a> {
     pub max_body: usize,
 }
 
-fn prepare_one(to: Destination<'_>, op: usize, doc: &Ipld) -> Result<PreparedDoc, Refusal> {
+/// A document of a run, as the batch holds it or as an import read it.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    Document(&'a Ipld),
+    Flat(&'a FlatDocument),
+}
+
+impl Input<'_> {
+    /// The `_id` a refusal names, if the document has one.
+    fn id_shown(self) -> Option<String> {
+        match self {
+            Input::Document(Ipld::Map(fields)) => fields.get(crate::path::ID_FIELD).map(show),
+            Input::Document(_) => None,
+            Input::Flat(doc) => Some(show(&doc.id)),
+        }
+    }
+}
+
+fn prepare_one(to: Destination<'_>, op: usize, input: Input<'_>) -> Result<PreparedDoc, Refusal> {
     let Destination {
         name,
         collection,
         parent,
         max_body,
     } = to;
-    let doc = DocumentView::new(doc, || {
-        match parent {
-        Some(parent) => Ok(document::generated_id(parent, op)),
-        None => Err(Refusal::BadDocument(
-            "no _id: an insert prepared ahead needs one (a generated id depends on the root it applies to)"
-                .into(),
-        )),
-    }
-    })?;
-    let body = doc.encode_body(max_body)?;
+    let no_flat_fields = BTreeMap::new();
+    let (id, id_key, body, fields) = match input {
+        Input::Document(doc) => {
+            let doc = DocumentView::new(doc, || {
+                match parent {
+                Some(parent) => Ok(document::generated_id(parent, op)),
+                None => Err(Refusal::BadDocument(
+                    "no _id: an insert prepared ahead needs one (a generated id depends on the root it applies to)"
+                        .into(),
+                )),
+            }
+            })?;
+            let body = doc.encode_body(max_body)?;
+            (doc.id, doc.id_key, body, Cow::Borrowed(doc.fields))
+        }
+        // The same checks: a flat body is a valid map of scalars by construction.
+        Input::Flat(doc) => {
+            let id_key = document::checked(&doc.id, std::iter::empty())?;
+            let body = document::checked_body(Ok(doc.body.clone()), max_body)?;
+            // Only index entries need the fields as values.
+            let fields = match collection.indexes.is_empty() {
+                true => Cow::Borrowed(&no_flat_fields),
+                false => match doc.body.to_ipld() {
+                    Ok(Ipld::Map(fields)) => Cow::Owned(fields),
+                    _ => unreachable!("a flat body is a valid map"),
+                },
+            };
+            (doc.id.clone(), id_key, body, fields)
+        }
+    };
     let mut key = keyspace::documents_prefix(name);
-    if doc.id_key.len() > MAX_ID_BYTES {
+    if id_key.len() > MAX_ID_BYTES {
         return Err(Refusal::KeyTooLarge {
-            size: doc.id_key.len(),
+            size: id_key.len(),
             max: MAX_ID_BYTES,
         });
     }
-    key.extend_from_slice(&doc.id_key);
+    key.extend_from_slice(&id_key);
     let entries = collection
         .indexes
         .values()
-        .map(|def| index::entries_of(name, def, doc.fields, &doc.id_key))
+        .map(|def| index::entries_of(name, def, &fields, &id_key))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PreparedDoc {
         op,
         key,
-        id: doc.id,
+        id,
         body,
         entries,
     })
@@ -96,11 +138,11 @@ fn prepare_one(to: Destination<'_>, op: usize, doc: &Ipld) -> Result<PreparedDoc
 
 fn prepare_chunk(
     to: Destination<'_>,
-    ops: &[(usize, &Ipld)],
+    ops: &[(usize, Input<'_>)],
 ) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let mut out = Vec::with_capacity(ops.len());
     for (op, doc) in ops {
-        match prepare_one(to, *op, doc) {
+        match prepare_one(to, *op, *doc) {
             Ok(prepared) => out.push(prepared),
             // Later documents cannot fail earlier: stop at the first refusal.
             Err(e) => return (out, Some((*op, e))),
@@ -111,7 +153,10 @@ fn prepare_chunk(
 
 /// Prepares the run's documents, in batch order, up to the earliest one whose own checks refuse
 /// it (returned beside them).
-fn prepare(to: Destination<'_>, ops: &[(usize, &Ipld)]) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
+fn prepare(
+    to: Destination<'_>,
+    ops: &[(usize, Input<'_>)],
+) -> (Vec<PreparedDoc>, Option<OpRefusal>) {
     let parallel = ops.len() >= MIN_PARALLEL
         && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let (docs, refusal) = if parallel {
@@ -205,7 +250,7 @@ pub struct Probe {
 
 impl Run {
     /// Prepares the inserts `ops` (operation number, document) into `to`.
-    pub fn new(to: Destination<'_>, ops: &[(usize, &Ipld)]) -> Run {
+    pub fn new(to: Destination<'_>, ops: &[(usize, Input<'_>)]) -> Run {
         let (prepared, own) = prepare(to, ops);
         // Documents before a refusal still check against what is stored: a clash there comes
         // first.
@@ -213,10 +258,7 @@ impl Run {
             let id = ops
                 .iter()
                 .find(|(at, _)| *at == op)
-                .and_then(|(_, doc)| match doc {
-                    Ipld::Map(fields) => fields.get(crate::path::ID_FIELD).map(show),
-                    _ => None,
-                });
+                .and_then(|(_, doc)| doc.id_shown());
             (op, reason, id)
         });
         let unique: Vec<usize> = (to.collection.indexes.values().enumerate())

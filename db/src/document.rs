@@ -67,7 +67,10 @@ fn check_id(id: &Ipld) -> Result<Vec<u8>, Refusal> {
 
 /// A document's checks: its id can be a key, and no value holds an integer below the range.
 /// Returns the id's key encoding.
-fn checked<'a>(id: &'a Ipld, body: impl Iterator<Item = &'a Ipld>) -> Result<Vec<u8>, Refusal> {
+pub(crate) fn checked<'a>(
+    id: &'a Ipld,
+    body: impl Iterator<Item = &'a Ipld>,
+) -> Result<Vec<u8>, Refusal> {
     let id_key = check_id(id)?;
     if let Some(why) = std::iter::once(id)
         .chain(body)
@@ -116,7 +119,10 @@ impl Document {
     }
 }
 
-fn checked_body(raw: prolly_tree::Result<RawValue>, max: usize) -> Result<RawValue, Refusal> {
+pub(crate) fn checked_body(
+    raw: prolly_tree::Result<RawValue>,
+    max: usize,
+) -> Result<RawValue, Refusal> {
     let raw = raw.map_err(|e| Refusal::BadDocument(e.to_string()))?;
     if raw.len() > max {
         return Err(Refusal::DocumentTooLarge {

@@ -39,6 +39,7 @@ mod document;
 mod error;
 mod exec;
 mod filter;
+mod flat;
 mod form;
 mod index;
 #[cfg(feature = "json")]
@@ -63,6 +64,7 @@ pub use diff::{CollectionDiff, DocDiff, diff_to_cbor};
 pub use error::{Error, Refusal, Result};
 pub use exec::Work;
 pub use filter::{Cond, Filter};
+pub use flat::FlatDocument;
 #[cfg(feature = "json")]
 pub use json::{ipld_from_json, ipld_to_json, parse_json};
 pub use key::{KeyError, Order, compare_values, decode_key, encode_key};

@@ -10,6 +10,7 @@ use prolly_tree::Config;
 use crate::bulk;
 use crate::catalog::Collection;
 use crate::document;
+use crate::flat::FlatDocument;
 
 /// Inserts into one collection, prepared for a definition of it (its indexes) and a database's
 /// node config (its document size limit). [`crate::Database::apply_prepared`] applies them after
@@ -35,8 +36,32 @@ impl PreparedInserts {
         config: &Config,
         docs: &[Ipld],
     ) -> PreparedInserts {
+        let ops: Vec<(usize, bulk::Input)> = (docs.iter().map(bulk::Input::Document))
+            .enumerate()
+            .collect();
+        Self::of(collection, definition, config, &ops)
+    }
+
+    /// [`PreparedInserts::new`] for documents read flat (a table's rows): the same checks and
+    /// the same writes as the same documents as IPLD maps.
+    pub fn from_flat(
+        collection: &str,
+        definition: &Collection,
+        config: &Config,
+        docs: &[FlatDocument],
+    ) -> PreparedInserts {
+        let ops: Vec<(usize, bulk::Input)> =
+            (docs.iter().map(bulk::Input::Flat)).enumerate().collect();
+        Self::of(collection, definition, config, &ops)
+    }
+
+    fn of(
+        collection: &str,
+        definition: &Collection,
+        config: &Config,
+        ops: &[(usize, bulk::Input)],
+    ) -> PreparedInserts {
         let max_body = document::max_document_bytes(config);
-        let ops: Vec<(usize, &Ipld)> = docs.iter().enumerate().collect();
         let to = bulk::Destination {
             name: collection,
             collection: definition,
@@ -47,8 +72,8 @@ impl PreparedInserts {
             collection: collection.to_string(),
             definition: definition.clone(),
             max_body,
-            run: bulk::Run::new(to, &ops),
-            len: docs.len(),
+            run: bulk::Run::new(to, ops),
+            len: ops.len(),
         }
     }
 

@@ -335,11 +335,11 @@ impl<S: Blockstore> State<'_, S> {
     fn bulk_insert(&mut self, first: usize, ops: &[Op], last: bool) -> Step<Option<RunRefusal>> {
         let name = ops[0].collection();
         let collection = ready!(self.existing(name));
-        let docs: Vec<(usize, &Ipld)> = ops
+        let docs: Vec<(usize, bulk::Input)> = ops
             .iter()
             .enumerate()
             .map(|(i, op)| match op {
-                Op::Insert { doc, .. } => (first + i, doc),
+                Op::Insert { doc, .. } => (first + i, bulk::Input::Document(doc)),
                 _ => unreachable!("a run holds inserts only"),
             })
             .collect();

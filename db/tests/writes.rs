@@ -8,10 +8,10 @@ use fvm_ipld_blockstore::MemoryBlockstore;
 use ipld_core::ipld::Ipld;
 use prolly_db::testing::{all_documents, check_indexes, document, index_def, scalar};
 use prolly_db::{
-    Database, Error, IndexDef, IndexField, Op, Order, Patch, Path, PreparedInserts, Refusal,
-    WriteBatch,
+    Database, Error, FlatDocument, IndexDef, IndexField, Op, Order, Patch, Path, PreparedInserts,
+    Refusal, WriteBatch,
 };
-use prolly_tree::Config;
+use prolly_tree::{Config, Scalar};
 use proptest::prelude::*;
 
 fn new_db() -> Database<MemoryBlockstore> {
@@ -459,6 +459,50 @@ fn document_diff_reports_added_removed_and_changed() {
     assert!(diff["d"].schema_changed);
 }
 
+/// The document with only its fields that a table's cell can hold (no bytes, lists or maps).
+fn scalars_only(doc: &Ipld) -> Ipld {
+    let Ipld::Map(fields) = doc else {
+        return doc.clone();
+    };
+    Ipld::Map(
+        fields
+            .iter()
+            .filter(|(key, value)| {
+                *key == "_id"
+                    || !matches!(
+                        value,
+                        Ipld::Bytes(_) | Ipld::List(_) | Ipld::Map(_) | Ipld::Link(_)
+                    )
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// A map of scalars with an `_id` as a flat document.
+fn flat_of(doc: &Ipld) -> FlatDocument {
+    let Ipld::Map(fields) = doc else {
+        panic!("a map")
+    };
+    let mut body: Vec<(&str, Scalar)> = fields
+        .iter()
+        .filter(|(key, _)| *key != "_id")
+        .map(|(key, value)| {
+            let value = match value {
+                Ipld::Null => Scalar::Null,
+                Ipld::Bool(b) => Scalar::Bool(*b),
+                Ipld::Integer(i) => Scalar::Integer(i64::try_from(*i).unwrap()),
+                Ipld::Float(f) => Scalar::Float(*f),
+                Ipld::String(s) => Scalar::Text(s),
+                other => panic!("not a scalar: {other:?}"),
+            };
+            (key.as_str(), value)
+        })
+        .collect();
+    body.sort_by(|(a, _), (b, _)| (a.len(), *a).cmp(&(b.len(), *b)));
+    FlatDocument::new(fields["_id"].clone(), body.into_iter()).unwrap()
+}
+
 /// Long runs of inserts take the bulk path (sorted runs, two threads for big ones). It must
 /// accept and refuse exactly what one-at-a-time application does, with the same first refused
 /// operation, and write the same root.
@@ -504,6 +548,33 @@ fn bulk_matches_one_at_a_time(
             PreparedInserts::new("c", &definition, &config, inserts),
         )
     });
+    // The same inserts, their non-scalar fields dropped, prepared as IPLD and as flat
+    // documents (as an import reads a table): the same root, or the same refusal.
+    if !tail_upsert {
+        let definition = a.collections().unwrap().expect_complete().remove(0).1;
+        let config = *a.tree().config();
+        let maps: Vec<Ipld> = inserts.iter().map(scalars_only).collect();
+        let flat: Vec<FlatDocument> = maps.iter().map(flat_of).collect();
+        let (mut x, mut y) = (a.clone(), a.clone());
+        let as_maps = x.apply_prepared(
+            &WriteBatch::new(),
+            PreparedInserts::new("c", &definition, &config, &maps),
+        );
+        let as_flat = y.apply_prepared(
+            &WriteBatch::new(),
+            PreparedInserts::from_flat("c", &definition, &config, &flat),
+        );
+        match (as_maps, as_flat) {
+            (Ok(m), Ok(f)) => prop_assert_eq!(m.expect_complete(), f.expect_complete()),
+            (Err(m), Err(f)) => prop_assert_eq!(m.to_string(), f.to_string()),
+            (m, f) => prop_assert!(
+                false,
+                "maps {:?} but flat {:?}",
+                m.map(|_| ()),
+                f.map(|_| ())
+            ),
+        }
+    }
     let bulk = a.apply(&batch);
     let single = b.apply_one_at_a_time(&batch);
     if let Some((mut p, inserts)) = prepared {

@@ -10,6 +10,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::value::Scalar;
 
 /// Nesting deeper than this is refused, so that decoding stays bounded.
 pub const MAX_DEPTH: usize = 64;
@@ -68,24 +69,10 @@ pub fn write_ipld(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), E
         return Err(EncodeError::TooDeep);
     }
     match value {
-        Ipld::Null => out.push(0xf6),
-        Ipld::Bool(b) => out.push(if *b { 0xf5 } else { 0xf4 }),
-        Ipld::Integer(i) => {
-            if *i >= 0 {
-                let n = u64::try_from(*i).map_err(|_| EncodeError::IntegerOutOfRange)?;
-                write_head(out, MAJOR_UINT, n);
-            } else {
-                let n = u64::try_from(-1 - *i).map_err(|_| EncodeError::IntegerOutOfRange)?;
-                write_head(out, MAJOR_NINT, n);
-            }
-        }
-        Ipld::Float(f) => {
-            if !f.is_finite() {
-                return Err(EncodeError::NonFiniteFloat);
-            }
-            out.push(0xfb);
-            out.extend_from_slice(&f.to_bits().to_be_bytes());
-        }
+        Ipld::Null => write_scalar(out, Scalar::Null)?,
+        Ipld::Bool(b) => write_scalar(out, Scalar::Bool(*b))?,
+        Ipld::Integer(i) => write_integer(out, *i)?,
+        Ipld::Float(f) => write_scalar(out, Scalar::Float(*f))?,
         Ipld::String(s) => write_text(out, s),
         Ipld::Bytes(b) => write_bytes(out, b),
         Ipld::List(items) => {
@@ -96,6 +83,35 @@ pub fn write_ipld(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), E
         }
         Ipld::Map(map) => write_map(out, map, depth)?,
         Ipld::Link(cid) => write_cid(out, cid),
+    }
+    Ok(())
+}
+
+fn write_integer(out: &mut Vec<u8>, i: i128) -> Result<(), EncodeError> {
+    if i >= 0 {
+        let n = u64::try_from(i).map_err(|_| EncodeError::IntegerOutOfRange)?;
+        write_head(out, MAJOR_UINT, n);
+    } else {
+        let n = u64::try_from(-1 - i).map_err(|_| EncodeError::IntegerOutOfRange)?;
+        write_head(out, MAJOR_NINT, n);
+    }
+    Ok(())
+}
+
+/// Appends a scalar, as [`write_ipld`] writes the same value.
+pub fn write_scalar(out: &mut Vec<u8>, value: Scalar<'_>) -> Result<(), EncodeError> {
+    match value {
+        Scalar::Null => out.push(0xf6),
+        Scalar::Bool(b) => out.push(if b { 0xf5 } else { 0xf4 }),
+        Scalar::Integer(i) => write_integer(out, i.into())?,
+        Scalar::Float(f) => {
+            if !f.is_finite() {
+                return Err(EncodeError::NonFiniteFloat);
+            }
+            out.push(0xfb);
+            out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+        Scalar::Text(s) => write_text(out, s),
     }
     Ok(())
 }

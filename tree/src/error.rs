@@ -170,6 +170,8 @@ pub enum EncodeError {
     NonFiniteFloat,
     #[error("nested deeper than {}", crate::codec::MAX_DEPTH)]
     TooDeep,
+    #[error("map keys out of DAG-CBOR order (shorter keys first, then bytewise) or repeated")]
+    KeyOrder,
 }
 
 /// Input that can never be stored, or read back as asked.

@@ -87,4 +87,4 @@ pub use separator::separator;
 pub use stats::{LevelStats, Stats};
 pub use store::{NodeCache, cid_of, load_block};
 pub use tree::Tree;
-pub use value::RawValue;
+pub use value::{RawValue, Scalar};

@@ -11,6 +11,29 @@ use crate::codec::Decoder;
 use crate::error::{DecodeError, EncodeError};
 use crate::error::{InvalidInput, Result};
 
+/// A value with nothing inside it, as a table's cell holds: what [`RawValue::scalar_map`]
+/// writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    Text(&'a str),
+}
+
+impl Scalar<'_> {
+    pub fn to_ipld(self) -> Ipld {
+        match self {
+            Scalar::Null => Ipld::Null,
+            Scalar::Bool(b) => Ipld::Bool(b),
+            Scalar::Integer(i) => Ipld::Integer(i.into()),
+            Scalar::Float(f) => Ipld::Float(f),
+            Scalar::Text(s) => Ipld::String(s.to_string()),
+        }
+    }
+}
+
 /// One DAG-CBOR value, validated. Cheap to clone (it shares the block it was read from). Equal
 /// values have equal bytes, because DAG-CBOR is canonical and the validator enforces it.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -44,6 +67,27 @@ impl RawValue {
         let mut out = Vec::new();
         crate::codec::write_map_without(&mut out, map, Some(skip), 0)
             .map_err(InvalidInput::Encode)?;
+        Ok(RawValue(Bytes::from(out)))
+    }
+
+    /// A map of scalars written as they come, with no map built: what an import of a table (a
+    /// CSV file) stores per row. `fields` are in DAG-CBOR's key order (shorter keys first, then
+    /// bytewise), distinct; floats are finite. The bytes are those [`RawValue::from_ipld`] gives
+    /// the same map.
+    pub fn scalar_map<'a>(
+        fields: impl ExactSizeIterator<Item = (&'a str, Scalar<'a>)>,
+    ) -> Result<Self> {
+        let mut out = Vec::with_capacity(16 * fields.len());
+        crate::codec::write_head(&mut out, crate::codec::MAJOR_MAP, fields.len() as u64);
+        let mut previous: Option<&str> = None;
+        for (key, value) in fields {
+            if previous.is_some_and(|p| (p.len(), p) >= (key.len(), key)) {
+                return Err(InvalidInput::Encode(EncodeError::KeyOrder).into());
+            }
+            previous = Some(key);
+            crate::codec::write_text(&mut out, key);
+            crate::codec::write_scalar(&mut out, value).map_err(InvalidInput::Encode)?;
+        }
         Ok(RawValue(Bytes::from(out)))
     }
 

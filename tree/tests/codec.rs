@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ipld_core::ipld::Ipld;
-use prolly_tree::{Bytes, RawValue};
+use prolly_tree::{Bytes, RawValue, Scalar};
 use proptest::prelude::*;
 
 fn ipld_value() -> impl Strategy<Value = Ipld> {
@@ -245,4 +245,57 @@ fn a_prefix_that_would_blow_up_is_refused() {
         prolly_tree::Node::decode(block).unwrap_err(),
         prolly_tree::DecodeError::KeysTooLarge
     );
+}
+
+fn scalar() -> impl Strategy<Value = Ipld> {
+    prop_oneof![
+        Just(Ipld::Null),
+        any::<bool>().prop_map(Ipld::Bool),
+        any::<i64>().prop_map(|i| Ipld::Integer(i as i128)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Ipld::Float),
+        ".{0,12}".prop_map(Ipld::String),
+    ]
+}
+
+fn as_scalar(value: &Ipld) -> Scalar<'_> {
+    match value {
+        Ipld::Null => Scalar::Null,
+        Ipld::Bool(b) => Scalar::Bool(*b),
+        Ipld::Integer(i) => Scalar::Integer(*i as i64),
+        Ipld::Float(f) => Scalar::Float(*f),
+        Ipld::String(s) => Scalar::Text(s),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+proptest! {
+    /// A map of scalars written as it comes is the map encoded from IPLD, byte for byte; keys out
+    /// of DAG-CBOR's order (or repeated) are refused.
+    #[test]
+    fn a_scalar_map_is_the_map_encoded(map in prop::collection::btree_map(".{0,6}", scalar(), 0..12)) {
+        let mut fields: Vec<(&str, Scalar)> =
+            map.iter().map(|(k, v)| (k.as_str(), as_scalar(v))).collect();
+        fields.sort_by(|(a, _), (b, _)| (a.len(), *a).cmp(&(b.len(), *b)));
+        let written = RawValue::scalar_map(fields.clone().into_iter()).unwrap();
+        prop_assert_eq!(&written, &RawValue::from_ipld(&Ipld::Map(map.clone())).unwrap());
+        prop_assert_eq!(written.to_ipld().unwrap(), Ipld::Map(map.clone()));
+        if fields.len() >= 2 {
+            let mut swapped = fields.clone();
+            swapped.swap(0, 1);
+            prop_assert!(RawValue::scalar_map(swapped.into_iter()).is_err());
+            let mut repeated = fields.clone();
+            repeated[1].0 = repeated[0].0;
+            prop_assert!(RawValue::scalar_map(repeated.into_iter()).is_err());
+        }
+    }
+}
+
+#[test]
+fn a_scalar_map_refuses_what_dag_cbor_cannot_hold() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let refused = RawValue::scalar_map([("a", Scalar::Float(bad))].into_iter()).unwrap_err();
+        assert!(refused.to_string().contains("NaN or infinite"), "{refused}");
+    }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipld_core::ipld::Ipld;
-use prolly_db::ipld_from_json;
+use prolly_db::{FlatDocument, ipld_from_json};
+use prolly_tree::Scalar;
 
 use super::ImportError;
 
@@ -89,12 +90,18 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A CSV file being read.
+struct Table {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    columns: Vec<Column>,
+    /// The record read last, its buffers reused.
+    record: csv::StringRecord,
+    plan: Option<FlatPlan>,
+}
+
 enum Inner {
     Lines(Box<dyn BufRead + Send>),
-    Csv {
-        reader: csv::Reader<Box<dyn Read + Send>>,
-        columns: Vec<Column>,
-    },
+    Csv(Box<Table>),
     Whole(std::vec::IntoIter<Ipld>),
 }
 
@@ -148,10 +155,12 @@ impl Rows {
                     .iter()
                     .map(str::to_string)
                     .collect();
-                Inner::Csv {
+                Inner::Csv(Box::new(Table {
                     reader,
                     columns: Column::in_key_order(header, &types),
-                }
+                    record: csv::StringRecord::new(),
+                    plan: None,
+                }))
             }
             Format::Json => Inner::Whole(whole_json(&name, raw)?.into_iter()),
         };
@@ -215,35 +224,35 @@ fn whole_json(name: &str, mut raw: Box<dyn Read + Send>) -> Result<Vec<Ipld>, Im
 
 /// A CSV field as a value: integers, floats, true/false; empty and `NA` are null; `--types`
 /// decides where given.
-fn csv_value(text: &str, ty: Option<ColumnType>) -> Result<Ipld, String> {
+fn csv_scalar(text: &str, ty: Option<ColumnType>) -> Result<Scalar<'_>, String> {
     if text.is_empty() || text == "NA" {
-        return Ok(Ipld::Null);
+        return Ok(Scalar::Null);
     }
     match ty {
-        Some(ColumnType::String) => Ok(Ipld::String(text.to_string())),
+        Some(ColumnType::String) => Ok(Scalar::Text(text)),
         Some(ColumnType::Int) => text
             .parse::<i64>()
-            .map(|i| Ipld::Integer(i.into()))
+            .map(Scalar::Integer)
             .map_err(|_| format!("{text:?} is not an integer")),
         Some(ColumnType::Float) => text
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
-            .map(Ipld::Float)
+            .map(Scalar::Float)
             .ok_or_else(|| format!("{text:?} is not a number")),
         Some(ColumnType::Bool) => match text {
-            "true" | "TRUE" | "True" => Ok(Ipld::Bool(true)),
-            "false" | "FALSE" | "False" => Ok(Ipld::Bool(false)),
+            "true" | "TRUE" | "True" => Ok(Scalar::Bool(true)),
+            "false" | "FALSE" | "False" => Ok(Scalar::Bool(false)),
             _ => Err(format!("{text:?} is not true or false")),
         },
         None => Ok(if let Ok(i) = text.parse::<i64>() {
-            Ipld::Integer(i.into())
+            Scalar::Integer(i)
         } else if let Some(f) = text.parse::<f64>().ok().filter(|f| f.is_finite()) {
-            Ipld::Float(f)
+            Scalar::Float(f)
         } else if text == "true" || text == "false" {
-            Ipld::Bool(text == "true")
+            Scalar::Bool(text == "true")
         } else {
-            Ipld::String(text.to_string())
+            Scalar::Text(text)
         }),
     }
 }
@@ -274,24 +283,148 @@ impl Column {
     }
 }
 
-/// One CSV record as a document. An error names the first bad column in the file's order.
-fn csv_document(columns: &[Column], record: &csv::StringRecord) -> Result<Ipld, String> {
-    let mut fields = Vec::with_capacity(columns.len());
+/// One CSV record's values, column by column (in `columns`' order). An error names the first
+/// bad column in the file's order.
+fn csv_cells<'r>(
+    columns: &[Column],
+    record: &'r csv::StringRecord,
+) -> Result<Vec<Scalar<'r>>, String> {
+    let mut cells = Vec::with_capacity(columns.len());
     let mut bad: Option<(usize, String)> = None;
     for column in columns {
         let text = record.get(column.position).unwrap_or_default();
-        match csv_value(text, column.ty) {
-            Ok(value) => fields.push((column.name.clone(), value)),
-            Err(why) if bad.as_ref().is_none_or(|(p, _)| column.position < *p) => {
-                bad = Some((column.position, format!("column {}: {why}", column.name)));
+        match csv_scalar(text, column.ty) {
+            Ok(value) => cells.push(value),
+            Err(why) => {
+                if bad.as_ref().is_none_or(|(p, _)| column.position < *p) {
+                    bad = Some((column.position, format!("column {}: {why}", column.name)));
+                }
+                cells.push(Scalar::Null);
             }
-            Err(_) => {}
         }
     }
     match bad {
         Some((_, why)) => Err(why),
-        // Sorted and distinct: `from_iter` checks the order in one pass and builds in bulk.
-        None => Ok(Ipld::Map(fields.into_iter().collect())),
+        None => Ok(cells),
+    }
+}
+
+/// One CSV record as a document.
+fn csv_document(columns: &[Column], record: &csv::StringRecord) -> Result<Ipld, String> {
+    let cells = csv_cells(columns, record)?;
+    // Sorted and distinct: `from_iter` checks the order in one pass and builds in bulk.
+    Ok(Ipld::Map(
+        (columns.iter().zip(cells))
+            .map(|(column, cell)| (column.name.clone(), cell.to_ipld()))
+            .collect(),
+    ))
+}
+
+/// How a table's rows become flat documents for one `--id`: where the id comes from, and the
+/// other columns in DAG-CBOR's key order.
+struct FlatPlan {
+    id_field: Option<String>,
+    /// The id's column (in `columns`), if there is one.
+    id: Option<usize>,
+    /// The body's columns (in `columns`), in DAG-CBOR's key order.
+    body: Vec<usize>,
+}
+
+impl FlatPlan {
+    fn new(columns: &[Column], id_field: Option<&str>) -> FlatPlan {
+        let id_name = id_field.unwrap_or(ID);
+        let mut body: Vec<usize> = (0..columns.len())
+            .filter(|&i| columns[i].name != ID && columns[i].name != id_name)
+            .collect();
+        body.sort_by(|&a, &b| {
+            let (a, b) = (&columns[a].name, &columns[b].name);
+            (a.len(), a).cmp(&(b.len(), b))
+        });
+        FlatPlan {
+            id_field: id_field.map(str::to_string),
+            id: columns.iter().position(|c| c.name == id_name),
+            body,
+        }
+    }
+
+    /// The record as a flat document, its `_id` chosen as [`super::with_id`] chooses it.
+    fn document(
+        &self,
+        columns: &[Column],
+        record: &csv::StringRecord,
+        number: u64,
+    ) -> Result<FlatDocument, String> {
+        let cells = csv_cells(columns, record)?;
+        let id = match (&self.id_field, self.id) {
+            (Some(field), None) => return Err(format!("no {field:?} to use as _id")),
+            (Some(field), Some(at)) if cells[at] == Scalar::Null => {
+                return Err(format!("no {field:?} to use as _id"));
+            }
+            (_, Some(at)) => cells[at].to_ipld(),
+            (None, None) => Ipld::Integer(number.into()),
+        };
+        let fields = (self.body.iter()).map(|&i| (columns[i].name.as_str(), cells[i]));
+        FlatDocument::new(id, fields).map_err(|e| e.to_string())
+    }
+}
+
+const ID: &str = "_id";
+
+/// A row read flat: its number, and its document unless an earlier import committed it.
+pub struct FlatRow {
+    pub number: u64,
+    pub doc: Option<FlatDocument>,
+}
+
+impl Rows {
+    /// Whether the rows are a table's (CSV): [`Rows::next_flat`] reads them.
+    pub fn is_table(&self) -> bool {
+        matches!(self.inner, Inner::Csv(_))
+    }
+
+    /// The next row of a table as a flat document, with the same values, `_id` and errors as
+    /// the next row as a map and [`super::with_id`] give; rows up to `done` are read and
+    /// checked but not made documents. `None` at the end, and for rows that are not a table's.
+    pub fn next_flat(
+        &mut self,
+        id_field: Option<&str>,
+        done: u64,
+    ) -> Option<Result<FlatRow, ImportError>> {
+        let Inner::Csv(table) = &mut self.inner else {
+            return None;
+        };
+        let Table {
+            reader,
+            columns,
+            record,
+            plan,
+        } = &mut **table;
+        match reader.read_record(record) {
+            Ok(false) => return None,
+            Ok(true) => {}
+            Err(e) => {
+                self.number += 1;
+                return Some(Err(ImportError::row(&self.name, self.number, e)));
+            }
+        }
+        self.number += 1;
+        let number = self.number;
+        if plan
+            .as_ref()
+            .is_none_or(|p| p.id_field.as_deref() != id_field)
+        {
+            *plan = Some(FlatPlan::new(columns, id_field));
+        }
+        let plan = plan.as_ref().expect("made above");
+        let doc = if number <= done {
+            csv_cells(columns, record).map(|_| None)
+        } else {
+            plan.document(columns, record, number).map(Some)
+        };
+        Some(
+            doc.map(|doc| FlatRow { number, doc })
+                .map_err(|why| ImportError::row(&self.name, number, why)),
+        )
     }
 }
 
@@ -319,9 +452,14 @@ impl Iterator for Rows {
                         .map_err(|e| ImportError::row(name, number, e)),
                 );
             },
-            Inner::Csv { reader, columns } => {
-                let mut record = csv::StringRecord::new();
-                match reader.read_record(&mut record) {
+            Inner::Csv(table) => {
+                let Table {
+                    reader,
+                    columns,
+                    record,
+                    ..
+                } = &mut **table;
+                match reader.read_record(record) {
                     Ok(false) => return None,
                     Ok(true) => {}
                     Err(e) => {
@@ -332,7 +470,7 @@ impl Iterator for Rows {
                 self.number += 1;
                 let number = self.number;
                 Some(
-                    csv_document(columns, &record)
+                    csv_document(columns, record)
                         .map(|doc| Row { number, doc })
                         .map_err(|why| ImportError::row(name, number, why)),
                 )
@@ -344,6 +482,133 @@ impl Iterator for Rows {
                     number: self.number,
                     doc,
                 }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Names of several lengths, some equal in length, `_id`, and repeats.
+    const NAMES: &[&str] = &[
+        "_id",
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "id",
+        "day",
+        "name",
+        "dep_delay",
+        "Z",
+    ];
+    /// Cells of every kind a column can hold, some bad for some `--types`.
+    const CELLS: &[&str] = &[
+        "",
+        "NA",
+        "0",
+        "-7",
+        "42",
+        "9223372036854775807",
+        "-9223372036854775809",
+        "99999999999999999999",
+        "1.5",
+        "-0.0",
+        "1e400",
+        "true",
+        "false",
+        "TRUE",
+        "x",
+        "a, \"quoted\" text",
+        "NaN",
+    ];
+
+    fn quoted(cell: &str) -> String {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    }
+
+    /// A table's header and rows, `--types`, `--id`, and the rows an earlier run committed.
+    type Case = (
+        Vec<&'static str>,
+        Vec<Vec<&'static str>>,
+        Vec<(&'static str, ColumnType)>,
+        Option<&'static str>,
+        u64,
+    );
+
+    fn case() -> impl Strategy<Value = Case> {
+        (1usize..6).prop_flat_map(|width| {
+            let types = prop_oneof![
+                Just(ColumnType::Int),
+                Just(ColumnType::Float),
+                Just(ColumnType::Bool),
+                Just(ColumnType::String)
+            ];
+            (
+                prop::collection::vec(prop::sample::select(NAMES), width),
+                prop::collection::vec(
+                    prop::collection::vec(prop::sample::select(CELLS), width),
+                    1..12,
+                ),
+                prop::collection::vec((prop::sample::select(NAMES), types), 0..3),
+                prop::option::of(prop::sample::select(NAMES)),
+                0u64..4,
+            )
+        })
+    }
+
+    proptest! {
+        /// A table's row read flat is the row read as a map, `_id` chosen by `with_id`: the same
+        /// document, the same body bytes, or the same error.
+        #[test]
+        fn a_row_read_flat_is_the_row_read_as_a_map((header, rows, types, id_field, done) in case()) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.csv");
+            let mut text = header.iter().map(|h| quoted(h)).collect::<Vec<_>>().join(",") + "\n";
+            for row in &rows {
+                text += &(row.iter().map(|c| quoted(c)).collect::<Vec<_>>().join(",") + "\n");
+            }
+            std::fs::write(&path, text).unwrap();
+            let path = path.to_str().unwrap();
+            let types: BTreeMap<String, ColumnType> =
+                types.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+            let mut flat = Rows::open(path, None, types.clone()).unwrap();
+            let mut maps = Rows::open(path, None, types).unwrap();
+            prop_assert!(flat.is_table());
+            loop {
+                let (a, b) = (flat.next_flat(id_field, done), maps.next());
+                let (a, b) = match (a, b) {
+                    (None, None) => break,
+                    (Some(a), Some(b)) => (a, b),
+                    _ => panic!("the two reads end apart"),
+                };
+                let b = b.and_then(|row| match row.number <= done {
+                    true => Ok((row.number, None)),
+                    false => Ok((row.number, Some(super::super::with_id(row, id_field, path)?))),
+                });
+                match (a, b) {
+                    (Ok(a), Ok((number, map))) => {
+                        prop_assert_eq!(a.number, number);
+                        match (a.doc, map) {
+                            (None, None) => {}
+                            (Some(doc), Some(map)) => {
+                                let Ipld::Map(fields) = &map else { panic!("a map") };
+                                prop_assert_eq!(doc.to_ipld(), map.clone());
+                                prop_assert_eq!(Some(doc.id()), fields.get("_id"));
+                                prop_assert_eq!(
+                                    doc.body(),
+                                    &prolly_tree::RawValue::from_map_without(fields, "_id").unwrap()
+                                );
+                            }
+                            (a, b) => panic!("skipped apart: {a:?} {b:?}"),
+                        }
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("flat {:?}, map {:?}", a.map(|r| r.number), b.map(|r| r.0)),
+                }
             }
         }
     }
