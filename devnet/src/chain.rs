@@ -32,7 +32,7 @@ use serde_tuple::{Deserialize_tuple, Serialize_tuple};
 
 use crate::header::BlockHeader;
 use crate::message::Signed;
-use crate::overlay::Overlay;
+use prolly_client::store::Overlay;
 
 /// The store's root naming the head record.
 pub const HEAD_ROOT: &str = "devnet";
@@ -145,7 +145,7 @@ impl Chain {
     }
 
     fn genesis(&mut self, actors: u32) -> Result<()> {
-        let overlay = Overlay::new(self.store.clone());
+        let overlay = Arc::new(Overlay::new((*self.store).clone()));
         let ids: Vec<ActorID> = (0..actors as u64).map(|i| FIRST_ACTOR + i).collect();
         let genesis = local_fvm::genesis(
             overlay.clone(),
@@ -195,9 +195,7 @@ impl Chain {
         };
         let record = overlay.put_cbor(&record, Code::Blake2b256)?;
         let writer = self.store.write()?;
-        for (cid, bytes) in overlay.take() {
-            writer.put_block(&cid, &bytes)?;
-        }
+        writer.put_staged(&overlay.take())?;
         writer.set_root(HEAD_ROOT, &record)?;
         writer.commit()?;
         self.push(tipset);
@@ -412,7 +410,7 @@ impl Chain {
         let messages = std::mem::take(&mut self.pool);
         let parent = self.head().clone();
         let height = parent.height() + 1;
-        let overlay = Overlay::new(self.store.clone());
+        let overlay = Arc::new(Overlay::new((*self.store).clone()));
         let timestamp = now().max(parent.header.timestamp);
         let header = self.header(&overlay, Some(&parent), &messages, timestamp)?;
         for m in &messages {

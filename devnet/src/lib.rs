@@ -15,7 +15,6 @@ pub mod header;
 pub mod json;
 pub mod message;
 pub mod node;
-mod overlay;
 pub mod rpc;
 
 use std::net::SocketAddr;

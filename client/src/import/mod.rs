@@ -3,6 +3,7 @@
 //! stopped at any moment (a bad row, Ctrl-C, kill -9) leaves the database at its last commit and
 //! `resume` continues from there to the same root as an import never stopped.
 
+mod commit;
 mod packer;
 mod rows;
 
@@ -10,13 +11,13 @@ use std::collections::BTreeMap;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
-use prolly_db::{Collection, Database, Op, PreparedInserts, WriteBatch};
+use prolly_db::{Collection, Database, PreparedInserts};
 use prolly_tree::Config;
 
 pub use packer::{Packed, Packer};
 pub use rows::{ColumnType, Format, Row, Rows};
 
-use crate::store::{HEAD, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Why an import stopped. Every message names the file, and the row where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -200,20 +201,50 @@ pub fn import(
             WriteMode::Upsert => None,
         },
     };
-    let mut commit_chunk = |chunk: Chunk, summary: &mut ImportSummary| -> Result<(), ImportError> {
-        summary.skipped += chunk.skipped;
-        // A full batch commits; so does the end, and an empty file into a store with no
-        // database still leaves a database with the collection.
-        if !chunk.rows.is_empty() || (chunk.last && summary.commits == 0 && store.head()?.is_none())
-        {
-            commit(store, &file, &key, options, config, chunk, summary)?;
-            summary.bytes = bytes_read.load(std::sync::atomic::Ordering::Relaxed);
-            progress(summary);
-        }
-        Ok(())
+    let mut target = commit::Target {
+        store,
+        file: &file,
+        options,
+        config,
+        head: store.head()?,
+        below: None,
+        last_row: done,
     };
     let mut rows = rows;
-    reader.drive(&mut rows, |chunk| commit_chunk(chunk, &mut summary))?;
+    std::thread::scope(|scope| {
+        let mut committer = commit::Committer::start(scope, store, &file, &key)?;
+        let mut record = |committed: Option<commit::Written>, summary: &mut ImportSummary| {
+            if let Some(batch) = committed {
+                summary.root = batch.root;
+                summary.documents += batch.documents;
+                summary.rows = batch.last_row;
+                summary.commits += 1;
+                summary.bytes = bytes_read.load(std::sync::atomic::Ordering::Relaxed);
+                progress(summary);
+            }
+        };
+        let mut written = 0u64;
+        let driven = reader.drive(&mut rows, |chunk| {
+            summary.skipped += chunk.skipped;
+            // A full batch commits; so does the end, and an empty file into a store with no
+            // database still leaves a database with the collection.
+            if !chunk.rows.is_empty() || (chunk.last && written == 0 && target.head.is_none()) {
+                let batch = target.write(chunk)?;
+                written += 1;
+                record(committer.submit(batch)?, &mut summary);
+            }
+            Ok(())
+        });
+        // However the import stopped, the batch in flight is committed first (or fails), so
+        // that the store ends at a whole batch and the summary says which.
+        let finished = committer.finish();
+        if let Ok(committed) = finished {
+            record(committed, &mut summary);
+            driven
+        } else {
+            driven.and(finished.map(drop))
+        }
+    })?;
     summary.root = store.head()?.unwrap_or_default();
     Ok(summary)
 }
@@ -389,72 +420,6 @@ impl Reader<'_> {
         }
         Ok((numbers, docs, skipped, last))
     }
-}
-
-fn commit(
-    store: &Store,
-    file: &str,
-    key: &str,
-    options: &ImportOptions,
-    config: Config,
-    chunk: Chunk,
-    summary: &mut ImportSummary,
-) -> Result<(), ImportError> {
-    let writer = store.write()?;
-    let mut db = match writer.root(HEAD)? {
-        Some(root) => Database::open(&writer, root)?.into_result()?,
-        None => Database::create(&writer, config)?,
-    };
-    let mut batch = WriteBatch::new();
-    let has_collection = db
-        .collections()?
-        .into_result()?
-        .iter()
-        .any(|(name, _)| *name == options.collection);
-    let ops_before = if has_collection {
-        0
-    } else {
-        batch.create_collection(&options.collection);
-        1
-    };
-    let rows = chunk.rows;
-    let applied = match chunk.writes {
-        Writes::Prepared(inserts) => db.apply_prepared(&batch, inserts),
-        Writes::Upserts(docs) => {
-            for doc in docs {
-                batch.push(Op::Upsert {
-                    collection: options.collection.clone(),
-                    doc,
-                });
-            }
-            let applied = db.apply(&batch);
-            free_elsewhere(batch);
-            applied
-        }
-    };
-    let root = match applied {
-        Ok(outcome) => outcome.into_result()?,
-        Err(prolly_db::Error::Write { op, id, reason }) if op >= ops_before => {
-            let row = rows.get(op - ops_before).copied().unwrap_or_default();
-            let id = id.map(|id| format!(" (_id {id})")).unwrap_or_default();
-            return Err(ImportError::row(
-                file,
-                row,
-                format!("refused{id}: {reason}"),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    drop(db);
-    let last = rows.last().copied().unwrap_or(summary.rows);
-    writer.set_root(HEAD, &root)?;
-    writer.set_meta(key, &progress_value(file, last))?;
-    writer.commit()?;
-    summary.root = root;
-    summary.documents += rows.len() as u64;
-    summary.rows = last;
-    summary.commits += 1;
-    Ok(())
 }
 
 /// Drops `value` on a thread of its own where there are two cores: freeing a batch's 10,000

@@ -12,6 +12,7 @@ mod blocks;
 mod error;
 mod gc;
 mod lock;
+mod overlay;
 mod recency;
 mod writer;
 
@@ -24,6 +25,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use error::StoreError;
 pub use gc::GcReport;
+pub use overlay::{Overlay, Staged};
 pub use recency::Session;
 pub use writer::Writer;
 
