@@ -458,6 +458,35 @@ fn the_reader_ahead_one_core_and_upserts_write_the_same_root() {
     assert_eq!(code, 1);
     assert!(message.contains("bad.ndjson: row 5"), "{message}");
     assert_eq!(ok(&["--db", &e, "root"]), expected, "rows 1 to 4 committed");
+
+    // A write refused in the third batch (a duplicate _id, found when the batch meets the tree)
+    // while the second is being committed: the second is committed, the third is not.
+    let table = |rows: &[&str]| format!("_id,n\n{}", rows.concat());
+    let four = ["1,1\n", "2,2\n", "3,3\n", "4,4\n"];
+    let (good, dup) = (tmp.path().join("good.csv"), tmp.path().join("dup.csv"));
+    std::fs::write(&good, table(&four)).unwrap();
+    std::fs::write(&dup, table(&[&four[..], &["1,5\n", "6,6\n"]].concat())).unwrap();
+    let (f, g) = (db("f"), db("g"));
+    let args = |db: &str, file: &Path| {
+        let file = file.to_str().unwrap().to_string();
+        ["--db", db, "import", "t", &file, "--batch", "2"].map(String::from)
+    };
+    let expected = ok(&args(&f, &good)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let (code, message) = fails(
+        &args(&g, &dup)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        message.contains("dup.csv: row 5") && message.contains("refused (_id 1)"),
+        "{message}"
+    );
+    assert_eq!(ok(&["--db", &g, "root"]), expected, "rows 1 to 4 committed");
 }
 
 #[test]
