@@ -94,7 +94,14 @@ pub fn to_ipld(diff: &DocDiff) -> Ipld {
     Ipld::Map(collections)
 }
 
-/// The canonical DAG-CBOR bytes of a document diff.
+/// The canonical DAG-CBOR bytes of a document diff. A diff holding what DAG-CBOR cannot (only
+/// one built by hand can) panics; [`try_diff_to_cbor`] says so instead.
 pub fn diff_to_cbor(diff: &DocDiff) -> Vec<u8> {
-    crate::form::to_cbor(&to_ipld(diff))
+    try_diff_to_cbor(diff).expect("documents read back always encode")
+}
+
+/// [`diff_to_cbor`], or `None` for a diff DAG-CBOR cannot hold.
+pub fn try_diff_to_cbor(diff: &DocDiff) -> Option<Vec<u8>> {
+    let encoded = prolly_tree::RawValue::from_ipld(&to_ipld(diff)).ok()?;
+    Some(encoded.as_bytes().to_vec())
 }

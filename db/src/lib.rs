@@ -60,7 +60,7 @@ mod write;
 pub use batch::{Op, Patch, WriteBatch};
 pub use catalog::{Collection, IndexDef, IndexField};
 pub use database::{DB_FORMAT_VERSION, Database};
-pub use diff::{CollectionDiff, DocDiff, diff_to_cbor};
+pub use diff::{CollectionDiff, DocDiff, diff_to_cbor, try_diff_to_cbor};
 pub use error::{Error, Refusal, Result};
 pub use exec::Work;
 pub use filter::{Cond, Filter};

@@ -96,8 +96,15 @@ impl QueryResult {
     }
 
     /// The canonical DAG-CBOR bytes: the actor's return value, byte-identical to what a proof
-    /// carries.
+    /// carries. A result holding what DAG-CBOR cannot (an integer beyond 64 bits: only a result
+    /// built by hand can) panics; [`QueryResult::try_to_cbor`] says so instead.
     pub fn to_cbor(&self) -> Vec<u8> {
+        self.try_to_cbor()
+            .expect("documents read back always encode")
+    }
+
+    /// [`QueryResult::to_cbor`], or `None` for a result DAG-CBOR cannot hold.
+    pub fn try_to_cbor(&self) -> Option<Vec<u8>> {
         use prolly_tree::cbor::{
             MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, encode_ipld_into, write_bytes, write_head,
             write_text,
@@ -113,7 +120,7 @@ impl QueryResult {
             write_text(&mut out, "docs");
             write_head(&mut out, MAJOR_ARRAY, self.docs.len() as u64);
             for doc in &self.docs {
-                encode_ipld_into(&mut out, doc).expect("documents read back always encode");
+                encode_ipld_into(&mut out, doc).ok()?;
             }
         }
         if let Some(stop) = self.stop {
@@ -129,7 +136,7 @@ impl QueryResult {
             write_bytes(&mut out, cursor);
         }
         debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
-        out
+        Some(out)
     }
 
     pub fn from_cbor(bytes: &[u8]) -> Result<QueryResult, Error> {

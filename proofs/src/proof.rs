@@ -3,7 +3,7 @@
 
 use cid::Cid;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
-use prolly_db::{Database, DocDiff, Query, QueryResult, diff_to_cbor};
+use prolly_db::{Database, DocDiff, Query, QueryResult, diff_to_cbor, try_diff_to_cbor};
 use prolly_tree::{Outcome, ready};
 
 use crate::anchor;
@@ -99,11 +99,11 @@ fn check_claims(
     if envelope.query != query.to_cbor() {
         return Err(VerifyError::Mismatch("query"));
     }
-    let claimed = result.to_cbor();
-    if envelope.result != claimed {
-        return Err(VerifyError::Mismatch("result"));
+    // A result DAG-CBOR cannot hold is no envelope's claim.
+    match result.try_to_cbor() {
+        Some(claimed) if claimed == envelope.result => Ok(claimed),
+        _ => Err(VerifyError::Mismatch("result")),
     }
-    Ok(claimed)
 }
 
 /// Re-runs the query over the witness from `root` and compares.
@@ -201,7 +201,10 @@ pub fn verify_diff(from: &Cid, to: &Cid, diff: &DocDiff, proof: &[u8]) -> Result
     {
         return Err(VerifyError::Mismatch("root"));
     }
-    let claimed = diff_to_cbor(diff);
+    // A diff DAG-CBOR cannot hold is no envelope's claim.
+    let Some(claimed) = try_diff_to_cbor(diff) else {
+        return Err(VerifyError::Mismatch("result"));
+    };
     if witness.envelope.result != claimed || !witness.envelope.query.is_empty() {
         return Err(VerifyError::Mismatch("result"));
     }

@@ -69,6 +69,18 @@ fn wrong_results(result: &QueryResult) -> Vec<QueryResult> {
         r.docs.swap(0, 1);
         out.push(r);
     }
+    // A zero with the other sign: equal as f64 (and as `Ipld`), not as DAG-CBOR.
+    let mut r = result.clone();
+    let zero = r.docs.iter_mut().find_map(|doc| match doc {
+        Ipld::Map(m) => m
+            .values_mut()
+            .find(|v| matches!(v, Ipld::Float(f) if *f == 0.0)),
+        _ => None,
+    });
+    if let Some(Ipld::Float(f)) = zero {
+        *f = -*f;
+        out.push(r);
+    }
     out
 }
 
@@ -278,6 +290,10 @@ proptest! {
         let mut wrong = diff.clone();
         wrong.entry("c".into()).or_default().added.push(Ipld::Map([("_id".to_string(), Ipld::Integer(1000))].into()));
         prop_assert!(verify_diff(&from, &to, &wrong, &proof).is_err());
+        // One DAG-CBOR cannot hold: refused, not a panic.
+        let mut wrong = diff.clone();
+        wrong.entry("c".into()).or_default().added.push(Ipld::Map([("_id".to_string(), Ipld::Integer(1 << 100))].into()));
+        prop_assert!(matches!(verify_diff(&from, &to, &wrong, &proof), Err(VerifyError::Mismatch("result"))));
         if from != to {
             prop_assert!(verify_diff(&to, &from, &diff, &proof).is_err());
         }
@@ -289,4 +305,22 @@ proptest! {
             prop_assert!(matches!(verify_diff(&from, &to, &diff, &cut), Err(VerifyError::Incomplete(_))));
         }
     }
+}
+
+/// A claimed result that DAG-CBOR cannot hold (only one built by hand can) is refused, not a
+/// panic.
+#[test]
+fn a_result_dag_cbor_cannot_hold_is_refused() {
+    let store = MemoryBlockstore::default();
+    let doc = Ipld::Map([("_id".to_string(), Ipld::Integer(1))].into());
+    let root = database(&store, &[doc], &[]);
+    let q = Query::from_json(r#"{"collection": "c", "filter": {"_id": 1}}"#).unwrap();
+    let proof = prove(&store, root, &q).unwrap().expect_complete();
+    verify(&root, &q, &proof.result, &proof.bytes).unwrap();
+    let mut wrong = proof.result.clone();
+    wrong.docs[0] = Ipld::Map([("_id".to_string(), Ipld::Integer(1 << 100))].into());
+    assert!(matches!(
+        verify(&root, &q, &wrong, &proof.bytes),
+        Err(VerifyError::Mismatch("result"))
+    ));
 }
