@@ -104,12 +104,13 @@ fn prepare_one(to: Destination<'_>, op: usize, input: Input<'_>) -> Result<Prepa
             let id_key = document::checked(&doc.id, std::iter::empty())?;
             let body = document::checked_body(Ok(doc.body.clone()), max_body)?;
             // Only index entries need the fields as values.
-            let fields = match collection.indexes.is_empty() {
-                true => Cow::Borrowed(&no_flat_fields),
-                false => match doc.body.to_ipld() {
+            let fields = if collection.indexes.is_empty() {
+                Cow::Borrowed(&no_flat_fields)
+            } else {
+                match doc.body.to_ipld() {
                     Ok(Ipld::Map(fields)) => Cow::Owned(fields),
                     _ => unreachable!("a flat body is a valid map"),
-                },
+                }
             };
             (doc.id.clone(), id_key, body, fields)
         }

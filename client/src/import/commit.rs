@@ -140,7 +140,7 @@ impl Committer {
     ) -> Result<Committer, ImportError> {
         let (store, key) = (store.clone(), key.to_string());
         let file = file.to_string();
-        if !std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        if !super::two_cores() {
             let way = Way::Here { store, key };
             return Ok(Committer { file, way });
         }

@@ -307,7 +307,7 @@ impl Reader<'_> {
         rows: &mut Rows,
         mut commit: impl FnMut(Chunk) -> Result<(), ImportError>,
     ) -> Result<(), ImportError> {
-        if !std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        if !two_cores() {
             loop {
                 let chunk = self.read(rows)?;
                 let last = chunk.last;
@@ -346,63 +346,54 @@ impl Reader<'_> {
     }
 
     fn read(&self, rows: &mut Rows) -> Result<Chunk, ImportError> {
-        if let (Some((definition, config)), true) = (&self.prepare, rows.is_table()) {
+        match (&self.prepare, rows.is_table()) {
             // A table's rows are read flat: no map per row (see `prolly_db::FlatDocument`).
-            let (numbers, docs, skipped, last) = self.take(|| {
-                let row = rows.next_flat(self.id_field, self.done)?;
-                Some(row.map(|row| (row.number, row.doc)))
-            })?;
-            let writes = Writes::Prepared(PreparedInserts::from_flat(
-                self.collection,
-                definition,
-                config,
-                &docs,
-            ));
-            return Ok(Chunk {
-                rows: numbers,
-                writes,
-                skipped,
-                last,
-            });
+            (Some((definition, config)), true) => self.take(
+                || {
+                    let row = rows.next_flat(self.id_field, self.done)?;
+                    Some(row.map(|row| (row.number, row.doc)))
+                },
+                |docs| {
+                    let inserts =
+                        PreparedInserts::from_flat(self.collection, definition, config, &docs);
+                    Writes::Prepared(inserts)
+                },
+            ),
+            (prepare, _) => self.take(
+                || {
+                    let row = rows.next()?;
+                    Some(row.and_then(|row| {
+                        let number = row.number;
+                        let doc = (number > self.done)
+                            .then(|| with_id(row, self.id_field, self.file))
+                            .transpose()?;
+                        Ok((number, doc))
+                    }))
+                },
+                |docs| match prepare {
+                    // The documents are freed here, on the thread that built them: freeing them
+                    // on a third thread was slower (4.5-4.9 s against 3.9-4.3 s for cli-bench's
+                    // import).
+                    Some((definition, config)) => Writes::Prepared(PreparedInserts::new(
+                        self.collection,
+                        definition,
+                        config,
+                        &docs,
+                    )),
+                    None => Writes::Upserts(docs),
+                },
+            ),
         }
-        let (numbers, docs, skipped, last) = self.take(|| {
-            let row = rows.next()?;
-            Some(row.and_then(|row| {
-                let number = row.number;
-                if number <= self.done {
-                    return Ok((number, None));
-                }
-                Ok((number, Some(with_id(row, self.id_field, self.file)?)))
-            }))
-        })?;
-        let writes = match &self.prepare {
-            // The documents are freed here, on the thread that built them: freeing them on a
-            // third thread was slower (4.5-4.9 s against 3.9-4.3 s for cli-bench's import).
-            Some((definition, config)) => Writes::Prepared(PreparedInserts::new(
-                self.collection,
-                definition,
-                config,
-                &docs,
-            )),
-            None => Writes::Upserts(docs),
-        };
-        Ok(Chunk {
-            rows: numbers,
-            writes,
-            skipped,
-            last,
-        })
     }
 
-    /// Up to `batch` documents from `next` (a row's number, and its document unless an earlier
-    /// run committed it): their rows, the documents, the rows skipped, and whether the file
-    /// ended.
-    #[allow(clippy::type_complexity)]
+    /// A chunk of up to `batch` documents from `next` (a row's number, and its document unless
+    /// an earlier run committed it), written as `writes` makes them.
     fn take<T>(
         &self,
         mut next: impl FnMut() -> Option<Result<(u64, Option<T>), ImportError>>,
-    ) -> Result<(Vec<u64>, Vec<T>, u64, bool), ImportError> {
-        let mut numbers = Vec::with_capacity(self.batch);
+        writes: impl FnOnce(Vec<T>) -> Writes,
+    ) -> Result<Chunk, ImportError> {
+        let mut rows = Vec::with_capacity(self.batch);
         let mut docs = Vec::with_capacity(self.batch);
         let (mut skipped, mut last) = (0, false);
         while docs.len() < self.batch {
@@ -413,20 +404,31 @@ impl Reader<'_> {
                 }
                 Some((_, None)) => skipped += 1,
                 Some((number, Some(doc))) => {
-                    numbers.push(number);
+                    rows.push(number);
                     docs.push(doc);
                 }
             }
         }
-        Ok((numbers, docs, skipped, last))
+        Ok(Chunk {
+            rows,
+            writes: writes(docs),
+            skipped,
+            last,
+        })
     }
+}
+
+/// Whether the import's threads (reader, writer, committer) have two cores to run on; on one,
+/// they run in turn on the caller's.
+fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 /// Drops `value` on a thread of its own where there are two cores: freeing a batch's 10,000
 /// document maps was an eighth of an import's time on the committing thread (`cli-bench`'s
 /// profile), and nothing waits for it.
 fn free_elsewhere<T: Send + 'static>(value: T) {
-    if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+    if two_cores() {
         // If no thread starts, the value comes back in the error's closure and drops here.
         let _ = std::thread::Builder::new()
             .name("import-free".into())

@@ -99,6 +99,22 @@ struct Table {
     plan: Option<FlatPlan>,
 }
 
+impl Table {
+    /// Reads the next record, counting it in `number` (a bad record counts too, so that its
+    /// error names its row); returns its row number, or `None` at the end.
+    fn next_record(&mut self, name: &str, number: &mut u64) -> Option<Result<u64, ImportError>> {
+        let read = self.reader.read_record(&mut self.record);
+        if matches!(read, Ok(false)) {
+            return None;
+        }
+        *number += 1;
+        Some(
+            read.map(|_| *number)
+                .map_err(|e| ImportError::row(name, *number, e)),
+        )
+    }
+}
+
 enum Inner {
     Lines(Box<dyn BufRead + Send>),
     Csv(Box<Table>),
@@ -393,22 +409,16 @@ impl Rows {
         let Inner::Csv(table) = &mut self.inner else {
             return None;
         };
+        let number = match table.next_record(&self.name, &mut self.number)? {
+            Ok(number) => number,
+            Err(e) => return Some(Err(e)),
+        };
         let Table {
-            reader,
             columns,
             record,
             plan,
+            ..
         } = &mut **table;
-        match reader.read_record(record) {
-            Ok(false) => return None,
-            Ok(true) => {}
-            Err(e) => {
-                self.number += 1;
-                return Some(Err(ImportError::row(&self.name, self.number, e)));
-            }
-        }
-        self.number += 1;
-        let number = self.number;
         if plan
             .as_ref()
             .is_none_or(|p| p.id_field.as_deref() != id_field)
@@ -453,24 +463,12 @@ impl Iterator for Rows {
                 );
             },
             Inner::Csv(table) => {
-                let Table {
-                    reader,
-                    columns,
-                    record,
-                    ..
-                } = &mut **table;
-                match reader.read_record(record) {
-                    Ok(false) => return None,
-                    Ok(true) => {}
-                    Err(e) => {
-                        self.number += 1;
-                        return Some(Err(ImportError::row(name, self.number, e)));
-                    }
-                }
-                self.number += 1;
-                let number = self.number;
+                let number = match table.next_record(name, &mut self.number)? {
+                    Ok(number) => number,
+                    Err(e) => return Some(Err(e)),
+                };
                 Some(
-                    csv_document(columns, record)
+                    csv_document(&table.columns, &table.record)
                         .map(|doc| Row { number, doc })
                         .map_err(|why| ImportError::row(name, number, why)),
                 )

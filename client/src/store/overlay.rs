@@ -79,10 +79,6 @@ impl Blockstore for Overlay {
 impl Writer {
     /// Adds staged blocks (an overlay's), in one pass.
     pub fn put_staged(&self, blocks: &Staged) -> Result<(), StoreError> {
-        let mut keyed: Vec<(Vec<u8>, &[u8])> = blocks
-            .iter()
-            .map(|(cid, bytes)| (cid.to_bytes(), bytes.as_slice()))
-            .collect();
-        self.put_blocks(&mut keyed)
+        self.put_cids(blocks.iter().map(|(cid, bytes)| (cid, bytes.as_slice())))
     }
 }

@@ -72,6 +72,16 @@ impl Writer {
         })
     }
 
+    /// [`Writer::put_blocks`] for blocks named by CID.
+    pub(super) fn put_cids<'a>(
+        &self,
+        blocks: impl Iterator<Item = (&'a Cid, &'a [u8])>,
+    ) -> Result<(), StoreError> {
+        let mut keyed: Vec<(Vec<u8>, &[u8])> =
+            blocks.map(|(cid, bytes)| (cid.to_bytes(), bytes)).collect();
+        self.put_blocks(&mut keyed)
+    }
+
     /// A block held by the store or added by this writer.
     pub fn get_block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
         let key = cid.to_bytes();
@@ -188,10 +198,6 @@ impl Blockstore for Writer {
         I: IntoIterator<Item = (Cid, D)>,
     {
         let blocks: Vec<(Cid, D)> = blocks.into_iter().collect();
-        let mut keyed: Vec<(Vec<u8>, &[u8])> = blocks
-            .iter()
-            .map(|(cid, block)| (cid.to_bytes(), block.as_ref()))
-            .collect();
-        Ok(self.put_blocks(&mut keyed)?)
+        Ok(self.put_cids(blocks.iter().map(|(cid, block)| (cid, block.as_ref())))?)
     }
 }
