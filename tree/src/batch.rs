@@ -499,7 +499,7 @@ impl<S: Blockstore> LevelJob<'_, '_, S> {
             None => ready!(Path::root(&source, &self.root)),
         };
         let clamped = |node: &Node| {
-            let at = node.entries.partition_point(|e| &e.key[..] < key);
+            let at = node.count_below(key, false);
             Route::Child(at.min(node.entries.len() - 1))
         };
         let pos = ready!(start.descend(&source, self.level, clamped))

@@ -13,7 +13,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::error::Result;
-use crate::node::{Entry, Value};
+use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::path::{Path, Route};
 use crate::ready;
@@ -88,49 +88,57 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
 
     /// Moves to the first entry with key >= `key` (or past the end).
     pub fn seek(&mut self, key: &[u8]) -> Result<Outcome<()>> {
-        self.seek_by(|k| k < key, |k| k < key, false)
+        self.seek_by(Some(key), false, false, false)
     }
 
     /// Moves to the first entry with key > `key` (or past the end).
     pub fn seek_after(&mut self, key: &[u8]) -> Result<Outcome<()>> {
-        self.seek_by(|k| k <= key, |k| k <= key, false)
+        self.seek_by(Some(key), true, true, false)
     }
 
     /// Moves to the last entry with key <= `key` (or before the start).
     pub fn seek_at_or_before(&mut self, key: &[u8]) -> Result<Outcome<()>> {
-        self.seek_by(|k| k < key, |k| k <= key, true)
+        self.seek_by(Some(key), false, true, true)
     }
 
     /// Moves to the last entry with key < `key` (or before the start).
     pub fn seek_before(&mut self, key: &[u8]) -> Result<Outcome<()>> {
-        self.seek_by(|k| k < key, |k| k < key, true)
+        self.seek_by(Some(key), false, false, true)
     }
 
     /// Moves to the first entry.
     pub fn first(&mut self) -> Result<Outcome<()>> {
-        self.seek_by(|_| false, |_| false, false)
+        self.seek_by(None, false, false, false)
     }
 
     /// Moves to the last entry.
     pub fn last(&mut self) -> Result<Outcome<()>> {
-        self.seek_by(|_| true, |_| true, true)
+        self.seek_by(None, false, false, true)
     }
 
-    /// Descends from the root. In an internal node the cursor takes the first child whose last
-    /// key fails `route` (keys bound their subtrees from above, so that child holds the target's bound
-    /// or the leaf before it does); past
-    /// every child, a forward seek is at the end and a backward one takes the last child. In the
-    /// leaf, `before` counts the entries before the target: forward, the cursor lands on the next
-    /// one; backward, on the one before, stepping into the previous leaf when there is none here.
+    /// Descends from the root towards `target` (none: the first or, `backward`, the last entry).
+    /// In an internal node the cursor takes the first child whose last key is not below the
+    /// target (at or below it when `route_inclusive`): keys bound their subtrees from above, so
+    /// that child holds the target's bound or the leaf before it does. Past every child, a forward
+    /// seek is at the end and a backward one takes the last child. In the leaf, the entries below
+    /// the target (at or below it when `before_inclusive`) are before it: forward, the cursor lands
+    /// on the next one; backward, on the one before, stepping into the previous leaf when there is
+    /// none here.
     fn seek_by(
         &mut self,
-        route: impl Fn(&[u8]) -> bool,
-        before: impl Fn(&[u8]) -> bool,
+        target: Option<&[u8]>,
+        route_inclusive: bool,
+        before_inclusive: bool,
         backward: bool,
     ) -> Result<Outcome<()>> {
+        let place = |node: &Node, inclusive: bool| match target {
+            Some(key) => node.count_below(key, inclusive),
+            None if backward => node.entries.len(),
+            None => 0,
+        };
         let root = ready!(Path::root(&self.reader, &self.root));
         let descent = root.descend(&self.reader, 0, |node| {
-            let at = node.entries.partition_point(|e| route(&e.key));
+            let at = place(node, route_inclusive);
             if at < node.entries.len() {
                 Route::Child(at)
             } else if backward {
@@ -144,7 +152,7 @@ impl<'s, S: Blockstore> Cursor<'s, S> {
             self.pos = Pos::End;
             return Ok(Outcome::Complete(()));
         };
-        let at = leaf.node.entries.partition_point(|e| before(&e.key));
+        let at = place(&leaf.node, before_inclusive);
         let len = leaf.node.entries.len();
         if backward && at == 0 {
             // Nothing here is before the target: it is the previous entry, if any.

@@ -50,6 +50,7 @@ mod path;
 mod range;
 mod rank;
 mod root;
+mod search;
 mod separator;
 pub mod size;
 mod stats;

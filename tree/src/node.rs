@@ -11,6 +11,7 @@ use cid::Cid;
 
 use crate::codec::{self, Decoder, MAJOR_ARRAY, MAJOR_UINT};
 use crate::error::{DecodeError, ShapeError};
+use crate::search::Heads;
 use crate::size;
 use crate::value::RawValue;
 
@@ -102,6 +103,32 @@ pub struct Node {
     pub(crate) entries: Vec<Entry>,
     /// Where a reader found each child before (`store.rs`), so a warm descent follows pointers.
     pub(crate) children: ChildSlots,
+    /// Key heads for searching, built on the first search (`search.rs`).
+    heads: HeadsSlot,
+}
+
+/// A node's [`Heads`], built when first needed. Like [`ChildSlots`], not part of what a node is.
+#[derive(Default)]
+struct HeadsSlot(std::sync::OnceLock<Heads>);
+
+impl Clone for HeadsSlot {
+    fn clone(&self) -> Self {
+        HeadsSlot::default()
+    }
+}
+
+impl PartialEq for HeadsSlot {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for HeadsSlot {}
+
+impl std::fmt::Debug for HeadsSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeadsSlot")
+    }
 }
 
 /// Weak pointers to a node's decoded children, filled as a reader loads them. Weak, so that the
@@ -189,7 +216,18 @@ impl Node {
             level,
             entries,
             children: ChildSlots::default(),
+            heads: HeadsSlot::default(),
         }
+    }
+
+    /// How many entries have a key below `key` (at or below it when `inclusive`): where `key`
+    /// falls among the node's keys. The same as a `partition_point` over the entries, faster.
+    pub(crate) fn count_below(&self, key: &[u8], inclusive: bool) -> usize {
+        let heads = self
+            .heads
+            .0
+            .get_or_init(|| Heads::new(self.prefix_len(), self.entries.iter().map(|e| &e.key[..])));
+        heads.count_below(|i| &self.entries[i].key[..], key, inclusive)
     }
 
     /// 0 for a leaf.

@@ -6,7 +6,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::error::Result;
-use crate::node::{Entry, Value};
+use crate::node::{Entry, Node, Value};
 use crate::outcome::Outcome;
 use crate::path::{Route, descend_to};
 use crate::range::Pair;
@@ -20,32 +20,25 @@ pub fn rank<S: Blockstore>(
     key: &[u8],
     inclusive: bool,
 ) -> Result<Outcome<u64>> {
-    let before = |e: &Entry| {
-        if inclusive {
-            &e.key[..] <= key
-        } else {
-            &e.key[..] < key
-        }
-    };
     // Children whose last key is before the bound lie wholly before it. Saturating: counts read
     // from a hostile block must not overflow.
     let mut rank = 0u64;
-    let mut count_before = |entries: &[Entry]| {
-        let at = entries.partition_point(before);
-        rank = entries[..at]
+    let mut count_before = |node: &Node| {
+        let at = node.count_below(key, inclusive);
+        rank = node.entries[..at]
             .iter()
             .map(Entry::count)
             .fold(rank, u64::saturating_add);
         at
     };
     let leaf = ready!(descend_to(&reader, &root, 0, |node| {
-        match count_before(&node.entries) {
+        match count_before(node) {
             at if at == node.entries.len() => Route::Stop,
             at => Route::Child(at),
         }
     }));
     if let Some(leaf) = leaf {
-        count_before(&leaf.entries);
+        count_before(&leaf);
     }
     Ok(Outcome::Complete(rank))
 }

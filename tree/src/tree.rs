@@ -191,17 +191,17 @@ impl<S: Blockstore> Tree<S> {
             &self.root.node,
             0,
             |node| {
-                match node.entries.partition_point(|e| &e.key[..] < key) {
+                match node.count_below(key, false) {
                     at if at < node.entries.len() => crate::path::Route::Child(at),
                     _ => crate::path::Route::Stop,
                 }
             }
         ));
         let found = leaf.and_then(|leaf| {
-            let at = leaf.entries.binary_search_by(|e| e.key[..].cmp(key)).ok()?;
-            match &leaf.entries[at].value {
-                Value::Data(v) => Some(v.clone()),
-                Value::Child { .. } => None,
+            let entry = leaf.entries.get(leaf.count_below(key, false))?;
+            match &entry.value {
+                Value::Data(v) if &entry.key[..] == key => Some(v.clone()),
+                _ => None,
             }
         });
         Ok(Outcome::Complete(found))
