@@ -1,6 +1,6 @@
 //! Profiling aid, for `perf record`: one operation of the tree, repeated, on the bench's data.
 //!
-//! `cargo run --release -p prolly_bench --example profile -- <build|batch|single|scan|get> [entries]`
+//! `[PASSES=20] cargo run --release -p prolly_bench --example profile -- <build|batch|single|scan|get> [entries]`
 
 use std::ops::Bound;
 use std::time::Instant;
@@ -13,6 +13,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("batch");
     let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    // Reads repeat, so that the profile is of warm reads rather than of the set-up.
+    let passes: usize = std::env::var("PASSES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(20);
     let data = Dataset::new(n);
     let raw = |v: &[u8]| RawValue::byte_string(v);
     let store = MemoryBlockstore::default();
@@ -51,8 +56,7 @@ fn main() {
             data.singles.len()
         }
         "scan" => {
-            // Repeated, so that the profile is of warm scans, not of the set-up.
-            for _ in 0..20 {
+            for _ in 0..passes {
                 for k in &data.probes {
                     let lo = Bound::Included(k.as_slice());
                     tree.range_limit(lo, Bound::Unbounded, Direction::Forward, 100)
@@ -60,15 +64,15 @@ fn main() {
                         .expect_complete();
                 }
             }
-            20 * data.probes.len()
+            passes * data.probes.len()
         }
         "get" => {
-            for _ in 0..20 {
+            for _ in 0..passes {
                 for k in &data.probes {
                     assert!(tree.get(k).unwrap().expect_complete().is_some());
                 }
             }
-            20 * data.probes.len()
+            passes * data.probes.len()
         }
         other => panic!("unknown mode {other}: build, batch, single, scan or get"),
     };

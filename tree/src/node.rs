@@ -223,10 +223,13 @@ impl Node {
     /// How many entries have a key below `key` (at or below it when `inclusive`): where `key`
     /// falls among the node's keys. The same as a `partition_point` over the entries, faster.
     pub(crate) fn count_below(&self, key: &[u8], inclusive: bool) -> usize {
-        let heads = self
-            .heads
-            .0
-            .get_or_init(|| Heads::new(self.prefix_len(), self.entries.iter().map(|e| &e.key[..])));
+        let heads = self.heads.0.get_or_init(|| {
+            let shared = self
+                .entries
+                .first()
+                .map_or(&[][..], |e| &e.key[..self.prefix_len()]);
+            Heads::new(shared, self.entries.iter().map(|e| &e.key[..]))
+        });
         heads.count_below(|i| &self.entries[i].key[..], key, inclusive)
     }
 
