@@ -6,6 +6,8 @@
 //! Keys are byte strings in strictly ascending order. An internal key bounds its child's subtree
 //! from above: a leaf's separator (`separator.rs`), another node's last key.
 
+use std::sync::{Arc, OnceLock, Weak};
+
 use bytes::Bytes;
 use cid::Cid;
 
@@ -102,76 +104,40 @@ pub struct Node {
     pub(crate) level: u32,
     pub(crate) entries: Vec<Entry>,
     /// Where a reader found each child before (`store.rs`), so a warm descent follows pointers.
-    pub(crate) children: ChildSlots,
-    /// Key heads for searching, built on the first search (`search.rs`).
-    heads: HeadsSlot,
+    /// Weak, so that the node cache alone decides what stays in memory: a child it evicted is
+    /// loaded again.
+    children: Derived<Box<[OnceLock<Weak<Node>>]>>,
+    /// Key heads for searching (`search.rs`).
+    heads: Derived<Heads>,
 }
 
-/// A node's [`Heads`], built when first needed. Like [`ChildSlots`], not part of what a node is.
-#[derive(Default)]
-struct HeadsSlot(std::sync::OnceLock<Heads>);
+/// What a node derives in memory from its entries, built when first needed: not part of what
+/// the node is, so clones start without it and any two compare equal.
+struct Derived<T>(OnceLock<T>);
 
-impl Clone for HeadsSlot {
-    fn clone(&self) -> Self {
-        HeadsSlot::default()
+impl<T> Default for Derived<T> {
+    fn default() -> Self {
+        Derived(OnceLock::new())
     }
 }
 
-impl PartialEq for HeadsSlot {
+impl<T> Clone for Derived<T> {
+    fn clone(&self) -> Self {
+        Derived::default()
+    }
+}
+
+impl<T> PartialEq for Derived<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for HeadsSlot {}
+impl<T> Eq for Derived<T> {}
 
-impl std::fmt::Debug for HeadsSlot {
+impl<T> std::fmt::Debug for Derived<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HeadsSlot")
-    }
-}
-
-/// Weak pointers to a node's decoded children, filled as a reader loads them. Weak, so that the
-/// node cache alone decides what stays in memory: a child it evicted is loaded again. Not part of
-/// what a node is: clones start empty and any two compare equal.
-#[derive(Default)]
-pub(crate) struct ChildSlots(
-    std::sync::OnceLock<Box<[std::sync::OnceLock<std::sync::Weak<Node>>]>>,
-);
-
-impl ChildSlots {
-    /// The child `idx` of a node of `len` entries, if a reader loaded it and it is still cached.
-    pub(crate) fn get(&self, idx: usize) -> Option<std::sync::Arc<Node>> {
-        self.0.get()?.get(idx)?.get()?.upgrade()
-    }
-
-    pub(crate) fn set(&self, idx: usize, len: usize, child: &std::sync::Arc<Node>) {
-        let slots = self
-            .0
-            .get_or_init(|| (0..len).map(|_| std::sync::OnceLock::new()).collect());
-        if let Some(slot) = slots.get(idx) {
-            let _ = slot.set(std::sync::Arc::downgrade(child));
-        }
-    }
-}
-
-impl Clone for ChildSlots {
-    fn clone(&self) -> Self {
-        ChildSlots::default()
-    }
-}
-
-impl PartialEq for ChildSlots {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for ChildSlots {}
-
-impl std::fmt::Debug for ChildSlots {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChildSlots")
+        f.write_str("Derived")
     }
 }
 
@@ -215,8 +181,8 @@ impl Node {
         Node {
             level,
             entries,
-            children: ChildSlots::default(),
-            heads: HeadsSlot::default(),
+            children: Derived::default(),
+            heads: Derived::default(),
         }
     }
 
@@ -231,6 +197,22 @@ impl Node {
             Heads::new(shared, self.entries.iter().map(|e| &e.key[..]))
         });
         heads.count_below(|i| &self.entries[i].key[..], key, inclusive)
+    }
+
+    /// Child `idx` of this internal node, if a reader loaded it before and it is still in memory.
+    pub(crate) fn known_child(&self, idx: usize) -> Option<Arc<Node>> {
+        self.children.0.get()?.get(idx)?.get()?.upgrade()
+    }
+
+    /// Remembers child `idx` of this internal node, as a reader loaded it.
+    pub(crate) fn remember_child(&self, idx: usize, child: &Arc<Node>) {
+        let slots = self
+            .children
+            .0
+            .get_or_init(|| (0..self.entries.len()).map(|_| OnceLock::new()).collect());
+        if let Some(slot) = slots.get(idx) {
+            let _ = slot.set(Arc::downgrade(child));
+        }
     }
 
     /// 0 for a leaf.

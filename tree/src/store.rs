@@ -182,11 +182,11 @@ impl<S: Blockstore> NodeSource for NodeReader<'_, S> {
     /// loaded through the cache and remembered in the parent. Measured on warm gets over 100k
     /// entries (`examples/gets_profile.rs`): the cache lookup was 30% of a get.
     fn child(&self, parent: &Node, idx: usize) -> Result<Outcome<Arc<Node>>> {
-        if let Some(child) = parent.children.get(idx) {
+        if let Some(child) = parent.known_child(idx) {
             return Ok(Outcome::Complete(child));
         }
         let child = ready!(self.load(crate::path::child_cid(parent, idx), Some(parent.level - 1)));
-        parent.children.set(idx, parent.entries.len(), &child);
+        parent.remember_child(idx, &child);
         Ok(Outcome::Complete(child))
     }
 }
