@@ -15,7 +15,7 @@ use prolly_tree::{Outcome, ready};
 
 use crate::envelope::{Envelope, Subject};
 use crate::error::{AnchorError, ProveError, VerifyError};
-use crate::record::RecordingStore;
+use crate::record::{Misses, RecordingStore};
 use crate::witness::{Witness, package};
 
 /// Bit width of the state tree's actors HAMT.
@@ -43,7 +43,7 @@ pub fn id_address(id: u64) -> Vec<u8> {
     out
 }
 
-fn load<S: Blockstore>(store: &RecordingStore<S>, cid: &Cid) -> Result<Outcome<Ipld>, AnchorError> {
+fn load<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<Ipld>, AnchorError> {
     match store.get(cid).map_err(AnchorError::Store)? {
         None => Ok(Outcome::missing_one(*cid)),
         Some(bytes) => {
@@ -60,8 +60,8 @@ fn load<S: Blockstore>(store: &RecordingStore<S>, cid: &Cid) -> Result<Outcome<I
 
 /// The actor's entry in the state tree at `state_root`, or `None` if there is no such actor (an
 /// absence the HAMT path proves).
-pub fn actor<S: Blockstore>(
-    store: &RecordingStore<S>,
+pub fn actor<S: Blockstore + Misses>(
+    store: &S,
     state_root: &Cid,
     id: u64,
 ) -> Result<Outcome<Option<ActorEntry>>, AnchorError> {
@@ -78,12 +78,9 @@ pub fn actor<S: Blockstore>(
         _ => return Err(AnchorError::StateRoot),
     };
     let before = store.missing().len();
-    let found = Hamt::<&RecordingStore<S>, Ipld, BytesKey>::load_with_bit_width(
-        &actors,
-        store,
-        ACTORS_HAMT_BIT_WIDTH,
-    )
-    .and_then(|hamt| hamt.get(&BytesKey(id_address(id))).map(|v| v.cloned()));
+    let found =
+        Hamt::<&S, Ipld, BytesKey>::load_with_bit_width(&actors, store, ACTORS_HAMT_BIT_WIDTH)
+            .and_then(|hamt| hamt.get(&BytesKey(id_address(id))).map(|v| v.cloned()));
     let entry = match found {
         Ok(entry) => entry,
         Err(e) => {
@@ -113,8 +110,8 @@ pub fn actor<S: Blockstore>(
 }
 
 /// The database root held by prollydb actor `id` at `state_root`.
-pub fn db_root<S: Blockstore>(
-    store: &RecordingStore<S>,
+pub fn db_root<S: Blockstore + Misses>(
+    store: &S,
     state_root: &Cid,
     id: u64,
 ) -> Result<Outcome<Cid>, AnchorError> {
@@ -201,9 +198,9 @@ pub fn verify_actor(
         return Err(VerifyError::Mismatch("result"));
     }
     let reader = witness.reader();
-    let found = actor(&reader, state_root, id)?.into_result()?;
+    let found = actor(reader, state_root, id)?.into_result()?;
     if found.as_ref() != claimed {
         return Err(VerifyError::WrongResult);
     }
-    witness.exact(&reader)
+    witness.exact()
 }

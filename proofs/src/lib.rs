@@ -38,4 +38,4 @@ pub use anchor::{
 pub use envelope::{Envelope, PROOF_VERSION, Subject};
 pub use error::{AnchorError, ProveError, VerifyError};
 pub use proof::{Proof, prove, prove_anchored, prove_diff, verify, verify_anchored, verify_diff};
-pub use record::RecordingStore;
+pub use record::{Misses, RecordingStore};

@@ -2,7 +2,7 @@
 //! full store through a recorder, the verifier over the witness alone.
 
 use cid::Cid;
-use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
+use fvm_ipld_blockstore::Blockstore;
 use prolly_db::{Database, DocDiff, Query, QueryResult, diff_to_cbor, try_diff_to_cbor};
 use prolly_tree::{Outcome, ready};
 
@@ -10,7 +10,7 @@ use crate::anchor;
 use crate::envelope::{Envelope, Subject};
 use crate::error::{ProveError, VerifyError};
 use crate::record::RecordingStore;
-use crate::witness::{Witness, package};
+use crate::witness::{Witness, WitnessStore, package};
 
 /// A proof: the CAR bytes, and the result it proves.
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ fn check_claims(
 /// Re-runs the query over the witness from `root` and compares.
 fn rerun(
     witness: &Witness,
-    reader: &RecordingStore<&MemoryBlockstore>,
+    reader: &WitnessStore<'_>,
     root: Cid,
     query: &Query,
     result: &QueryResult,
@@ -125,7 +125,7 @@ fn rerun(
     {
         return Err(VerifyError::WrongResult);
     }
-    witness.exact(reader)
+    witness.exact()
 }
 
 /// Checks that `result` is exactly what `query` gives at database root `root`, using nothing but
@@ -139,7 +139,7 @@ pub fn verify(
 ) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
     let claimed = check_claims(&witness.envelope, &Subject::Root(*root), query, result)?;
-    rerun(&witness, &witness.reader(), *root, query, result, &claimed)
+    rerun(&witness, witness.reader(), *root, query, result, &claimed)
 }
 
 /// Like [`verify`], from a Filecoin state root: the witness also proves the path from the state
@@ -163,8 +163,8 @@ pub fn verify_anchored(
         result,
     )?;
     let reader = witness.reader();
-    let root = anchor::db_root(&reader, state_root, actor)?.into_result()?;
-    rerun(&witness, &reader, root, query, result, &claimed)
+    let root = anchor::db_root(reader, state_root, actor)?.into_result()?;
+    rerun(&witness, reader, root, query, result, &claimed)
 }
 
 /// A proof of what changed between two database roots: the document diff, with the blocks the
@@ -215,5 +215,5 @@ pub fn verify_diff(from: &Cid, to: &Cid, diff: &DocDiff, proof: &[u8]) -> Result
     if diff_to_cbor(&got) != claimed {
         return Err(VerifyError::WrongResult);
     }
-    witness.exact(&reader)
+    witness.exact()
 }

@@ -9,6 +9,12 @@ use std::collections::{BTreeSet, HashSet};
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
+/// A store that remembers the blocks it was asked for and lacked: what a reader over a partial
+/// store (or an incomplete proof) is missing.
+pub trait Misses {
+    fn missing(&self) -> BTreeSet<Cid>;
+}
+
 pub struct RecordingStore<S> {
     inner: S,
     /// Keep the blocks' bytes (a prover does; a verifier only needs to know what was read).
@@ -49,12 +55,14 @@ impl<S: Blockstore> RecordingStore<S> {
         self.read.borrow().iter().map(|(c, _)| *c).collect()
     }
 
-    pub fn missing(&self) -> BTreeSet<Cid> {
-        self.missing.borrow().clone()
-    }
-
     pub fn inner(&self) -> &S {
         &self.inner
+    }
+}
+
+impl<S> Misses for RecordingStore<S> {
+    fn missing(&self) -> BTreeSet<Cid> {
+        self.missing.borrow().clone()
     }
 }
 

@@ -1,56 +1,107 @@
 //! A proof opened for checking: its envelope, and its witness blocks in a store that records
 //! which of them the verifying read uses. Query, diff and actor proofs all open one.
 
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+
 use cid::Cid;
-use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
+use fvm_ipld_blockstore::Blockstore;
 
 use crate::car;
 use crate::envelope::Envelope;
 use crate::error::VerifyError;
-use crate::record::RecordingStore;
+use crate::record::Misses;
 
-/// The checked pieces of a proof: its envelope and a store of its witness blocks.
-pub(crate) struct Witness {
+/// The checked pieces of a proof: its envelope and its witness blocks.
+pub(crate) struct Witness<'p> {
     pub envelope: Envelope,
-    pub store: MemoryBlockstore,
-    pub blocks: usize,
+    pub store: WitnessStore<'p>,
 }
 
-impl Witness {
+impl<'p> Witness<'p> {
     /// Reads a proof. With `deferred`, only the envelope is hashed here: the tree hash-checks
     /// every block it loads, and [`Witness::exact`] refuses blocks it did not load.
-    pub fn open(proof: &[u8], deferred: bool) -> Result<Witness, VerifyError> {
+    pub fn open(proof: &'p [u8], deferred: bool) -> Result<Witness<'p>, VerifyError> {
         let parsed = if deferred {
             car::read_strict_deferred(proof)?
         } else {
             car::read_strict(proof)?
         };
         let envelope = Envelope::decode(parsed.root_block)?;
-        let store = MemoryBlockstore::default();
-        for (cid, data) in &parsed.blocks {
-            store
-                .put_keyed(cid, data)
-                .map_err(|e| VerifyError::malformed(e.to_string()))?;
-        }
         Ok(Witness {
             envelope,
-            store,
-            blocks: parsed.blocks.len(),
+            store: WitnessStore::new(parsed.blocks),
         })
     }
 
-    /// A recorder over the witness, to run the verifying read through.
-    pub fn reader(&self) -> RecordingStore<&MemoryBlockstore> {
-        RecordingStore::cids_only(&self.store)
+    /// The store to run the verifying read through: it marks the blocks that read loads.
+    pub fn reader(&self) -> &WitnessStore<'p> {
+        &self.store
     }
 
     /// Proofs are exact: the verifying read must have used every witness block.
-    pub fn exact(&self, reader: &RecordingStore<&MemoryBlockstore>) -> Result<(), VerifyError> {
-        let used = reader.read_cids().len();
-        if used != self.blocks {
-            return Err(VerifyError::Unused(self.blocks - used));
+    pub fn exact(&self) -> Result<(), VerifyError> {
+        let unused = self.store.blocks.len() - self.store.used.get();
+        if unused > 0 {
+            return Err(VerifyError::Unused(unused));
         }
         Ok(())
+    }
+}
+
+/// A proof's witness blocks, read in place from the proof, each marked when first loaded: the
+/// verifier's store and its record of what the verifying read used, in one. Sorted by CID and
+/// binary-searched, so nothing hashes a CID a proof chose (a strict CAR holds each block once).
+pub(crate) struct WitnessStore<'p> {
+    blocks: Vec<(Cid, &'p [u8], Cell<bool>)>,
+    used: Cell<usize>,
+    missing: RefCell<BTreeSet<Cid>>,
+}
+
+impl<'p> WitnessStore<'p> {
+    fn new(blocks: Vec<(Cid, &'p [u8])>) -> Self {
+        let mut blocks: Vec<_> = blocks
+            .into_iter()
+            .map(|(cid, data)| (cid, data, Cell::new(false)))
+            .collect();
+        blocks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        WitnessStore {
+            blocks,
+            used: Cell::new(0),
+            missing: RefCell::default(),
+        }
+    }
+
+    fn find(&self, k: &Cid) -> Option<&(Cid, &'p [u8], Cell<bool>)> {
+        let at = self.blocks.binary_search_by(|b| b.0.cmp(k)).ok()?;
+        self.blocks.get(at)
+    }
+}
+
+impl Misses for WitnessStore<'_> {
+    fn missing(&self) -> BTreeSet<Cid> {
+        self.missing.borrow().clone()
+    }
+}
+
+impl Blockstore for WitnessStore<'_> {
+    fn get(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some((_, data, loaded)) = self.find(k) else {
+            self.missing.borrow_mut().insert(*k);
+            return Ok(None);
+        };
+        if !loaded.replace(true) {
+            self.used.set(self.used.get() + 1);
+        }
+        Ok(Some(data.to_vec()))
+    }
+
+    fn has(&self, k: &Cid) -> anyhow::Result<bool> {
+        Ok(self.find(k).is_some())
+    }
+
+    fn put_keyed(&self, _k: &Cid, _block: &[u8]) -> anyhow::Result<()> {
+        anyhow::bail!("a proof's witness is read-only")
     }
 }
 
