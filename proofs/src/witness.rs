@@ -64,7 +64,7 @@ impl<'p> WitnessStore<'p> {
             .into_iter()
             .map(|(cid, data)| (cid, data, Cell::new(false)))
             .collect();
-        blocks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        blocks.sort_unstable_by_key(|b| b.0);
         WitnessStore {
             blocks,
             used: Cell::new(0),
