@@ -182,7 +182,8 @@ fn walk<S: Blockstore>(
     limit: usize,
 ) -> Result<Outcome<Vec<Pair>>> {
     let mut cursor = Cursor::new(reader, root);
-    let mut out = Vec::new();
+    // Room for a page of results up front, not six doublings on the way to 100.
+    let mut out = Vec::with_capacity(limit.min(128));
     match direction {
         Direction::Forward => {
             ready!(match range.lo {
