@@ -125,7 +125,7 @@ pub(crate) fn apply<S: Blockstore>(
     config: &Config,
     root: Cid,
     batch: &Batch,
-    writer: &mut Writer,
+    writer: &mut Writer<'_>,
 ) -> Result<Outcome<Option<Entry>>> {
     if let Some(e) = batch.invalid {
         return Err(InvalidInput::Encode(e).into());
@@ -245,15 +245,15 @@ struct LeafRun {
     next: Option<Position>,
 }
 
-struct LevelJob<'a, 's, S> {
+struct LevelJob<'a, 's, 'w, S> {
     config: &'a Config,
     level: u32,
     root: Cid,
     reader: NodeReader<'s, S>,
-    writer: &'a mut Writer,
+    writer: &'a mut Writer<'w>,
 }
 
-impl<S: Blockstore> LevelJob<'_, '_, S> {
+impl<S: Blockstore> LevelJob<'_, '_, '_, S> {
     /// Re-chunks every run of nodes the edits touch, in key order.
     fn run(&mut self, edits: &Edits, start: Option<Position>) -> Result<Outcome<LevelResult>> {
         let mut result = LevelResult {
@@ -574,7 +574,7 @@ fn finish_root<S: Blockstore>(
     top: u32,
     made: Vec<Entry>,
     reader: NodeReader<'_, S>,
-    writer: &mut Writer,
+    writer: &mut Writer<'_>,
 ) -> Result<Outcome<Entry>> {
     let mut entries = made;
     let mut level = top + 1;

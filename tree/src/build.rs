@@ -40,7 +40,7 @@ impl Builder {
     }
 
     /// Adds the next leaf entry. Keys must be strictly ascending.
-    pub fn push(&mut self, key: Bytes, value: RawValue, writer: &mut Writer) -> Result<()> {
+    pub fn push(&mut self, key: Bytes, value: RawValue, writer: &mut Writer<'_>) -> Result<()> {
         if let Some(last) = &self.last_key
             && key[..] <= last[..]
         {
@@ -59,7 +59,7 @@ impl Builder {
         Ok(())
     }
 
-    fn push_at(&mut self, level: usize, entry: Entry, writer: &mut Writer) {
+    fn push_at(&mut self, level: usize, entry: Entry, writer: &mut Writer<'_>) {
         if self.levels.len() == level {
             self.levels.push(Level {
                 chunker: Chunker::new(self.config, level as u32),
@@ -74,7 +74,7 @@ impl Builder {
 
     /// Writes closed nodes and sends their entries up. A leaf's entry waits for the next leaf's
     /// first key (its separator), unless the level has ended.
-    fn close(&mut self, level: usize, nodes: Vec<Node>, end: bool, writer: &mut Writer) {
+    fn close(&mut self, level: usize, nodes: Vec<Node>, end: bool, writer: &mut Writer<'_>) {
         let mut summaries = Vec::with_capacity(nodes.len() + 1);
         for node in nodes {
             if level > 0 {
@@ -107,7 +107,7 @@ impl Builder {
     }
 
     /// Closes every level and returns the root node's entry (its CID and count).
-    pub fn finish(mut self, writer: &mut Writer) -> Entry {
+    pub fn finish(mut self, writer: &mut Writer<'_>) -> Entry {
         let mut level = 0;
         loop {
             if level == self.levels.len() {

@@ -113,6 +113,13 @@ impl Default for NodeCache {
     }
 }
 
+impl NodeCache {
+    /// Whether this cache was made for a store that checks its blocks itself.
+    pub(crate) fn trusts_store(&self) -> bool {
+        !self.verify
+    }
+}
+
 /// How every read path gets nodes: through the cache, else from the store with a hash check.
 pub struct NodeReader<'a, S> {
     pub store: &'a S,
@@ -193,7 +200,7 @@ impl<S: Blockstore> NodeSource for NodeReader<'_, S> {
 
 /// A batch's view: the nodes it wrote and has not flushed, then the store.
 pub struct Pending<'a, 's, S> {
-    pub writer: &'a Writer,
+    pub writer: &'a Writer<'a>,
     pub reader: NodeReader<'s, S>,
 }
 
@@ -219,14 +226,24 @@ pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
 /// New blocks of one operation, written to the store in a single `put_many_keyed` call. A batch's
 /// readers see its new internal nodes before the flush; a bulk build, which never reads back,
 /// keeps none.
+///
+/// Over a store that names blocks itself ([`Writer::putting_now`]), each block goes to the store
+/// as it is written instead, and the store's CID names it.
 #[derive(Default)]
-pub struct Writer {
+pub struct Writer<'s> {
     blocks: Vec<(Cid, Vec<u8>)>,
-    nodes: FxHashMap<Cid, Arc<Node>>,
+    /// Internal nodes written, with their block sizes (what the cache charges for them).
+    nodes: FxHashMap<Cid, (Arc<Node>, usize)>,
     retain: bool,
+    put_now: Option<PutNow<'s>>,
+    /// The first put that failed: the flush reports it.
+    failed: Option<anyhow::Error>,
 }
 
-impl Writer {
+/// Puts a DAG-CBOR block and returns the CID the store named it by.
+pub type PutNow<'s> = &'s dyn Fn(&[u8]) -> anyhow::Result<Cid>;
+
+impl<'s> Writer<'s> {
     /// A writer whose nodes stay readable before the flush.
     pub fn retaining() -> Self {
         Writer {
@@ -235,10 +252,35 @@ impl Writer {
         }
     }
 
+    /// This writer, handing each block to `put` as it is written. Inside an actor the kernel
+    /// hashes every block it stores: naming a block in Wasm as well paid for blake2b twice.
+    pub fn putting_now(self, put: Option<PutNow<'s>>) -> Self {
+        Writer {
+            put_now: put,
+            ..self
+        }
+    }
+
+    /// The block's CID, and the block if it is left for the flush.
+    fn name(&mut self, bytes: Vec<u8>) -> (Cid, Option<Vec<u8>>) {
+        let Some(put) = self.put_now else {
+            return (cid_of(&bytes), Some(bytes));
+        };
+        match put(&bytes) {
+            Ok(cid) => (cid, None),
+            Err(e) => {
+                // The operation fails at the flush; until then the block needs a name.
+                self.failed.get_or_insert(e);
+                (cid_of(&bytes), None)
+            }
+        }
+    }
+
     /// Encodes a node, keeps it for the flush, and returns its entry in the parent level.
     pub fn write(&mut self, node: Node) -> Entry {
         let bytes = node.encode();
-        let cid = cid_of(&bytes);
+        let len = bytes.len();
+        let (cid, block) = self.name(bytes);
         let entry = Entry {
             key: node.last_key().cloned().unwrap_or_default(),
             value: Value::Child {
@@ -248,19 +290,25 @@ impl Writer {
         };
         // Internal nodes stay readable (a batch may collapse the root into one, and the cache
         // takes them after the flush); leaves are done with once encoded.
-        if !self.retain || node.level == 0 {
-            self.blocks.push((cid, bytes));
-        } else if !self.nodes.contains_key(&cid) {
-            self.blocks.push((cid, bytes));
-            self.nodes.insert(cid, Arc::new(node));
+        let keep = self.retain && node.level > 0;
+        if keep && self.nodes.contains_key(&cid) {
+            return entry;
+        }
+        if let Some(block) = block {
+            self.blocks.push((cid, block));
+        }
+        if keep {
+            self.nodes.insert(cid, (Arc::new(node), len));
         }
         entry
     }
 
     /// Adds a non-node block (the root object).
     pub fn write_raw(&mut self, bytes: Vec<u8>) -> Cid {
-        let cid = cid_of(&bytes);
-        self.blocks.push((cid, bytes));
+        let (cid, block) = self.name(bytes);
+        if let Some(block) = block {
+            self.blocks.push((cid, block));
+        }
         cid
     }
 
@@ -272,7 +320,7 @@ impl Writer {
         level: Option<u32>,
     ) -> Result<Outcome<Arc<Node>>> {
         match self.nodes.get(cid) {
-            Some(node) => {
+            Some((node, _)) => {
                 check_level(cid, node, level)?;
                 Ok(Outcome::Complete(node.clone()))
             }
@@ -286,18 +334,15 @@ impl Writer {
     /// Writes every new block in one call, then hands the new nodes to the cache: the next
     /// operation will start from them.
     pub fn flush<S: Blockstore>(self, store: &S, cache: &NodeCache) -> Result<()> {
-        if self.blocks.is_empty() {
-            return Ok(());
+        if let Some(e) = self.failed {
+            return Err(Error::Store(e));
         }
-        let sizes: FxHashMap<Cid, usize> = if self.retain {
-            self.blocks.iter().map(|(cid, b)| (*cid, b.len())).collect()
-        } else {
-            FxHashMap::default()
-        };
-        store.put_many_keyed(self.blocks).map_err(Error::Store)?;
+        if !self.blocks.is_empty() {
+            store.put_many_keyed(self.blocks).map_err(Error::Store)?;
+        }
         // Internal nodes are what the next operation reads again; a new leaf rarely is.
-        for (cid, node) in self.nodes {
-            cache.insert(cid, node, sizes.get(&cid).copied().unwrap_or(0));
+        for (cid, (node, size)) in self.nodes {
+            cache.insert(cid, node, size);
         }
         Ok(())
     }

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
+use fvm_ipld_blockstore::{Block, Blockstore};
+use fvm_ipld_encoding::DAG_CBOR;
 use ipld_core::ipld::Ipld;
+use multihash_codetable::Code;
 
 use crate::batch::{self, Batch};
 use crate::build::Builder;
@@ -124,6 +126,8 @@ impl<S: Blockstore> Tree<S> {
 
     /// This handle, reading nodes without hashing them: only for a store that checks every block
     /// against its CID itself (the FVM's, inside an actor). See [`NodeCache::trusting_store`].
+    /// Such a store also names the blocks it stores, so new blocks go to it as they are written
+    /// (`Blockstore::put`) and are not hashed here.
     pub fn trusting_store(mut self) -> Self {
         self.cache = Arc::new(NodeCache::trusting_store(64 << 20));
         self
@@ -308,7 +312,8 @@ impl<S: Blockstore> Tree<S> {
     }
 
     fn apply_incremental(&mut self, batch: &Batch, meta: Option<Vec<u8>>) -> Result<Outcome<Cid>> {
-        let mut writer = Writer::retaining();
+        let put = |bytes: &[u8]| self.put_named(bytes);
+        let mut writer = Writer::retaining().putting_now(self.names_blocks().then_some(&put));
         let root = ready!(batch::apply(
             self.reader(),
             &self.root.config,
@@ -327,18 +332,37 @@ impl<S: Blockstore> Tree<S> {
             None if meta.is_none() => return Ok(Outcome::Complete(self.cid)),
             None => (self.root.node, self.root.count),
         };
-        self.finish(writer, node, count, meta)
+        let (cid, root) = self.finish(writer, node, count, meta)?;
+        Ok(Outcome::Complete(self.moved_to(cid, root)))
+    }
+
+    /// Whether new blocks go to the store as they are written, named by it (see
+    /// [`Tree::trusting_store`]).
+    fn names_blocks(&self) -> bool {
+        self.cache.trusts_store()
+    }
+
+    /// Puts a DAG-CBOR block the way a store that names blocks is given one.
+    fn put_named(&self, bytes: &[u8]) -> anyhow::Result<Cid> {
+        self.store
+            .put(Code::Blake2b256, &Block::new(DAG_CBOR, bytes))
+    }
+
+    fn moved_to(&mut self, cid: Cid, root: RootObject) -> Cid {
+        self.cid = cid;
+        self.root = root;
+        cid
     }
 
     /// Writes the root object (linking the new `meta` block, if any, or the current one) and
-    /// flushes, then moves the handle to the new root.
+    /// flushes; returns the new root.
     fn finish(
-        &mut self,
-        mut writer: Writer,
+        &self,
+        mut writer: Writer<'_>,
         node: Cid,
         count: u64,
         meta: Option<Vec<u8>>,
-    ) -> Result<Outcome<Cid>> {
+    ) -> Result<(Cid, RootObject)> {
         let meta = match meta {
             Some(block) => Some(writer.write_raw(block)),
             None => self.root.meta,
@@ -346,9 +370,7 @@ impl<S: Blockstore> Tree<S> {
         let root_object = RootObject::new(self.root.config, node, count).with_meta(meta);
         let cid = writer.write_raw(root_object.encode());
         writer.flush(&self.store, &self.cache)?;
-        self.cid = cid;
-        self.root = root_object;
-        Ok(Outcome::Complete(self.cid))
+        Ok((cid, root_object))
     }
 
     /// Applies a batch much larger than the tree as one streaming build of the merged entries:
@@ -359,11 +381,12 @@ impl<S: Blockstore> Tree<S> {
             return Err(InvalidInput::Encode(e).into());
         }
         let old = ready!(self.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward));
-        let mut writer = Writer::default();
+        let put = |bytes: &[u8]| self.put_named(bytes);
+        let mut writer = Writer::default().putting_now(self.names_blocks().then_some(&put));
         let mut builder = Builder::new(self.root.config);
         let mut old = old.into_iter().peekable();
         let mut push =
-            |key: Bytes, value: RawValue, writer: &mut Writer| builder.push(key, value, writer);
+            |key: Bytes, value: RawValue, writer: &mut Writer<'_>| builder.push(key, value, writer);
         for (key, change) in batch.iter() {
             while let Some((k, _)) = old.peek()
                 && k < key
@@ -386,7 +409,8 @@ impl<S: Blockstore> Tree<S> {
         let Value::Child { cid: node, .. } = root.value else {
             unreachable!("node entry")
         };
-        self.finish(writer, node, count, meta)
+        let (cid, root) = self.finish(writer, node, count, meta)?;
+        Ok(Outcome::Complete(self.moved_to(cid, root)))
     }
 
     pub fn put(&mut self, key: impl Into<Bytes>, value: Ipld) -> Result<Outcome<Cid>> {
@@ -443,7 +467,7 @@ impl<S: Blockstore> Tree<S> {
         config: Config,
         root: Entry,
         count: u64,
-        mut writer: Writer,
+        mut writer: Writer<'_>,
         meta: Option<Cid>,
     ) -> Result<Self> {
         let Value::Child { cid: node, .. } = root.value else {

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use cid::Cid;
 use common::*;
-use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
+use fvm_ipld_blockstore::{Block, Blockstore, MemoryBlockstore};
 use ipld_core::ipld::Ipld;
+use multihash_codetable::{Code, MultihashDigest};
 use prolly_tree::{Batch, Node, RootObject, Tree, Value};
 
 #[derive(Default)]
@@ -172,4 +173,126 @@ proptest::proptest! {
         proptest::prop_assert_eq!(a, build(&store, small_config(), &model).cid());
         assert_valid(&store, &a);
     }
+}
+
+/// A store that names each block itself, as the FVM's does, and by its own rule (blake2b-256 of
+/// the block and a suffix): a tree over it must link the names the store gave.
+#[derive(Default)]
+struct Naming {
+    inner: MemoryBlockstore,
+    puts: Cell<usize>,
+    put_many_calls: Cell<usize>,
+    fail_after: Cell<Option<usize>>,
+}
+
+impl Blockstore for Naming {
+    fn get(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        self.inner.get(k)
+    }
+    fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
+        self.inner.put_keyed(k, block)
+    }
+    fn put_many_keyed<D, I>(&self, blocks: I) -> anyhow::Result<()>
+    where
+        Self: Sized,
+        D: AsRef<[u8]>,
+        I: IntoIterator<Item = (Cid, D)>,
+    {
+        self.put_many_calls.set(self.put_many_calls.get() + 1);
+        for (k, block) in blocks {
+            self.put_keyed(&k, block.as_ref())?;
+        }
+        Ok(())
+    }
+    fn put<D>(&self, _code: Code, block: &Block<D>) -> anyhow::Result<Cid>
+    where
+        Self: Sized,
+        D: AsRef<[u8]>,
+    {
+        if self.fail_after.get().is_some_and(|n| self.puts.get() >= n) {
+            anyhow::bail!("the store is full");
+        }
+        self.puts.set(self.puts.get() + 1);
+        let named = [block.data.as_ref(), b"named by the store"].concat();
+        let cid = Cid::new_v1(block.codec, Code::Blake2b256.digest(&named));
+        self.inner.put_keyed(&cid, block.data.as_ref())?;
+        Ok(cid)
+    }
+}
+
+#[test]
+fn over_a_store_that_names_blocks_a_write_links_the_names_it_gave() {
+    let store = Naming::default();
+    let model: std::collections::BTreeMap<Vec<u8>, Ipld> =
+        (0..600).map(|n| (key(n * 2), value(n as u64))).collect();
+    let built = Tree::build(
+        &store,
+        small_config(),
+        model.iter().map(|(k, v)| (k.clone(), v.clone())),
+    )
+    .unwrap();
+    assert_eq!(
+        store.puts.get(),
+        0,
+        "a tree that checks its store names blocks itself"
+    );
+    for rebuild in [false, true] {
+        let mut model = model.clone();
+        let mut tree = Tree::load(&store, built.cid())
+            .unwrap()
+            .expect_complete()
+            .trusting_store();
+        let mut batch = Batch::new();
+        let n: u32 = if rebuild { 2_000 } else { 40 };
+        for i in 0..n {
+            batch.put(key(i * 3 + 1), value(7));
+            model.insert(key(i * 3 + 1), value(7));
+        }
+        store.puts.set(0);
+        store.put_many_calls.set(0);
+        tree.apply_by(&batch, rebuild).unwrap().expect_complete();
+        assert!(
+            store.puts.get() > 1,
+            "new blocks went to the store one by one"
+        );
+        assert_eq!(store.put_many_calls.get(), 0, "and none waited for a flush");
+        // The store's names differ from blake2b-256 of the blocks, so the tree reads back only
+        // if it linked them.
+        let expected = build(&MemoryBlockstore::default(), small_config(), &model).cid();
+        assert_ne!(tree.cid(), expected);
+        let all = tree
+            .range(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                prolly_tree::Direction::Forward,
+            )
+            .unwrap()
+            .expect_complete();
+        assert_eq!(plain(all), model.into_iter().collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_put_the_store_refuses_fails_the_write_and_leaves_the_tree() {
+    let store = Naming::default();
+    let built = Tree::build(
+        &store,
+        small_config(),
+        (0..300).map(|n| (key(n), value(n as u64))),
+    )
+    .unwrap();
+    let mut tree = Tree::load(&store, built.cid())
+        .unwrap()
+        .expect_complete()
+        .trusting_store();
+    let mut batch = Batch::new();
+    for i in 0..30 {
+        batch.put(key(1_000 + i), value(1));
+    }
+    store.fail_after.set(Some(2));
+    assert!(tree.apply(&batch).is_err());
+    assert_eq!(tree.cid(), built.cid());
+    store.fail_after.set(None);
+    tree.apply(&batch).unwrap().expect_complete();
+    assert_eq!(tree.len(), 330);
 }
