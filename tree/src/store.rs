@@ -167,8 +167,14 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
                 let node = Arc::new(
                     Node::decode(Bytes::from(bytes)).map_err(|e| Error::corrupt(*cid, e))?,
                 );
-                // Charged with its keys too: a shared prefix is stored once but decoded per key.
-                let size = block_len + node.entries.iter().map(|e| e.key.len()).sum::<usize>();
+                // Charged with its keys too (a shared prefix is stored once but decoded per key),
+                // and with the key heads its first search builds (`search.rs`).
+                let size = block_len
+                    + node
+                        .entries
+                        .iter()
+                        .map(|e| e.key.len() + size_of::<u64>())
+                        .sum::<usize>();
                 if keep {
                     self.cache.insert(*cid, node.clone(), size);
                 }

@@ -127,7 +127,8 @@ impl<S: Blockstore> Tree<S> {
     /// This handle, reading nodes without hashing them: only for a store that checks every block
     /// against its CID itself (the FVM's, inside an actor). See [`NodeCache::trusting_store`].
     /// Such a store also names the blocks it stores, so new blocks go to it as they are written
-    /// (`Blockstore::put`) and are not hashed here.
+    /// (`Blockstore::put`) and are not hashed here; a write that fails leaves the blocks it put
+    /// unlinked (the FVM keeps only blocks reachable from an actor's state).
     pub fn trusting_store(mut self) -> Self {
         self.cache = Arc::new(NodeCache::trusting_store(64 << 20));
         self
