@@ -318,33 +318,34 @@ impl Node {
                 }),
             }
         };
-        let entries: Vec<Entry> = if level == 0 {
+        // Sized up front: collecting through `Result` loses the length and grows the vector by
+        // doubling, which was a fifth of decoding a node. Every key was read, so `n` is bounded by
+        // the block.
+        let mut entries = Vec::with_capacity(keys.len());
+        if level == 0 {
             column(&mut d, "values")?;
-            keys.into_iter()
-                .map(|key| {
-                    Ok(Entry {
-                        key,
-                        value: Value::Data(RawValue::from_validated(d.value()?)),
-                    })
-                })
-                .collect::<Result<_, DecodeError>>()?
+            for key in keys {
+                let value = Value::Data(RawValue::from_validated(d.value()?));
+                entries.push(Entry { key, value });
+            }
         } else {
+            // The links, then the counts: each entry is made with its link and given its count
+            // after, so no second vector of CIDs is needed.
             column(&mut d, "links")?;
-            let cids = (0..n).map(|_| d.cid()).collect::<Result<Vec<_>, _>>()?;
+            for key in keys {
+                let value = Value::Child {
+                    cid: d.cid()?,
+                    count: 0,
+                };
+                entries.push(Entry { key, value });
+            }
             column(&mut d, "counts")?;
-            keys.into_iter()
-                .zip(cids)
-                .map(|(key, cid)| {
-                    Ok(Entry {
-                        key,
-                        value: Value::Child {
-                            cid,
-                            count: d.uint()?,
-                        },
-                    })
-                })
-                .collect::<Result<_, DecodeError>>()?
-        };
+            for entry in &mut entries {
+                if let Value::Child { count, .. } = &mut entry.value {
+                    *count = d.uint()?;
+                }
+            }
+        }
         if !d.at_end() {
             return Err(DecodeError::TrailingBytes);
         }
