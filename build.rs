@@ -45,6 +45,7 @@ fn main() {
         .nth(4)
         .map(|target| target.join("wasm-actor"))
         .unwrap_or_else(|| out.join("wasm-actor"));
+    forget_other_checkout(&target_dir, &root);
     let status = Command::new(cargo)
         .current_dir(&root)
         .args([
@@ -71,5 +72,35 @@ fn main() {
     for name in ["prolly_actor.wasm", "hamt_baseline_actor.wasm"] {
         let wasm = target_dir.join(TARGET).join("wasm").join(name);
         std::fs::copy(&wasm, out.join(name)).expect("the actor's Wasm");
+    }
+    let _ = std::fs::write(
+        target_dir.join(BUILT_FROM),
+        root.to_string_lossy().as_bytes(),
+    );
+}
+
+/// Names the checkout whose sources the shared Wasm target directory last built.
+const BUILT_FROM: &str = "built-from";
+
+/// The Wasm target directory is shared by every checkout that uses the same CARGO_TARGET_DIR,
+/// and cargo writes one `prolly_actor.wasm` for all of them: a checkout whose sources had not
+/// changed since its own last build found the other checkout's Wasm there and embedded it (seen
+/// comparing two commits in a git worktree). When the last build came from another checkout,
+/// this forgets the fingerprints of the project's own crates, so they are built again from these
+/// sources; the dependencies stay built.
+fn forget_other_checkout(target_dir: &Path, root: &Path) {
+    let last = std::fs::read_to_string(target_dir.join(BUILT_FROM)).unwrap_or_default();
+    if last == root.to_string_lossy() {
+        return;
+    }
+    let fingerprints = target_dir.join(TARGET).join("wasm").join(".fingerprint");
+    let Ok(dirs) = std::fs::read_dir(&fingerprints) else {
+        return;
+    };
+    for dir in dirs.flatten() {
+        let name = dir.file_name().to_string_lossy().into_owned();
+        if name.starts_with("prolly_") || name.starts_with("hamt_baseline_actor") {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
     }
 }
