@@ -45,6 +45,11 @@ fn main() {
         .nth(4)
         .map(|target| target.join("wasm-actor"))
         .unwrap_or_else(|| out.join("wasm-actor"));
+    // Held until the Wasm is copied and the checkout recorded: two checkouts building at once
+    // would otherwise undo each other between those steps.
+    std::fs::create_dir_all(&target_dir).expect("the Wasm target directory");
+    let lock = std::fs::File::create(target_dir.join("prollydb-build.lock")).expect("a lock file");
+    lock.lock().expect("the Wasm target directory's lock");
     forget_other_checkout(&target_dir, &root);
     let status = Command::new(cargo)
         .current_dir(&root)
@@ -77,6 +82,7 @@ fn main() {
         target_dir.join(BUILT_FROM),
         root.to_string_lossy().as_bytes(),
     );
+    drop(lock);
 }
 
 /// Names the checkout whose sources the shared Wasm target directory last built.

@@ -120,6 +120,17 @@ impl NodeCache {
     }
 }
 
+/// What the cache charges for a decoded node: its block, its keys (a shared prefix is stored
+/// once but decoded per key) and the key heads its first search builds (`search.rs`).
+fn charged_size(block_len: usize, node: &Node) -> usize {
+    block_len
+        + node
+            .entries
+            .iter()
+            .map(|e| e.key.len() + size_of::<u64>())
+            .sum::<usize>()
+}
+
 /// How every read path gets nodes: through the cache, else from the store with a hash check.
 pub struct NodeReader<'a, S> {
     pub store: &'a S,
@@ -167,14 +178,7 @@ impl<'a, S: Blockstore> NodeReader<'a, S> {
                 let node = Arc::new(
                     Node::decode(Bytes::from(bytes)).map_err(|e| Error::corrupt(*cid, e))?,
                 );
-                // Charged with its keys too (a shared prefix is stored once but decoded per key),
-                // and with the key heads its first search builds (`search.rs`).
-                let size = block_len
-                    + node
-                        .entries
-                        .iter()
-                        .map(|e| e.key.len() + size_of::<u64>())
-                        .sum::<usize>();
+                let size = charged_size(block_len, &node);
                 if keep {
                     self.cache.insert(*cid, node.clone(), size);
                 }
@@ -238,7 +242,7 @@ pub fn check_level(cid: &Cid, node: &Node, level: Option<u32>) -> Result<()> {
 #[derive(Default)]
 pub struct Writer<'s> {
     blocks: Vec<(Cid, Vec<u8>)>,
-    /// Internal nodes written, with their block sizes (what the cache charges for them).
+    /// Internal nodes written, with what the cache will charge for them.
     nodes: FxHashMap<Cid, (Arc<Node>, usize)>,
     retain: bool,
     put_now: Option<PutNow<'s>>,
@@ -272,6 +276,10 @@ impl<'s> Writer<'s> {
         let Some(put) = self.put_now else {
             return (cid_of(&bytes), Some(bytes));
         };
+        if self.failed.is_some() {
+            // The write has failed already: put nothing more (in the FVM, each put costs gas).
+            return (cid_of(&bytes), None);
+        }
         match put(&bytes) {
             Ok(cid) => (cid, None),
             Err(e) => {
@@ -296,6 +304,7 @@ impl<'s> Writer<'s> {
         };
         // Internal nodes stay readable (a batch may collapse the root into one, and the cache
         // takes them after the flush); leaves are done with once encoded.
+        // (A store that names blocks was handed a repeated node again above: it holds it once.)
         let keep = self.retain && node.level > 0;
         if keep && self.nodes.contains_key(&cid) {
             return entry;
@@ -304,7 +313,8 @@ impl<'s> Writer<'s> {
             self.blocks.push((cid, block));
         }
         if keep {
-            self.nodes.insert(cid, (Arc::new(node), len));
+            let size = charged_size(len, &node);
+            self.nodes.insert(cid, (Arc::new(node), size));
         }
         entry
     }
