@@ -1,7 +1,6 @@
 //! A blockstore wrapper that records every block read through it, once, in first-read order.
-//! Wrapped around a full store while a query runs, it captures exactly the query's witness;
-//! wrapped around a witness while the verifier re-runs the query, it tells which witness blocks
-//! were used.
+//! Wrapped around a full store while a query runs, it captures exactly the query's witness. (The
+//! verifier marks the witness blocks it uses in its own store, `witness.rs`.)
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
@@ -17,8 +16,6 @@ pub trait Misses {
 
 pub struct RecordingStore<S> {
     inner: S,
-    /// Keep the blocks' bytes (a prover does; a verifier only needs to know what was read).
-    keep_bytes: bool,
     seen: RefCell<HashSet<Cid>>,
     read: RefCell<Vec<(Cid, Vec<u8>)>>,
     /// Blocks asked for and not found: what a reader over a partial store is missing.
@@ -29,30 +26,16 @@ impl<S: Blockstore> RecordingStore<S> {
     pub fn new(inner: S) -> Self {
         RecordingStore {
             inner,
-            keep_bytes: true,
             seen: RefCell::default(),
             read: RefCell::default(),
             missing: RefCell::default(),
         }
     }
 
-    /// A recorder that keeps only which blocks were read.
-    pub fn cids_only(inner: S) -> Self {
-        RecordingStore {
-            keep_bytes: false,
-            ..Self::new(inner)
-        }
-    }
-
-    /// The blocks read so far, in first-read order (empty bytes for a `cids_only` recorder).
+    /// The blocks read so far, in first-read order.
     pub fn take(&self) -> Vec<(Cid, Vec<u8>)> {
         self.seen.borrow_mut().clear();
         std::mem::take(&mut *self.read.borrow_mut())
-    }
-
-    /// The CIDs read so far.
-    pub fn read_cids(&self) -> BTreeSet<Cid> {
-        self.read.borrow().iter().map(|(c, _)| *c).collect()
     }
 
     pub fn inner(&self) -> &S {
@@ -72,12 +55,7 @@ impl<S: Blockstore> Blockstore for RecordingStore<S> {
         match &block {
             Some(bytes) => {
                 if self.seen.borrow_mut().insert(*k) {
-                    let kept = if self.keep_bytes {
-                        bytes.clone()
-                    } else {
-                        Vec::new()
-                    };
-                    self.read.borrow_mut().push((*k, kept));
+                    self.read.borrow_mut().push((*k, bytes.clone()));
                 }
             }
             None => {

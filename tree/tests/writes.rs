@@ -66,12 +66,21 @@ impl Blockstore for Recording {
         D: AsRef<[u8]>,
         I: IntoIterator<Item = (Cid, D)>,
     {
-        self.put_many_calls.set(self.put_many_calls.get() + 1);
-        for (k, block) in blocks {
-            self.put_keyed(&k, block.as_ref())?;
-        }
-        Ok(())
+        put_each_counting(self, &self.put_many_calls, blocks)
     }
+}
+
+/// A test store's `put_many_keyed`: counts the call, then puts each block.
+fn put_each_counting<S: Blockstore, D: AsRef<[u8]>>(
+    store: &S,
+    calls: &Cell<usize>,
+    blocks: impl IntoIterator<Item = (Cid, D)>,
+) -> anyhow::Result<()> {
+    calls.set(calls.get() + 1);
+    for (k, block) in blocks {
+        store.put_keyed(&k, block.as_ref())?;
+    }
+    Ok(())
 }
 
 #[test]
@@ -198,11 +207,7 @@ impl Blockstore for Naming {
         D: AsRef<[u8]>,
         I: IntoIterator<Item = (Cid, D)>,
     {
-        self.put_many_calls.set(self.put_many_calls.get() + 1);
-        for (k, block) in blocks {
-            self.put_keyed(&k, block.as_ref())?;
-        }
-        Ok(())
+        put_each_counting(self, &self.put_many_calls, blocks)
     }
     fn put<D>(&self, _code: Code, block: &Block<D>) -> anyhow::Result<Cid>
     where
