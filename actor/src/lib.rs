@@ -174,7 +174,7 @@ mod wasm {
         let db = open(&state);
         // On-chain work is bounded: no full scans, no in-memory sorts (the executor's rule). The
         // query itself runs as sent, so that its result and cursor are the ones a proof carries.
-        match db.query_with(&query, Work::Bounded) {
+        match db.query_encoded(&query, Work::Bounded) {
             Ok(Outcome::Complete(result)) => ret_raw(result.to_cbor()),
             Ok(Outcome::Missing(_)) => {
                 abort(types::EXIT_MISSING_BLOCK, "a database block is missing")

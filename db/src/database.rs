@@ -12,7 +12,7 @@ use crate::exec::{self, Work};
 use crate::plan::Plan;
 use crate::prepared::PreparedInserts;
 use crate::query::Query;
-use crate::result::QueryResult;
+use crate::result::{EncodedResult, QueryResult};
 use crate::write;
 
 /// The database format this code writes and reads (the catalog block's `version`).
@@ -90,11 +90,21 @@ impl<S: Blockstore> Database<S> {
     /// Runs a query. A full scan or an in-memory sort runs unless the query sets
     /// `require_index`.
     pub fn query(&self, query: &Query) -> Result<Outcome<QueryResult>> {
-        exec::query(&self.tree, query, Work::AsAsked)
+        self.query_with(query, Work::AsAsked)
     }
 
     /// Runs a query with a bound on its work beyond what it asks for itself ([`Work`]).
     pub fn query_with(&self, query: &Query, work: Work) -> Result<Outcome<QueryResult>> {
+        Ok(match self.query_encoded(query, work)? {
+            Outcome::Complete(result) => Outcome::Complete(result.decode()?),
+            Outcome::Missing(missing) => Outcome::Missing(missing),
+        })
+    }
+
+    /// Runs a query for its bytes: the same result as [`Database::query_with`], with documents
+    /// kept as their encodings where the executor never needed their fields (the actor returns
+    /// them so, and a proof's verifier compares them so).
+    pub fn query_encoded(&self, query: &Query, work: Work) -> Result<Outcome<EncodedResult>> {
         exec::query(&self.tree, query, work)
     }
 

@@ -19,13 +19,13 @@ use crate::catalog::{Catalog, Collection};
 use crate::cursor::{self, PageCursor};
 use crate::document;
 use crate::error::{Error, Refusal, Result};
-use crate::form::Map;
+use crate::form::{self, Map};
 use crate::index;
 use crate::key::{self, Order};
 use crate::keyspace;
 use crate::plan::{self, Plan, Stream};
 use crate::query::Query;
-use crate::result::{MAX_RESULT_BYTES, QueryResult, Stop};
+use crate::result::{EncodedResult, MAX_RESULT_BYTES, ResultDoc, Stop};
 
 /// Candidates whose documents are fetched together, at most.
 const MAX_FETCH_BATCH: usize = 256;
@@ -78,7 +78,7 @@ pub fn query<S: Blockstore>(
     tree: &Tree<S>,
     query: &Query,
     work: Work,
-) -> Result<Outcome<QueryResult>> {
+) -> Result<Outcome<EncodedResult>> {
     let plan = ready!(explain(tree, query));
     if query.require_index || work == Work::Bounded {
         if plan.full_scan {
@@ -108,6 +108,7 @@ pub fn query<S: Blockstore>(
             keyspace::index_prefix(&query.collection, &plan.index).len()
         },
         orders: plan.fields.iter().map(|f| f.order).collect(),
+        filter_reads_body: !query.filter.reads_only_id(),
         skip,
     };
     if query.count {
@@ -122,6 +123,24 @@ pub fn query<S: Blockstore>(
 
 /// Matching documents with their `E(_id)`.
 type Matches = Vec<(Vec<u8>, Ipld)>;
+
+/// A candidate's document: as stored (its body's bytes and its id) until a filter, a projection
+/// or a sort needs its fields, or as built from a covering index entry.
+enum Doc {
+    Stored { id: Ipld, body: RawValue },
+    Value(Ipld),
+}
+
+impl Doc {
+    /// The document as filters see it, `_id` included.
+    fn into_value(self) -> Result<Ipld> {
+        match self {
+            Doc::Value(value) => Ok(value),
+            Doc::Stored { id, body } => document::with_id(body.to_ipld()?, id)
+                .ok_or_else(|| bad_entry("a document body is not a map")),
+        }
+    }
+}
 
 /// An index entry on its way to becoming a result.
 struct Candidate {
@@ -174,6 +193,8 @@ struct Run<'a, S> {
     docs_prefix: Vec<u8>,
     index_prefix_len: usize,
     orders: Vec<Order>,
+    /// Whether the filter reads a field besides `_id`: a stored document is decoded for it then.
+    filter_reads_body: bool,
     /// The query's skip, or what a cursor says is left of it.
     skip: u64,
 }
@@ -254,7 +275,7 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// The documents of a batch of candidates, as filters see them (`_id` included), fetched
     /// together: every missing block of the batch is reported at once.
-    fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Ipld>>> {
+    fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Doc>>> {
         let mut docs = Vec::with_capacity(batch.len());
         let mut missing = BTreeSet::new();
         for candidate in batch {
@@ -263,7 +284,11 @@ impl<S: Blockstore> Run<'_, S> {
             let body = if self.plan.primary {
                 candidate.value.clone()
             } else if self.plan.covering {
-                docs.push(self.covered_document(&spans, &candidate.value, id)?);
+                docs.push(Doc::Value(self.covered_document(
+                    &spans,
+                    &candidate.value,
+                    id,
+                )?));
                 continue;
             } else {
                 let mut key = self.docs_prefix.clone();
@@ -279,10 +304,7 @@ impl<S: Blockstore> Run<'_, S> {
                     }
                 }
             };
-            docs.push(
-                document::with_id(body.to_ipld()?, id)
-                    .ok_or_else(|| bad_entry("a document body is not a map"))?,
-            );
+            docs.push(Doc::Stored { id, body });
         }
         ready!(Ok::<_, Error>(Outcome::from_missing(missing)));
         Ok(Outcome::Complete(docs))
@@ -311,7 +333,36 @@ impl<S: Blockstore> Run<'_, S> {
         Ok(Ipld::Map(doc))
     }
 
-    /// What a matching document becomes in the result.
+    /// The document if it passes the filter, decoded if the filter read its fields.
+    fn filtered(&self, doc: Doc) -> Result<Option<Doc>> {
+        let filter = &self.query.filter;
+        Ok(match doc {
+            Doc::Stored { id, body } if !self.filter_reads_body => filter
+                .matches_with(&|path: &crate::path::Path| path.is_id().then_some(&id))
+                .then_some(Doc::Stored { id, body }),
+            doc => {
+                let value = doc.into_value()?;
+                filter.matches(&value).then_some(Doc::Value(value))
+            }
+        })
+    }
+
+    /// What a matching document becomes in the result. A stored document that is returned
+    /// whole is never decoded: its `_id` goes into its bytes.
+    fn result_doc(&self, doc: Doc) -> Result<ResultDoc> {
+        if let (None, Doc::Stored { id, body }) = (&self.query.projection, &doc) {
+            let id = form::encode(id);
+            if let Some(bytes) = body.with_entry(crate::path::ID_FIELD, &id) {
+                return Ok(ResultDoc { bytes, value: None });
+            }
+        }
+        let value = self.project(doc.into_value()?);
+        Ok(ResultDoc {
+            bytes: form::encode(&value),
+            value: Some(value),
+        })
+    }
+
     fn project(&self, doc: Ipld) -> Ipld {
         let Some(paths) = &self.query.projection else {
             return doc;
@@ -355,7 +406,7 @@ impl<S: Blockstore> Run<'_, S> {
     }
 
     /// Results straight from the index order: merge the ranges, filter, page.
-    fn streaming(&self, position: Option<Vec<u8>>) -> Result<Outcome<QueryResult>> {
+    fn streaming(&self, position: Option<Vec<u8>>) -> Result<Outcome<EncodedResult>> {
         let query = self.query;
         let limit = query.effective_limit() as usize;
         let budget = query.effective_budget();
@@ -395,7 +446,7 @@ impl<S: Blockstore> Run<'_, S> {
             }
             let docs = ready!(self.documents(&batch));
             for (candidate, doc) in batch.into_iter().zip(docs) {
-                if !page.offer(doc, &candidate.sort_key) {
+                if !page.offer(doc, &candidate.sort_key)? {
                     break 'pages;
                 }
                 if page.docs.len() == limit {
@@ -453,8 +504,10 @@ impl<S: Blockstore> Run<'_, S> {
                 Outcome::Complete(docs) => {
                     for (candidate, doc) in batch.iter().zip(docs) {
                         let (_, id_key) = self.parts(&candidate.key)?;
-                        if self.query.filter.matches(&doc) && seen.insert(id_key.to_vec()) {
-                            out.push((id_key.to_vec(), doc));
+                        if let Some(doc) = self.filtered(doc)?
+                            && seen.insert(id_key.to_vec())
+                        {
+                            out.push((id_key.to_vec(), doc.into_value()?));
                         }
                     }
                 }
@@ -465,7 +518,7 @@ impl<S: Blockstore> Run<'_, S> {
     }
 
     /// Results that need sorting after the scan: read every candidate, sort, then page.
-    fn sorted_in_memory(&self, position: Option<Vec<u8>>) -> Result<Outcome<QueryResult>> {
+    fn sorted_in_memory(&self, position: Option<Vec<u8>>) -> Result<Outcome<EncodedResult>> {
         let query = self.query;
         let mut matches: Vec<(Vec<u8>, Ipld)> = ready!(self.all_matches())
             .into_iter()
@@ -482,7 +535,7 @@ impl<S: Blockstore> Run<'_, S> {
                 page.stop = Some(Stop::Limit);
                 break;
             }
-            if !page.offer_matched(doc, &sort_key) {
+            if !page.offer_matched(Doc::Value(doc), &sort_key)? {
                 break;
             }
         }
@@ -506,7 +559,7 @@ impl<S: Blockstore> Run<'_, S> {
         Ok((out, doc))
     }
 
-    fn count(&self) -> Result<Outcome<QueryResult>> {
+    fn count(&self) -> Result<Outcome<EncodedResult>> {
         let total = if self.plan.exact {
             let mut total = 0u64;
             let mut missing = BTreeSet::new();
@@ -525,12 +578,12 @@ impl<S: Blockstore> Run<'_, S> {
         } else {
             ready!(self.all_matches()).len() as u64
         };
-        Ok(Outcome::Complete(QueryResult {
-            docs: Vec::new(),
-            count: Some(total),
-            stop: None,
-            cursor: None,
-        }))
+        Ok(Outcome::Complete(EncodedResult::new(
+            Vec::new(),
+            Some(total),
+            None,
+            None,
+        )))
     }
 }
 
@@ -543,7 +596,7 @@ fn is_missing(span: &[u8], order: Order) -> bool {
 /// A page being filled: skip, limit, the byte cap and the resume position.
 struct Page<'r, 'a, S> {
     run: &'r Run<'a, S>,
-    docs: Vec<Ipld>,
+    docs: Vec<ResultDoc>,
     bytes: usize,
     skip_left: usize,
     stop: Option<Stop>,
@@ -565,33 +618,35 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
 
     /// Considers one candidate: filters it, and keeps it if it matches. False when the page is
     /// full by bytes (the candidate is then not consumed).
-    fn offer(&mut self, doc: Ipld, sort_key: &[u8]) -> bool {
-        if !self.run.query.filter.matches(&doc) {
-            self.position = Some(sort_key.to_vec());
-            return true;
+    fn offer(&mut self, doc: Doc, sort_key: &[u8]) -> Result<bool> {
+        match self.run.filtered(doc)? {
+            Some(doc) => self.offer_matched(doc, sort_key),
+            None => {
+                self.position = Some(sort_key.to_vec());
+                Ok(true)
+            }
         }
-        self.offer_matched(doc, sort_key)
     }
 
-    fn offer_matched(&mut self, doc: Ipld, sort_key: &[u8]) -> bool {
+    fn offer_matched(&mut self, doc: Doc, sort_key: &[u8]) -> Result<bool> {
         if self.skip_left > 0 {
             self.skip_left -= 1;
             self.position = Some(sort_key.to_vec());
-            return true;
+            return Ok(true);
         }
-        let projected = self.run.project(doc);
-        let size = crate::form::encode(&projected).len();
+        let doc = self.run.result_doc(doc)?;
+        let size = doc.bytes.len();
         if !self.docs.is_empty() && self.bytes + size > MAX_RESULT_BYTES {
             self.stop = Some(Stop::Bytes);
-            return false;
+            return Ok(false);
         }
         self.bytes += size;
-        self.docs.push(projected);
+        self.docs.push(doc);
         self.position = Some(sort_key.to_vec());
-        true
+        Ok(true)
     }
 
-    fn finish(self, query: &Query) -> QueryResult {
+    fn finish(self, query: &Query) -> EncodedResult {
         let cursor = match (&self.stop, &self.position) {
             (Some(_), Some(position)) => Some(cursor::encode(
                 query,
@@ -602,11 +657,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
             )),
             _ => None,
         };
-        QueryResult {
-            docs: self.docs,
-            count: None,
-            stop: if cursor.is_some() { self.stop } else { None },
-            cursor,
-        }
+        let stop = if cursor.is_some() { self.stop } else { None };
+        EncodedResult::new(self.docs, None, stop, cursor)
     }
 }

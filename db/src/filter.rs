@@ -171,10 +171,23 @@ impl Cond {
 impl Filter {
     /// Whether a document (a map, `_id` included) matches.
     pub fn matches(&self, doc: &Ipld) -> bool {
+        self.matches_with(&|path| path.get(doc))
+    }
+
+    /// Whether a document whose fields `get` looks up matches.
+    pub(crate) fn matches_with<'d>(&self, get: &impl Fn(&Path) -> Option<&'d Ipld>) -> bool {
         match self {
-            Filter::And(all) => all.iter().all(|f| f.matches(doc)),
-            Filter::Or(any) => any.iter().any(|f| f.matches(doc)),
-            Filter::Field(path, cond) => cond.matches(path.get(doc)),
+            Filter::And(all) => all.iter().all(|f| f.matches_with(get)),
+            Filter::Or(any) => any.iter().any(|f| f.matches_with(get)),
+            Filter::Field(path, cond) => cond.matches(get(path)),
+        }
+    }
+
+    /// Whether the filter reads no field but `_id`.
+    pub(crate) fn reads_only_id(&self) -> bool {
+        match self {
+            Filter::And(fs) | Filter::Or(fs) => fs.iter().all(Filter::reads_only_id),
+            Filter::Field(path, _) => path.is_id(),
         }
     }
 

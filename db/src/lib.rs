@@ -73,7 +73,7 @@ pub use path::Path;
 pub use plan::Plan;
 pub use prepared::PreparedInserts;
 pub use query::{Query, SortField};
-pub use result::{QueryResult, Stop};
+pub use result::{EncodedResult, QueryResult, Stop};
 
 /// The bounds the database enforces, on documents, writes and queries (SPEC sections 12 to 15).
 pub mod limits {

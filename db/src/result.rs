@@ -3,6 +3,8 @@
 
 use ipld_core::ipld::Ipld;
 
+use prolly_tree::RawValue;
+
 use crate::error::Error;
 use crate::form::{self, FORM_VERSION, Map};
 
@@ -105,36 +107,17 @@ impl QueryResult {
 
     /// [`QueryResult::to_cbor`], or `None` for a result DAG-CBOR cannot hold.
     pub fn try_to_cbor(&self) -> Option<Vec<u8>> {
-        use prolly_tree::cbor::{
-            MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, encode_ipld_into, write_bytes, write_head,
-            write_text,
-        };
-        // Written straight into one buffer, keys in DAG-CBOR's order ("v", then "docs" or
-        // "stop", "count", "cursor"): verifying a proof encodes every result it checks.
-        let mut out = Vec::with_capacity(64);
-        let fields = 2 + usize::from(self.stop.is_some()) + usize::from(self.cursor.is_some());
-        write_head(&mut out, MAJOR_MAP, fields as u64);
-        write_text(&mut out, "v");
-        write_head(&mut out, MAJOR_UINT, FORM_VERSION);
-        if self.count.is_none() {
-            write_text(&mut out, "docs");
-            write_head(&mut out, MAJOR_ARRAY, self.docs.len() as u64);
-            for doc in &self.docs {
-                encode_ipld_into(&mut out, doc).ok()?;
-            }
-        }
-        if let Some(stop) = self.stop {
-            write_text(&mut out, "stop");
-            write_text(&mut out, stop.name());
-        }
-        if let Some(count) = self.count {
-            write_text(&mut out, "count");
-            write_head(&mut out, MAJOR_UINT, count);
-        }
-        if let Some(cursor) = &self.cursor {
-            write_text(&mut out, "cursor");
-            write_bytes(&mut out, cursor);
-        }
+        let out = write_result(
+            self.count,
+            self.stop,
+            self.cursor.as_deref(),
+            self.docs.len(),
+            |out| {
+                self.docs
+                    .iter()
+                    .try_for_each(|doc| prolly_tree::cbor::encode_ipld_into(out, doc).ok())
+            },
+        )?;
         debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
         Some(out)
     }
@@ -148,5 +131,123 @@ impl QueryResult {
     #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
         crate::json::with_cursor(self.to_ipld(), self.cursor.as_deref())
+    }
+}
+
+/// A result's canonical bytes, written straight into one buffer with its keys in DAG-CBOR's order
+/// ("v", then "docs" or "stop", "count", "cursor"): verifying a proof encodes every result it
+/// checks, and the actor returns them. The documents (none for a count) are `write_docs`'s;
+/// `None` when it fails.
+fn write_result(
+    count: Option<u64>,
+    stop: Option<Stop>,
+    cursor: Option<&[u8]>,
+    docs: usize,
+    write_docs: impl FnOnce(&mut Vec<u8>) -> Option<()>,
+) -> Option<Vec<u8>> {
+    use prolly_tree::cbor::{
+        MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, write_bytes, write_head, write_text,
+    };
+    let mut out = Vec::with_capacity(64);
+    let fields = 2 + usize::from(stop.is_some()) + usize::from(cursor.is_some());
+    write_head(&mut out, MAJOR_MAP, fields as u64);
+    write_text(&mut out, "v");
+    write_head(&mut out, MAJOR_UINT, FORM_VERSION);
+    if count.is_none() {
+        write_text(&mut out, "docs");
+        write_head(&mut out, MAJOR_ARRAY, docs as u64);
+        write_docs(&mut out)?;
+    }
+    if let Some(stop) = stop {
+        write_text(&mut out, "stop");
+        write_text(&mut out, stop.name());
+    }
+    if let Some(count) = count {
+        write_text(&mut out, "count");
+        write_head(&mut out, MAJOR_UINT, count);
+    }
+    if let Some(cursor) = cursor {
+        write_text(&mut out, "cursor");
+        write_bytes(&mut out, cursor);
+    }
+    Some(out)
+}
+
+/// A result as the executor makes it: each document's canonical bytes, with its value where the
+/// executor had decoded it anyway. Its bytes ([`EncodedResult::to_cbor`]) are the actor's return
+/// value and what a proof's verifier compares, with no document decoded or encoded on the way:
+/// a stored document's bytes get their `_id` spliced in ([`RawValue::with_entry`]).
+#[derive(Debug, Clone)]
+pub struct EncodedResult {
+    docs: Vec<ResultDoc>,
+    pub count: Option<u64>,
+    pub stop: Option<Stop>,
+    pub cursor: Option<Vec<u8>>,
+}
+
+/// One result document: its bytes, and its value if the executor held it.
+#[derive(Debug, Clone)]
+pub(crate) struct ResultDoc {
+    pub bytes: RawValue,
+    pub value: Option<Ipld>,
+}
+
+impl EncodedResult {
+    pub(crate) fn new(
+        docs: Vec<ResultDoc>,
+        count: Option<u64>,
+        stop: Option<Stop>,
+        cursor: Option<Vec<u8>>,
+    ) -> EncodedResult {
+        EncodedResult {
+            docs,
+            count,
+            stop,
+            cursor,
+        }
+    }
+
+    /// Documents in the result.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// The same bytes as [`QueryResult::to_cbor`] of [`EncodedResult::decode`]'s result.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        write_result(
+            self.count,
+            self.stop,
+            self.cursor.as_deref(),
+            self.docs.len(),
+            |out| {
+                for doc in &self.docs {
+                    out.extend_from_slice(doc.bytes.as_bytes());
+                }
+                Some(())
+            },
+        )
+        .expect("writing raw documents cannot fail")
+    }
+
+    /// The result with its documents as IPLD, decoding those the executor did not hold.
+    pub fn decode(self) -> Result<QueryResult, Error> {
+        let docs = self
+            .docs
+            .into_iter()
+            .map(|doc| match doc.value {
+                Some(value) => Ok(value),
+                None => doc.bytes.to_ipld().map_err(Error::from),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(QueryResult {
+            docs,
+            count: self.count,
+            stop: self.stop,
+            cursor: self.cursor,
+        })
     }
 }

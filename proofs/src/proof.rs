@@ -3,7 +3,9 @@
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
-use prolly_db::{Database, DocDiff, Query, QueryResult, diff_to_cbor, try_diff_to_cbor};
+use prolly_db::{
+    Database, DocDiff, EncodedResult, Query, QueryResult, Work, diff_to_cbor, try_diff_to_cbor,
+};
 use prolly_tree::{Outcome, ready};
 
 use crate::anchor;
@@ -25,23 +27,24 @@ pub struct Proof {
 fn proof(
     subject: Subject,
     query: &Query,
-    result: QueryResult,
+    result: EncodedResult,
     blocks: Vec<(Cid, Vec<u8>)>,
-) -> Proof {
+) -> Result<Proof, ProveError> {
     let envelope = Envelope {
         subject,
         query: query.to_cbor(),
         result: result.to_cbor(),
     }
     .encode();
+    let result = result.decode()?;
     let witness_bytes = blocks.iter().map(|(_, b)| b.len()).sum();
     let witness_blocks = blocks.len();
-    Proof {
+    Ok(Proof {
         bytes: package(&envelope, &blocks),
         result,
         witness_bytes,
         witness_blocks,
-    }
+    })
 }
 
 /// Runs `query` at `root` over `store` and packages the result with the blocks it read.
@@ -52,14 +55,14 @@ pub fn prove<S: Blockstore>(
 ) -> Result<Outcome<Proof>, ProveError> {
     let recorder = RecordingStore::new(store);
     let db = ready!(Database::open_unchecked(&recorder, root));
-    let result = ready!(db.query(query));
+    let result = ready!(db.query_encoded(query, Work::AsAsked));
     drop(db);
     Ok(Outcome::Complete(proof(
         Subject::Root(root),
         query,
         result,
         recorder.take(),
-    )))
+    )?))
 }
 
 /// Like [`prove`], starting from a Filecoin state root and the prollydb actor's ID.
@@ -72,7 +75,7 @@ pub fn prove_anchored<S: Blockstore>(
     let recorder = RecordingStore::new(store);
     let root = ready!(anchor::db_root(&recorder, &state_root, actor));
     let db = ready!(Database::open_unchecked(&recorder, root));
-    let result = ready!(db.query(query));
+    let result = ready!(db.query_encoded(query, Work::AsAsked));
     drop(db);
     Ok(Outcome::Complete(proof(
         Subject::Anchored {
@@ -82,7 +85,7 @@ pub fn prove_anchored<S: Blockstore>(
         query,
         result,
         recorder.take(),
-    )))
+    )?))
 }
 
 /// Checks the envelope against the claim. The claimed result's bytes are returned: the re-run's
@@ -116,11 +119,11 @@ fn rerun(
     claimed: &[u8],
 ) -> Result<(), VerifyError> {
     let db = Database::open_unchecked(reader, root)?.into_result()?;
-    let got = db.query(query)?.into_result()?;
+    let got = db.query_encoded(query, Work::AsAsked)?.into_result()?;
     if got.stop != result.stop
         || got.count != result.count
         || got.cursor != result.cursor
-        || got.docs.len() != result.docs.len()
+        || got.len() != result.docs.len()
         || got.to_cbor() != claimed
     {
         return Err(VerifyError::WrongResult);

@@ -181,6 +181,11 @@ impl Decoder {
         self.pos == self.buf.len()
     }
 
+    /// Where the next read starts, in the buffer.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     fn byte(&mut self) -> DecodeResult<u8> {
         let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEnd)?;
         self.pos += 1;
@@ -266,7 +271,7 @@ impl Decoder {
         Ok(self.buf.slice(start..self.pos))
     }
 
-    fn skip_value(&mut self, depth: usize) -> DecodeResult<()> {
+    pub(crate) fn skip_value(&mut self, depth: usize) -> DecodeResult<()> {
         if depth > MAX_DEPTH {
             return Err(DecodeError::TooDeep);
         }
@@ -321,7 +326,7 @@ impl Decoder {
 
     /// A map key: a valid UTF-8 string after `previous` in canonical order (shorter keys first,
     /// then bytewise; no duplicates). Returns its range in the buffer and moves `previous` to it.
-    fn map_key(
+    pub(crate) fn map_key(
         &mut self,
         previous: &mut Option<std::ops::Range<usize>>,
     ) -> DecodeResult<std::ops::Range<usize>> {

@@ -299,3 +299,32 @@ fn a_scalar_map_refuses_what_dag_cbor_cannot_hold() {
         assert!(refused.to_string().contains("NaN or infinite"), "{refused}");
     }
 }
+
+proptest! {
+    /// A map given one more entry around its bytes is the map with the entry encoded from IPLD;
+    /// a key it has already, or a value that is not a map, gives `None`. Keys of 0–4 characters
+    /// from a small alphabet put the new key at every place in DAG-CBOR's order, and maps of 24
+    /// entries or more take a longer head.
+    #[test]
+    fn a_map_given_an_entry_is_the_map_encoded_with_it(
+        map in prop::collection::btree_map("[a-c_]{0,4}", ipld_value(), 0..30),
+        key in "[a-c_]{0,4}",
+        value in ipld_value(),
+        not_a_map in ipld_value(),
+    ) {
+        let raw = RawValue::from_ipld(&Ipld::Map(map.clone())).unwrap();
+        let encoded_value = RawValue::from_ipld(&value).unwrap();
+        let given = raw.with_entry(&key, &encoded_value);
+        if map.contains_key(&key) {
+            prop_assert_eq!(given, None);
+        } else {
+            let mut with = map.clone();
+            with.insert(key.clone(), value);
+            prop_assert_eq!(given, Some(RawValue::from_ipld(&Ipld::Map(with)).unwrap()));
+        }
+        if !matches!(not_a_map, Ipld::Map(_)) {
+            let raw = RawValue::from_ipld(&not_a_map).unwrap();
+            prop_assert_eq!(raw.with_entry(&key, &encoded_value), None);
+        }
+    }
+}
