@@ -16,6 +16,7 @@ use ipld_core::ipld::Ipld;
 use prolly_tree::{Bytes, Direction, Outcome, RawValue, Tree, ready};
 
 use crate::catalog::{Catalog, Collection};
+use crate::cover::{Cover, Covered};
 use crate::cursor::{self, PageCursor};
 use crate::document;
 use crate::error::{Error, Refusal, Result};
@@ -109,6 +110,7 @@ pub fn query<S: Blockstore>(
         },
         orders: plan.fields.iter().map(|f| f.order).collect(),
         filter_reads_body: !query.filter.reads_only_id(),
+        cover: Cover::new(&plan, query),
         skip,
     };
     if query.count {
@@ -125,21 +127,11 @@ pub fn query<S: Blockstore>(
 type Matches = Vec<(Vec<u8>, Ipld)>;
 
 /// A candidate's document: as stored (its body's bytes and its id) until a filter, a projection
-/// or a sort needs its fields, or as built from a covering index entry.
-enum Doc {
+/// or a sort needs its fields; as a covering entry gives it; or decoded.
+enum Doc<'c> {
     Stored { id: Ipld, body: RawValue },
+    Covered(Covered<'c>),
     Value(Ipld),
-}
-
-impl Doc {
-    /// The document as filters see it, `_id` included.
-    fn into_value(self) -> Result<Ipld> {
-        match self {
-            Doc::Value(value) => Ok(value),
-            Doc::Stored { id, body } => document::with_id(body.to_ipld()?, id)
-                .ok_or_else(|| bad_entry("a document body is not a map")),
-        }
-    }
 }
 
 /// An index entry on its way to becoming a result.
@@ -195,6 +187,8 @@ struct Run<'a, S> {
     orders: Vec<Order>,
     /// Whether the filter reads a field besides `_id`: a stored document is decoded for it then.
     filter_reads_body: bool,
+    /// How a covering plan reads its entries.
+    cover: Option<Cover>,
     /// The query's skip, or what a cursor says is left of it.
     skip: u64,
 }
@@ -275,7 +269,7 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// The documents of a batch of candidates, as filters see them (`_id` included), fetched
     /// together: every missing block of the batch is reported at once.
-    fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Doc>>> {
+    fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Doc<'_>>>> {
         let mut docs = Vec::with_capacity(batch.len());
         let mut missing = BTreeSet::new();
         for candidate in batch {
@@ -283,12 +277,8 @@ impl<S: Blockstore> Run<'_, S> {
             let id = document::decode_id(id_key).map_err(bad_entry)?;
             let body = if self.plan.primary {
                 candidate.value.clone()
-            } else if self.plan.covering {
-                docs.push(Doc::Value(self.covered_document(
-                    &spans,
-                    &candidate.value,
-                    id,
-                )?));
+            } else if let Some(cover) = &self.cover {
+                docs.push(Doc::Covered(cover.read(&spans, &candidate.value, id)?));
                 continue;
             } else {
                 let mut key = self.docs_prefix.clone();
@@ -310,38 +300,27 @@ impl<S: Blockstore> Run<'_, S> {
         Ok(Outcome::Complete(docs))
     }
 
-    /// A document rebuilt from a covering index entry: the plain fields from the key, the
-    /// included ones from the value.
-    fn covered_document(&self, spans: &[&[u8]], value: &RawValue, id: Ipld) -> Result<Ipld> {
-        let mut doc = Map::new();
-        for (field, span) in self.plan.fields.iter().zip(spans) {
-            if field.each || is_missing(span, field.order) {
-                continue;
-            }
-            let value = key::decode_key(span, &[field.order])
-                .map_err(bad_entry)?
-                .remove(0);
-            field.path.set(&mut doc, value);
+    /// The document as filters see it, `_id` included (as far as the query reads it, for a
+    /// covered one).
+    fn value(&self, doc: Doc<'_>) -> Result<Ipld> {
+        match doc {
+            Doc::Value(value) => Ok(value),
+            Doc::Stored { id, body } => document::with_id(body.to_ipld()?, id)
+                .ok_or_else(|| bad_entry("a document body is not a map")),
+            Doc::Covered(covered) => Ok(covered.into_value()),
         }
-        if let Ipld::Map(included) = value.to_ipld()? {
-            for (path, value) in included {
-                let path = crate::path::Path::parse(&path).map_err(bad_entry)?;
-                path.set(&mut doc, value);
-            }
-        }
-        doc.insert(crate::path::ID_FIELD.to_string(), id);
-        Ok(Ipld::Map(doc))
     }
 
     /// The document if it passes the filter, decoded if the filter read its fields.
-    fn filtered(&self, doc: Doc) -> Result<Option<Doc>> {
+    fn filtered<'c>(&self, doc: Doc<'c>) -> Result<Option<Doc<'c>>> {
         let filter = &self.query.filter;
         Ok(match doc {
             Doc::Stored { id, body } if !self.filter_reads_body => filter
                 .matches_with(&|path: &crate::path::Path| path.is_id().then_some(&id))
                 .then_some(Doc::Stored { id, body }),
+            Doc::Covered(covered) => covered.matches(filter).then_some(Doc::Covered(covered)),
             doc => {
-                let value = doc.into_value()?;
+                let value = self.value(doc)?;
                 filter.matches(&value).then_some(Doc::Value(value))
             }
         })
@@ -349,14 +328,18 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// What a matching document becomes in the result. A stored document that is returned
     /// whole is never decoded: its `_id` goes into its bytes.
-    fn result_doc(&self, doc: Doc) -> Result<ResultDoc> {
+    fn result_doc(&self, doc: Doc<'_>) -> Result<ResultDoc> {
         if let (None, Doc::Stored { id, body }) = (&self.query.projection, &doc) {
             let id = form::encode(id);
             if let Some(bytes) = body.with_entry(crate::path::ID_FIELD, &id) {
                 return Ok(ResultDoc { bytes, value: None });
             }
         }
-        let value = self.project(doc.into_value()?);
+        if let Doc::Covered(covered) = &doc {
+            let bytes = covered.result(self.query)?;
+            return Ok(ResultDoc { bytes, value: None });
+        }
+        let value = self.project(self.value(doc)?);
         Ok(ResultDoc {
             bytes: form::encode(&value),
             value: Some(value),
@@ -507,7 +490,7 @@ impl<S: Blockstore> Run<'_, S> {
                         if let Some(doc) = self.filtered(doc)?
                             && seen.insert(id_key.to_vec())
                         {
-                            out.push((id_key.to_vec(), doc.into_value()?));
+                            out.push((id_key.to_vec(), self.value(doc)?));
                         }
                     }
                 }
@@ -587,12 +570,6 @@ impl<S: Blockstore> Run<'_, S> {
     }
 }
 
-fn is_missing(span: &[u8], order: Order) -> bool {
-    let mut marker = Vec::new();
-    key::encode_missing(&mut marker, order);
-    span == marker.as_slice()
-}
-
 /// A page being filled: skip, limit, the byte cap and the resume position.
 struct Page<'r, 'a, S> {
     run: &'r Run<'a, S>,
@@ -618,7 +595,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
 
     /// Considers one candidate: filters it, and keeps it if it matches. False when the page is
     /// full by bytes (the candidate is then not consumed).
-    fn offer(&mut self, doc: Doc, sort_key: &[u8]) -> Result<bool> {
+    fn offer(&mut self, doc: Doc<'_>, sort_key: &[u8]) -> Result<bool> {
         match self.run.filtered(doc)? {
             Some(doc) => self.offer_matched(doc, sort_key),
             None => {
@@ -628,7 +605,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
         }
     }
 
-    fn offer_matched(&mut self, doc: Doc, sort_key: &[u8]) -> Result<bool> {
+    fn offer_matched(&mut self, doc: Doc<'_>, sort_key: &[u8]) -> Result<bool> {
         if self.skip_left > 0 {
             self.skip_left -= 1;
             self.position = Some(sort_key.to_vec());

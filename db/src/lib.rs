@@ -32,6 +32,7 @@
 mod batch;
 mod bulk;
 mod catalog;
+mod cover;
 mod cursor;
 mod database;
 mod diff;

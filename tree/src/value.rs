@@ -104,6 +104,24 @@ impl RawValue {
         RawValue(Bytes::from(out))
     }
 
+    /// A map of these entries, written in DAG-CBOR's key order (shorter keys first, then
+    /// bytewise) without building an `Ipld` map around them; of a key given twice, the first
+    /// entry is kept.
+    pub fn from_entries<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a Ipld)>,
+    ) -> Result<Self> {
+        let mut entries: Vec<(&str, &Ipld)> = entries.into_iter().collect();
+        entries.sort_by(|(a, _), (b, _)| (a.len(), *a).cmp(&(b.len(), *b)));
+        entries.dedup_by(|(a, _), (b, _)| a == b);
+        let mut out = Vec::new();
+        crate::codec::write_head(&mut out, crate::codec::MAJOR_MAP, entries.len() as u64);
+        for (key, value) in entries {
+            crate::codec::write_text(&mut out, key);
+            crate::codec::write_ipld(&mut out, value, 1).map_err(InvalidInput::Encode)?;
+        }
+        Ok(RawValue(Bytes::from(out)))
+    }
+
     /// This map with one more entry, written in DAG-CBOR's key order around the bytes of the
     /// others, which are not decoded. `None` when this is not a map, or has `key` already. A
     /// query result's stored documents get their `_id` back so: a 1,000-document range spent a
@@ -135,6 +153,22 @@ impl RawValue {
         out.extend_from_slice(&value.0);
         out.extend_from_slice(&self.0[at..]);
         Some(RawValue(Bytes::from(out)))
+    }
+
+    /// The entries of this map, values as their bytes, in key order; `None` when this is not a
+    /// map. A covering index entry's included fields are read so, without decoding the ones a
+    /// query does not read.
+    pub fn map_entries(&self) -> Option<Vec<(&str, RawValue)>> {
+        let mut d = Decoder::new(self.0.clone());
+        let (crate::codec::MAJOR_MAP, len) = d.head().ok()? else {
+            return None;
+        };
+        let mut entries = Vec::with_capacity(len.min(64) as usize);
+        for _ in 0..len {
+            let key = std::str::from_utf8(&self.0[d.map_key(&mut None).ok()?]).ok()?;
+            entries.push((key, RawValue(d.value().ok()?)));
+        }
+        Some(entries)
     }
 
     /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.

@@ -325,6 +325,32 @@ proptest! {
         if !matches!(not_a_map, Ipld::Map(_)) {
             let raw = RawValue::from_ipld(&not_a_map).unwrap();
             prop_assert_eq!(raw.with_entry(&key, &encoded_value), None);
+            prop_assert_eq!(raw.map_entries(), None);
         }
+    }
+
+    /// A map's entries read around their bytes are its entries encoded one by one, in DAG-CBOR's
+    /// key order, and a map
+    /// written from entries in any order (a key repeated keeps its first value) is the map
+    /// encoded from IPLD.
+    #[test]
+    fn a_map_reads_and_writes_by_entries(
+        map in prop::collection::btree_map("[a-c_]{0,4}", ipld_value(), 0..30),
+        order in any::<prop::sample::Index>(),
+    ) {
+        let raw = RawValue::from_ipld(&Ipld::Map(map.clone())).unwrap();
+        let mut expected: Vec<(&str, RawValue)> = map
+            .iter()
+            .map(|(k, v)| (k.as_str(), RawValue::from_ipld(v).unwrap()))
+            .collect();
+        expected.sort_by_key(|(k, _)| (k.len(), *k));
+        prop_assert_eq!(raw.map_entries(), Some(expected));
+        let mut entries: Vec<(&str, &Ipld)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        if !entries.is_empty() {
+            let by = order.index(entries.len());
+            entries.rotate_left(by);
+            entries.push((entries[0].0, &Ipld::Null));
+        }
+        prop_assert_eq!(RawValue::from_entries(entries).unwrap(), raw);
     }
 }
