@@ -191,12 +191,11 @@ pub fn verify_actor(
         state: *state_root,
         actor: id,
     };
-    if witness.envelope.subject != subject {
-        return Err(VerifyError::Mismatch("root"));
-    }
-    if witness.envelope.result != entry_bytes(claimed) || !witness.envelope.query.is_empty() {
-        return Err(VerifyError::Mismatch("result"));
-    }
+    witness.check_claims(&Envelope {
+        subject,
+        query: Vec::new(),
+        result: entry_bytes(claimed),
+    })?;
     let reader = witness.reader();
     let found = actor(reader, state_root, id)?.into_result()?;
     if found.as_ref() != claimed {

@@ -6,8 +6,6 @@
 //!
 //! `read_any` reads ordinary CAR files (any roots, any order), for loading data sets.
 
-use std::collections::BTreeMap;
-
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 use multihash_codetable::{Code, MultihashDigest};
@@ -52,15 +50,39 @@ fn read_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, VerifyError> {
     Err(VerifyError::malformed("varint too long"))
 }
 
+/// The one header a proof has: `{"roots": [root], "version": 1}` in canonical DAG-CBOR.
 fn header(root: &Cid) -> Vec<u8> {
-    let map = BTreeMap::from([
-        ("roots".to_string(), Ipld::List(vec![Ipld::Link(*root)])),
-        ("version".to_string(), Ipld::Integer(1)),
-    ]);
-    RawValue::from_ipld(&Ipld::Map(map))
-        .expect("a header encodes")
-        .as_bytes()
-        .to_vec()
+    use prolly_tree::cbor::{
+        MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, write_cid, write_head, write_text,
+    };
+    let mut out = Vec::with_capacity(64);
+    write_head(&mut out, MAJOR_MAP, 2);
+    write_text(&mut out, "roots");
+    write_head(&mut out, MAJOR_ARRAY, 1);
+    write_cid(&mut out, root);
+    write_text(&mut out, "version");
+    write_head(&mut out, MAJOR_UINT, 1);
+    out
+}
+
+/// The root a proof's header names. Only [`header`]'s encoding is a proof's header, so the root
+/// is read at its place in it and the header compared whole (decoding it as IPLD, and encoding
+/// it again to check it, was a twentieth of verifying a membership proof).
+fn header_root(head: &[u8]) -> Result<Cid, VerifyError> {
+    const LEAD: &[u8] = &[0xa2, 0x65, b'r', b'o', b'o', b't', b's', 0x81, 0xd8, 0x2a];
+    let refused = || VerifyError::malformed("header: not {\"roots\": [one CID], \"version\": 1}");
+    // Then the CID as a byte string: 0x00 and the CID's bytes (38 for blake2b-256).
+    let Some([0x58, len, 0x00, rest @ ..]) = head.strip_prefix(LEAD) else {
+        return Err(refused());
+    };
+    let cid = rest
+        .get(..usize::from(*len).saturating_sub(1))
+        .and_then(|bytes| Cid::try_from(bytes).ok())
+        .ok_or_else(refused)?;
+    if header(&cid) != head {
+        return Err(refused());
+    }
+    Ok(cid)
 }
 
 /// Writes a strict CAR: the root block first, then `blocks` in ascending CID order (duplicates
@@ -161,22 +183,7 @@ fn read_strict_with(bytes: &[u8], hash_all: bool) -> Result<StrictCar<'_>, Verif
     }
     let head = &bytes[pos..pos + head_len];
     pos += head_len;
-    let value = RawValue::from_bytes(bytes::Bytes::copy_from_slice(head))
-        .and_then(|raw| raw.to_ipld())
-        .map_err(|e| VerifyError::malformed(format!("header: {e}")))?;
-    let root = match &value {
-        Ipld::Map(map) => match (map.get("roots"), map.get("version"), map.len()) {
-            (Some(Ipld::List(roots)), Some(Ipld::Integer(1)), 2) => match roots.as_slice() {
-                [Ipld::Link(root)] => *root,
-                _ => return Err(VerifyError::malformed("header: exactly one root")),
-            },
-            _ => return Err(VerifyError::malformed("header: {roots, version: 1}")),
-        },
-        _ => return Err(VerifyError::malformed("header is not a map")),
-    };
-    if header(&root) != head {
-        return Err(VerifyError::malformed("header not canonical"));
-    }
+    let root = header_root(head)?;
     // Count the sections before hashing any of them.
     let mut count = 0;
     let mut scan = pos;

@@ -73,11 +73,61 @@ impl Envelope {
         Ipld::Map(map)
     }
 
+    /// The canonical bytes, written field by field in DAG-CBOR's key order: a verifier encodes
+    /// the envelope it expects and compares (the same bytes as encoding [`Envelope::to_ipld`]).
     pub fn encode(&self) -> Vec<u8> {
-        RawValue::from_ipld(&self.to_ipld())
-            .expect("an envelope encodes")
-            .as_bytes()
-            .to_vec()
+        use prolly_tree::cbor::{
+            MAJOR_MAP, MAJOR_UINT, write_bytes, write_cid, write_head, write_text,
+        };
+        enum Field<'a> {
+            Uint(u64),
+            Text(&'static str),
+            Link(&'a Cid),
+            Bytes(&'a [u8]),
+        }
+        let (kind, a, b) = match &self.subject {
+            Subject::Root(root) => ("query", ("root", Field::Link(root)), None),
+            Subject::Anchored { state, actor } => (
+                "anchored",
+                ("state", Field::Link(state)),
+                Some(("actor", Field::Uint(*actor))),
+            ),
+            Subject::Diff { from, to } => (
+                "diff",
+                ("from", Field::Link(from)),
+                Some(("to", Field::Link(to))),
+            ),
+            Subject::Actor { state, actor } => (
+                "actor",
+                ("state", Field::Link(state)),
+                Some(("actor", Field::Uint(*actor))),
+            ),
+        };
+        let mut fields = vec![
+            ("v", Field::Uint(PROOF_VERSION)),
+            ("kind", Field::Text(kind)),
+            ("query", Field::Bytes(&self.query)),
+            ("result", Field::Bytes(&self.result)),
+            a,
+        ];
+        fields.extend(b);
+        fields.sort_by_key(|(key, _)| (key.len(), *key));
+        let mut out = Vec::with_capacity(self.query.len() + self.result.len() + 128);
+        write_head(&mut out, MAJOR_MAP, fields.len() as u64);
+        for (key, value) in fields {
+            write_text(&mut out, key);
+            match value {
+                Field::Uint(n) => write_head(&mut out, MAJOR_UINT, n),
+                Field::Text(text) => write_text(&mut out, text),
+                Field::Link(cid) => write_cid(&mut out, cid),
+                Field::Bytes(bytes) => write_bytes(&mut out, bytes),
+            }
+        }
+        debug_assert_eq!(
+            out,
+            RawValue::from_ipld(&self.to_ipld()).unwrap().as_bytes()
+        );
+        out
     }
 
     /// Reads an envelope block; only its canonical encoding is accepted.

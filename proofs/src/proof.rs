@@ -91,22 +91,22 @@ pub fn prove_anchored<S: Blockstore>(
 /// Checks the envelope against the claim. The claimed result's bytes are returned: the re-run's
 /// result is compared with them, encoded once.
 fn check_claims(
-    envelope: &Envelope,
-    subject: &Subject,
+    witness: &Witness<'_>,
+    subject: Subject,
     query: &Query,
     result: &QueryResult,
 ) -> Result<Vec<u8>, VerifyError> {
-    if envelope.subject != *subject {
-        return Err(VerifyError::Mismatch("root"));
-    }
-    if envelope.query != query.to_cbor() {
-        return Err(VerifyError::Mismatch("query"));
-    }
     // A result DAG-CBOR cannot hold is no envelope's claim.
-    match result.try_to_cbor() {
-        Some(claimed) if claimed == envelope.result => Ok(claimed),
-        _ => Err(VerifyError::Mismatch("result")),
-    }
+    let Some(result) = result.try_to_cbor() else {
+        return Err(VerifyError::Mismatch("result"));
+    };
+    let claimed = Envelope {
+        subject,
+        query: query.to_cbor(),
+        result,
+    };
+    witness.check_claims(&claimed)?;
+    Ok(claimed.result)
 }
 
 /// Re-runs the query over the witness from `root` and compares.
@@ -141,7 +141,7 @@ pub fn verify(
     proof: &[u8],
 ) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
-    let claimed = check_claims(&witness.envelope, &Subject::Root(*root), query, result)?;
+    let claimed = check_claims(&witness, Subject::Root(*root), query, result)?;
     rerun(&witness, witness.reader(), *root, query, result, &claimed)
 }
 
@@ -157,8 +157,8 @@ pub fn verify_anchored(
     // fvm_ipld_hamt does not hash-check what it loads: hash every block here.
     let witness = Witness::open(proof, false)?;
     let claimed = check_claims(
-        &witness.envelope,
-        &Subject::Anchored {
+        &witness,
+        Subject::Anchored {
             state: *state_root,
             actor,
         },
@@ -196,21 +196,20 @@ pub fn prove_diff<S: Blockstore>(
 /// Checks that `diff` is exactly what changed from `from` to `to`, from the proof alone.
 pub fn verify_diff(from: &Cid, to: &Cid, diff: &DocDiff, proof: &[u8]) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
-    if witness.envelope.subject
-        != (Subject::Diff {
-            from: *from,
-            to: *to,
-        })
-    {
-        return Err(VerifyError::Mismatch("root"));
-    }
     // A diff DAG-CBOR cannot hold is no envelope's claim.
     let Some(claimed) = try_diff_to_cbor(diff) else {
         return Err(VerifyError::Mismatch("result"));
     };
-    if witness.envelope.result != claimed || !witness.envelope.query.is_empty() {
-        return Err(VerifyError::Mismatch("result"));
-    }
+    let claimed = Envelope {
+        subject: Subject::Diff {
+            from: *from,
+            to: *to,
+        },
+        query: Vec::new(),
+        result: claimed,
+    };
+    witness.check_claims(&claimed)?;
+    let claimed = claimed.result;
     let reader = witness.reader();
     let before = Database::open_unchecked(&reader, *from)?.into_result()?;
     let after = before.at_through(&reader, *to)?.into_result()?;

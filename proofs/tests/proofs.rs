@@ -324,3 +324,29 @@ fn a_result_dag_cbor_cannot_hold_is_refused() {
         Err(VerifyError::Mismatch("result"))
     ));
 }
+
+fn subject() -> impl Strategy<Value = Subject> {
+    let cid = any::<[u8; 8]>().prop_map(|d| cid_of(&d));
+    prop_oneof![
+        cid.clone().prop_map(Subject::Root),
+        (cid.clone(), any::<u64>()).prop_map(|(state, actor)| Subject::Anchored { state, actor }),
+        (cid.clone(), cid.clone()).prop_map(|(from, to)| Subject::Diff { from, to }),
+        (cid, any::<u64>()).prop_map(|(state, actor)| Subject::Actor { state, actor }),
+    ]
+}
+
+proptest! {
+    /// The envelope written field by field is the envelope encoded from IPLD, and reads back.
+    #[test]
+    fn an_envelope_encodes_as_its_ipld_form(
+        subject in subject(),
+        query in prop::collection::vec(any::<u8>(), 0..40),
+        result in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let envelope = Envelope { subject, query, result };
+        let bytes = envelope.encode();
+        let from_ipld = prolly_tree::RawValue::from_ipld(&envelope.to_ipld()).unwrap();
+        prop_assert_eq!(bytes.as_slice(), from_ipld.as_bytes());
+        prop_assert_eq!(Envelope::decode(&bytes).unwrap(), envelope);
+    }
+}
