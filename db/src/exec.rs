@@ -313,6 +313,10 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// The document if it passes the filter, decoded if the filter read its fields.
     fn filtered<'c>(&self, doc: Doc<'c>) -> Result<Option<Doc<'c>>> {
+        if self.plan.exact {
+            // The key ranges are exactly the matches (as a count by the tree's counts trusts).
+            return Ok(Some(doc));
+        }
         let filter = &self.query.filter;
         Ok(match doc {
             Doc::Stored { id, body } if !self.filter_reads_body => filter

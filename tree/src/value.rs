@@ -136,9 +136,9 @@ impl RawValue {
         let mut at = self.0.len();
         for _ in 0..len {
             let entry_start = d.position();
-            let existing = &self.0[d.map_key(&mut None).ok()?];
+            let existing = &self.0[d.validated_key().ok()?];
             match (existing.len(), existing).cmp(&new) {
-                std::cmp::Ordering::Less => d.skip_value(1).ok()?,
+                std::cmp::Ordering::Less => drop(d.skip_validated().ok()?),
                 std::cmp::Ordering::Equal => return None,
                 std::cmp::Ordering::Greater => {
                     at = entry_start;
@@ -165,8 +165,8 @@ impl RawValue {
         };
         let mut entries = Vec::with_capacity(len.min(64) as usize);
         for _ in 0..len {
-            let key = std::str::from_utf8(&self.0[d.map_key(&mut None).ok()?]).ok()?;
-            entries.push((key, RawValue(d.value().ok()?)));
+            let key = std::str::from_utf8(&self.0[d.validated_key().ok()?]).ok()?;
+            entries.push((key, RawValue(d.skip_validated().ok()?)));
         }
         Some(entries)
     }
