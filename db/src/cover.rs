@@ -140,25 +140,26 @@ impl Covered<'_> {
         }
     }
 
-    /// The projected result document's bytes.
-    pub fn result(&self, query: &Query) -> Result<RawValue> {
+    /// Writes the projected result document at the end of `out`.
+    pub fn write_result(&self, query: &Query, out: &mut Vec<u8>) -> Result<()> {
         let projection = query.projection.as_deref().unwrap_or_default();
         let values = projection.iter().zip(&self.cover.projection);
         if self.cover.flat {
             let fields = values.filter_map(|(path, i)| Some((path.as_str(), self.projected(*i)?)));
-            return Ok(RawValue::from_entries(
+            return Ok(RawValue::write_entries(
                 fields.chain([(ID_FIELD, &self.id)]),
+                out,
             )?);
         }
         // Nested paths: a map built path by path.
-        let mut out = Map::new();
+        let mut map = Map::new();
         for (path, i) in values {
             if let Some(value) = self.projected(*i) {
-                path.set(&mut out, value.clone());
+                path.set(&mut map, value.clone());
             }
         }
-        out.insert(ID_FIELD.to_string(), self.id.clone());
-        Ok(RawValue::from_ipld(&Ipld::Map(out))?)
+        map.insert(ID_FIELD.to_string(), self.id.clone());
+        prolly_tree::cbor::encode_ipld_into(out, &Ipld::Map(map)).map_err(corrupt)
     }
 
     /// The document as far as the query reads it (for an in-memory sort).

@@ -26,7 +26,7 @@ use crate::key::{self, Order};
 use crate::keyspace;
 use crate::plan::{self, Plan, Stream};
 use crate::query::Query;
-use crate::result::{EncodedResult, MAX_RESULT_BYTES, ResultDoc, Stop};
+use crate::result::{EncodedResult, MAX_RESULT_BYTES, ResultDocs, Stop};
 
 /// Candidates whose documents are fetched together, at most.
 const MAX_FETCH_BATCH: usize = 256;
@@ -330,24 +330,26 @@ impl<S: Blockstore> Run<'_, S> {
         })
     }
 
-    /// What a matching document becomes in the result. A stored document that is returned
-    /// whole is never decoded: its `_id` goes into its bytes.
-    fn result_doc(&self, doc: Doc<'_>) -> Result<ResultDoc> {
-        if let (None, Doc::Stored { id, body }) = (&self.query.projection, &doc) {
-            let id = form::encode(id);
-            if let Some(bytes) = body.with_entry(crate::path::ID_FIELD, &id) {
-                return Ok(ResultDoc { bytes, value: None });
+    /// Writes what a matching document becomes in the result at the end of `out`, and returns
+    /// its value if it was decoded on the way. A stored document that is returned whole is never
+    /// decoded: its `_id` goes into its bytes.
+    fn write_result_doc(&self, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<Option<Ipld>> {
+        match (&self.query.projection, &doc) {
+            (None, Doc::Stored { id, body })
+                if body.write_with_entry(crate::path::ID_FIELD, &form::encode(id), out) =>
+            {
+                return Ok(None);
             }
-        }
-        if let Doc::Covered(covered) = &doc {
-            let bytes = covered.result(self.query)?;
-            return Ok(ResultDoc { bytes, value: None });
+            (_, Doc::Covered(covered)) => {
+                covered.write_result(self.query, out)?;
+                return Ok(None);
+            }
+            _ => {}
         }
         let value = self.project(self.value(doc)?);
-        Ok(ResultDoc {
-            bytes: form::encode(&value),
-            value: Some(value),
-        })
+        prolly_tree::cbor::encode_ipld_into(out, &value)
+            .map_err(|e| bad_entry(format!("a result document does not encode: {e}")))?;
+        Ok(Some(value))
     }
 
     fn project(&self, doc: Ipld) -> Ipld {
@@ -566,7 +568,7 @@ impl<S: Blockstore> Run<'_, S> {
             ready!(self.all_matches()).len() as u64
         };
         Ok(Outcome::Complete(EncodedResult::new(
-            Vec::new(),
+            ResultDocs::default(),
             Some(total),
             None,
             None,
@@ -577,7 +579,7 @@ impl<S: Blockstore> Run<'_, S> {
 /// A page being filled: skip, limit, the byte cap and the resume position.
 struct Page<'r, 'a, S> {
     run: &'r Run<'a, S>,
-    docs: Vec<ResultDoc>,
+    docs: ResultDocs,
     bytes: usize,
     skip_left: usize,
     stop: Option<Stop>,
@@ -589,7 +591,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
     fn new(run: &'r Run<'a, S>, skip: u64) -> Self {
         Page {
             run,
-            docs: Vec::new(),
+            docs: ResultDocs::default(),
             bytes: 0,
             skip_left: usize::try_from(skip).unwrap_or(usize::MAX),
             stop: None,
@@ -615,14 +617,14 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
             self.position = Some(sort_key.to_vec());
             return Ok(true);
         }
-        let doc = self.run.result_doc(doc)?;
-        let size = doc.bytes.len();
-        if !self.docs.is_empty() && self.bytes + size > MAX_RESULT_BYTES {
+        let run = self.run;
+        let size = self.docs.push(|out| run.write_result_doc(doc, out))?;
+        if self.docs.len() > 1 && self.bytes + size > MAX_RESULT_BYTES {
+            self.docs.pop();
             self.stop = Some(Stop::Bytes);
             return Ok(false);
         }
         self.bytes += size;
-        self.docs.push(doc);
         self.position = Some(sort_key.to_vec());
         Ok(true)
     }

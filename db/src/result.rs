@@ -3,8 +3,6 @@
 
 use ipld_core::ipld::Ipld;
 
-use prolly_tree::RawValue;
-
 use crate::error::Error;
 use crate::form::{self, FORM_VERSION, Map};
 
@@ -173,28 +171,63 @@ fn write_result(
     Some(out)
 }
 
-/// A result as the executor makes it: each document's canonical bytes, with its value where the
-/// executor had decoded it anyway. Its bytes ([`EncodedResult::to_cbor`]) are the actor's return
-/// value and what a proof's verifier compares, with no document decoded or encoded on the way:
-/// a stored document's bytes get their `_id` spliced in ([`RawValue::with_entry`]).
+/// A result as the executor makes it: its documents' canonical bytes, one after another, with
+/// the value of each that the executor had decoded anyway. Its bytes ([`EncodedResult::to_cbor`])
+/// are the actor's return value and what a proof's verifier compares, with no document decoded or
+/// encoded on the way: a stored document's bytes get their `_id` spliced in
+/// ([`RawValue::write_with_entry`]).
 #[derive(Debug, Clone)]
 pub struct EncodedResult {
-    docs: Vec<ResultDoc>,
+    docs: ResultDocs,
     pub count: Option<u64>,
     pub stop: Option<Stop>,
     pub cursor: Option<Vec<u8>>,
 }
 
-/// One result document: its bytes, and its value if the executor held it.
-#[derive(Debug, Clone)]
-pub(crate) struct ResultDoc {
-    pub bytes: RawValue,
-    pub value: Option<Ipld>,
+/// Result documents written one after another into one buffer (a document apiece cost the
+/// verifier of a 1,000-document range an allocation each).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResultDocs {
+    bytes: Vec<u8>,
+    /// Where each document ends in `bytes`, and its value if the executor had it.
+    docs: Vec<(usize, Option<Ipld>)>,
+}
+
+impl ResultDocs {
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Appends the document that `write` writes at the end of the buffer (returning its value if
+    /// it has it), and returns its size. A failed write leaves nothing behind.
+    pub fn push(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<Option<Ipld>, Error>,
+    ) -> Result<usize, Error> {
+        let start = self.bytes.len();
+        match write(&mut self.bytes) {
+            Ok(value) => {
+                self.docs.push((self.bytes.len(), value));
+                Ok(self.bytes.len() - start)
+            }
+            Err(e) => {
+                self.bytes.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes back the last document.
+    pub fn pop(&mut self) {
+        self.docs.pop();
+        self.bytes
+            .truncate(self.docs.last().map_or(0, |(end, _)| *end));
+    }
 }
 
 impl EncodedResult {
     pub(crate) fn new(
-        docs: Vec<ResultDoc>,
+        docs: ResultDocs,
         count: Option<u64>,
         stop: Option<Stop>,
         cursor: Option<Vec<u8>>,
@@ -213,7 +246,7 @@ impl EncodedResult {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
+        self.docs.docs.is_empty()
     }
 
     /// The same bytes as [`QueryResult::to_cbor`] of [`EncodedResult::decode`]'s result.
@@ -224,9 +257,7 @@ impl EncodedResult {
             self.cursor.as_deref(),
             self.docs.len(),
             |out| {
-                for doc in &self.docs {
-                    out.extend_from_slice(doc.bytes.as_bytes());
-                }
+                out.extend_from_slice(&self.docs.bytes);
                 Some(())
             },
         )
@@ -235,16 +266,19 @@ impl EncodedResult {
 
     /// The result with its documents as IPLD, decoding those the executor did not hold.
     pub fn decode(self) -> Result<QueryResult, Error> {
-        let docs = self
-            .docs
-            .into_iter()
-            .map(|doc| match doc.value {
-                Some(value) => Ok(value),
-                None => doc.bytes.to_ipld().map_err(Error::from),
-            })
-            .collect::<Result<_, _>>()?;
+        let ResultDocs { bytes, docs } = self.docs;
+        let mut start = 0;
+        let mut values = Vec::with_capacity(docs.len());
+        for (end, value) in docs {
+            values.push(match value {
+                Some(value) => value,
+                None => prolly_tree::decode_ipld(&bytes[start..end])
+                    .map_err(|e| Error::corrupt("result document", e))?,
+            });
+            start = end;
+        }
         Ok(QueryResult {
-            docs,
+            docs: values,
             count: self.count,
             stop: self.stop,
             cursor: self.cursor,

@@ -194,3 +194,50 @@ proptest! {
         }
     }
 }
+
+/// A page ends before the document that would take it past the result byte cap, with a cursor
+/// that continues at that document; the encoded result is the decoded one's bytes.
+#[test]
+fn a_page_ends_at_the_byte_cap() {
+    use prolly_db::limits::MAX_RESULT_BYTES;
+    use prolly_db::{Stop, Work};
+    let mut db = Database::create(MemoryBlockstore::default(), Config::default()).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.create_collection("c");
+    let body = "x".repeat(10_000);
+    for i in 0..80i128 {
+        let doc = [
+            ("_id".to_string(), Ipld::Integer(i)),
+            ("body".to_string(), Ipld::String(body.clone())),
+        ];
+        batch.insert("c", Ipld::Map(doc.into()));
+    }
+    db.apply(&batch).unwrap().expect_complete();
+    let query = Query::from_json(r#"{"collection": "c", "limit": 1000}"#).unwrap();
+    let encoded = db
+        .query_encoded(&query, Work::AsAsked)
+        .unwrap()
+        .expect_complete();
+    let bytes = encoded.to_cbor();
+    let page = encoded.decode().unwrap();
+    assert_eq!(bytes, page.to_cbor());
+    assert_eq!(page.stop, Some(Stop::Bytes));
+    let size: usize = page
+        .docs
+        .iter()
+        .map(|d| prolly_tree::RawValue::from_ipld(d).unwrap().len())
+        .sum();
+    assert!(
+        size <= MAX_RESULT_BYTES && size + 10_020 > MAX_RESULT_BYTES,
+        "{size}"
+    );
+    let all = all_pages(&db, &query).unwrap();
+    let ids: Vec<Ipld> = all
+        .iter()
+        .map(|d| match d {
+            Ipld::Map(m) => m["_id"].clone(),
+            _ => panic!("a document is a map"),
+        })
+        .collect();
+    assert_eq!(ids, (0..80).map(Ipld::Integer).collect::<Vec<_>>());
+}

@@ -110,16 +110,29 @@ impl RawValue {
     pub fn from_entries<'a>(
         entries: impl IntoIterator<Item = (&'a str, &'a Ipld)>,
     ) -> Result<Self> {
+        let mut out = Vec::new();
+        Self::write_entries(entries, &mut out)?;
+        Ok(RawValue(Bytes::from(out)))
+    }
+
+    /// [`RawValue::from_entries`], appended to `out` (nothing is appended when it fails).
+    pub fn write_entries<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a Ipld)>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let mut entries: Vec<(&str, &Ipld)> = entries.into_iter().collect();
         entries.sort_by(|(a, _), (b, _)| (a.len(), *a).cmp(&(b.len(), *b)));
         entries.dedup_by(|(a, _), (b, _)| a == b);
-        let mut out = Vec::new();
-        crate::codec::write_head(&mut out, crate::codec::MAJOR_MAP, entries.len() as u64);
+        let start = out.len();
+        crate::codec::write_head(out, crate::codec::MAJOR_MAP, entries.len() as u64);
         for (key, value) in entries {
-            crate::codec::write_text(&mut out, key);
-            crate::codec::write_ipld(&mut out, value, 1).map_err(InvalidInput::Encode)?;
+            crate::codec::write_text(out, key);
+            if let Err(e) = crate::codec::write_ipld(out, value, 1) {
+                out.truncate(start);
+                return Err(InvalidInput::Encode(e).into());
+            }
         }
-        Ok(RawValue(Bytes::from(out)))
+        Ok(())
     }
 
     /// This map with one more entry, written in DAG-CBOR's key order around the bytes of the
@@ -127,32 +140,46 @@ impl RawValue {
     /// query result's stored documents get their `_id` back so: a 1,000-document range spent a
     /// fifth of its verification decoding them into IPLD and encoding them again.
     pub fn with_entry(&self, key: &str, value: &RawValue) -> Option<RawValue> {
+        let mut out = Vec::with_capacity(self.0.len() + key.len() + value.len() + 10);
+        self.write_with_entry(key, value, &mut out)
+            .then(|| RawValue(Bytes::from(out)))
+    }
+
+    /// [`RawValue::with_entry`], appended to `out`; false, with nothing appended, when it is
+    /// `None`.
+    pub fn write_with_entry(&self, key: &str, value: &RawValue, out: &mut Vec<u8>) -> bool {
         let mut d = Decoder::new(self.0.clone());
-        let (crate::codec::MAJOR_MAP, len) = d.head().ok()? else {
-            return None;
+        let Ok((crate::codec::MAJOR_MAP, len)) = d.head() else {
+            return false;
         };
         let entries_start = d.position();
         let new = (key.len(), key.as_bytes());
         let mut at = self.0.len();
         for _ in 0..len {
             let entry_start = d.position();
-            let existing = &self.0[d.validated_key().ok()?];
+            let Ok(existing) = d.validated_key() else {
+                return false;
+            };
+            let existing = &self.0[existing];
             match (existing.len(), existing).cmp(&new) {
-                std::cmp::Ordering::Less => drop(d.skip_validated().ok()?),
-                std::cmp::Ordering::Equal => return None,
+                std::cmp::Ordering::Less => {
+                    if d.skip_validated().is_err() {
+                        return false;
+                    }
+                }
+                std::cmp::Ordering::Equal => return false,
                 std::cmp::Ordering::Greater => {
                     at = entry_start;
                     break;
                 }
             }
         }
-        let mut out = Vec::with_capacity(self.0.len() + key.len() + value.len() + 10);
-        crate::codec::write_head(&mut out, crate::codec::MAJOR_MAP, len + 1);
+        crate::codec::write_head(out, crate::codec::MAJOR_MAP, len + 1);
         out.extend_from_slice(&self.0[entries_start..at]);
-        crate::codec::write_text(&mut out, key);
+        crate::codec::write_text(out, key);
         out.extend_from_slice(&value.0);
         out.extend_from_slice(&self.0[at..]);
-        Some(RawValue(Bytes::from(out)))
+        true
     }
 
     /// The entries of this map, values as their bytes, in key order; `None` when this is not a
