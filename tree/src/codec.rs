@@ -247,11 +247,15 @@ impl Decoder {
         self.expect(MAJOR_UINT, "an unsigned integer")
     }
 
-    /// A byte string, as a slice of the block.
-    pub fn bytes(&mut self) -> DecodeResult<Bytes> {
+    /// A byte string, as its range in the block.
+    pub(crate) fn byte_range(&mut self) -> DecodeResult<std::ops::Range<usize>> {
         let len = self.expect(MAJOR_BYTES, "a byte string")?;
-        let range = self.take(len)?;
-        Ok(self.buf.slice(range))
+        self.take(len)
+    }
+
+    /// The block being read.
+    pub(crate) fn block(&self) -> &Bytes {
+        &self.buf
     }
 
     pub fn cid(&mut self) -> DecodeResult<Cid> {

@@ -6,6 +6,7 @@
 //! Keys are byte strings in strictly ascending order. An internal key bounds its child's subtree
 //! from above: a leaf's separator (`separator.rs`), another node's last key.
 
+use std::ops::Range;
 use std::sync::{Arc, OnceLock, Weak};
 
 use bytes::Bytes;
@@ -25,19 +26,25 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 /// The most key bytes a node can hold: its logical size is at most the largest cap, 1 MiB.
 const MAX_KEY_BYTES: usize = 1 << 20;
 
-/// Keys from a node's shared prefix and its suffixes, all in one buffer. The prefix must be the
-/// longest one the keys share, so that a node encodes one way only.
-fn join_prefix(prefix: &Bytes, suffixes: Vec<Bytes>) -> Result<Vec<Bytes>, DecodeError> {
+/// Keys from a node's shared prefix and its suffixes (ranges of `block`), each a slice of one
+/// buffer (or of the block, when there is no prefix). The prefix must be the longest one the keys
+/// share, so that a node encodes one way only.
+fn join_prefix(
+    block: &Bytes,
+    prefix: Range<usize>,
+    suffixes: &[Range<usize>],
+) -> Result<Vec<Bytes>, DecodeError> {
+    let (prefix, suffix) = (&block[prefix], |r: &Range<usize>| &block[r.clone()]);
     let canonical = match (suffixes.first(), suffixes.last()) {
         (None, _) | (_, None) => prefix.is_empty(),
         (Some(first), Some(last)) if suffixes.len() == 1 => first.is_empty() && last.is_empty(),
-        (Some(first), Some(last)) => common_prefix(first, last) == 0,
+        (Some(first), Some(last)) => common_prefix(suffix(first), suffix(last)) == 0,
     };
     if !canonical {
         return Err(DecodeError::PrefixNotLongest);
     }
     if prefix.is_empty() {
-        return Ok(suffixes);
+        return Ok(suffixes.iter().map(|r| block.slice(r.clone())).collect());
     }
     // The keys of a node a writer made fit its logical size, at most 1 MiB; a hostile block could
     // otherwise ask for its prefix times its entry count.
@@ -49,9 +56,9 @@ fn join_prefix(prefix: &Bytes, suffixes: Vec<Bytes>) -> Result<Vec<Bytes>, Decod
         return Err(DecodeError::KeysTooLarge);
     };
     let mut buf = Vec::with_capacity(total);
-    for suffix in &suffixes {
+    for s in suffixes {
         buf.extend_from_slice(prefix);
-        buf.extend_from_slice(suffix);
+        buf.extend_from_slice(suffix(s));
     }
     let buf = Bytes::from(buf);
     let mut at = 0;
@@ -299,15 +306,15 @@ impl Node {
                 found: fields,
             });
         }
-        let prefix = d.bytes()?;
+        let prefix = d.byte_range()?;
         let n = d.expect(MAJOR_ARRAY, "the keys")?;
         // Every entry takes at least one byte: a count beyond the block is corrupt, and must not
         // reserve memory.
-        let mut keys = Vec::with_capacity(n.min(4096) as usize);
+        let mut suffixes = Vec::with_capacity(n.min(4096) as usize);
         for _ in 0..n {
-            keys.push(d.bytes()?);
+            suffixes.push(d.byte_range()?);
         }
-        let keys = join_prefix(&prefix, keys)?;
+        let keys = join_prefix(d.block(), prefix, &suffixes)?;
         let column = |d: &mut Decoder, column: &'static str| -> Result<(), DecodeError> {
             match d.expect(MAJOR_ARRAY, column)? {
                 len if len == n => Ok(()),
