@@ -129,7 +129,16 @@ type Matches = Vec<(Vec<u8>, Ipld)>;
 /// A candidate's document: as stored (its body's bytes and its id) until a filter, a projection
 /// or a sort needs its fields; as a covering entry gives it; or decoded.
 enum Doc<'c> {
-    Stored { id: Ipld, body: RawValue },
+    Stored {
+        id: Ipld,
+        body: RawValue,
+    },
+    /// A stored document decoded for its filter: its bytes are still what a result returns.
+    Read {
+        id_bytes: RawValue,
+        body: RawValue,
+        value: Ipld,
+    },
     Covered(Covered<'c>),
     Value(Ipld),
 }
@@ -267,8 +276,8 @@ impl<S: Blockstore> Run<'_, S> {
         Ok(Outcome::from_missing(missing))
     }
 
-    /// The documents of a batch of candidates, as filters see them (`_id` included), fetched
-    /// together: every missing block of the batch is reported at once.
+    /// The documents of a batch of candidates (as stored, or as their covering entries give
+    /// them), fetched together: every missing block of the batch is reported at once.
     fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Doc<'_>>>> {
         let mut docs = Vec::with_capacity(batch.len());
         let mut missing = BTreeSet::new();
@@ -304,7 +313,7 @@ impl<S: Blockstore> Run<'_, S> {
     /// covered one).
     fn value(&self, doc: Doc<'_>) -> Result<Ipld> {
         match doc {
-            Doc::Value(value) => Ok(value),
+            Doc::Value(value) | Doc::Read { value, .. } => Ok(value),
             Doc::Stored { id, body } => document::with_id(body.to_ipld()?, id)
                 .ok_or_else(|| bad_entry("a document body is not a map")),
             Doc::Covered(covered) => Ok(covered.into_value()),
@@ -313,8 +322,10 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// The document if it passes the filter, decoded if the filter read its fields.
     fn filtered<'c>(&self, doc: Doc<'c>) -> Result<Option<Doc<'c>>> {
-        if self.plan.exact {
-            // The key ranges are exactly the matches (as a count by the tree's counts trusts).
+        if self.plan.exact && self.plan.primary {
+            // The ranges bound `_id` alone, and a document's `_id` is its key: every document
+            // they hold matches. (An index's ranges hold what its entries say; a document read
+            // through one is still checked, so that a result never contradicts itself.)
             return Ok(Some(doc));
         }
         let filter = &self.query.filter;
@@ -323,6 +334,18 @@ impl<S: Blockstore> Run<'_, S> {
                 .matches_with(&|path: &crate::path::Path| path.is_id().then_some(&id))
                 .then_some(Doc::Stored { id, body }),
             Doc::Covered(covered) => covered.matches(filter).then_some(Doc::Covered(covered)),
+            Doc::Stored { id, body } => {
+                let id_bytes = form::encode(&id);
+                let value = self.value(Doc::Stored {
+                    id,
+                    body: body.clone(),
+                })?;
+                filter.matches(&value).then_some(Doc::Read {
+                    id_bytes,
+                    body,
+                    value,
+                })
+            }
             doc => {
                 let value = self.value(doc)?;
                 filter.matches(&value).then_some(Doc::Value(value))
@@ -334,18 +357,27 @@ impl<S: Blockstore> Run<'_, S> {
     /// its value if it was decoded on the way. A stored document that is returned whole is never
     /// decoded: its `_id` goes into its bytes.
     fn write_result_doc(&self, doc: Doc<'_>, out: &mut Vec<u8>) -> Result<Option<Ipld>> {
-        match (&self.query.projection, &doc) {
-            (None, Doc::Stored { id, body })
-                if body.write_with_entry(crate::path::ID_FIELD, &form::encode(id), out) =>
+        let whole = self.query.projection.is_none();
+        let id_field = crate::path::ID_FIELD;
+        let doc = match doc {
+            Doc::Stored { id, body }
+                if whole && body.write_with_entry(id_field, &form::encode(&id), out) =>
             {
                 return Ok(None);
             }
-            (_, Doc::Covered(covered)) => {
+            Doc::Read {
+                id_bytes,
+                body,
+                value,
+            } if whole && body.write_with_entry(id_field, &id_bytes, out) => {
+                return Ok(Some(value));
+            }
+            Doc::Covered(covered) => {
                 covered.write_result(self.query, out)?;
                 return Ok(None);
             }
-            _ => {}
-        }
+            doc => doc,
+        };
         let value = self.project(self.value(doc)?);
         prolly_tree::cbor::encode_ipld_into(out, &value)
             .map_err(|e| bad_entry(format!("a result document does not encode: {e}")))?;

@@ -173,8 +173,8 @@ fn write_result(
 
 /// A result as the executor makes it: its documents' canonical bytes, one after another, with
 /// the value of each that the executor had decoded anyway. Its bytes ([`EncodedResult::to_cbor`])
-/// are the actor's return value and what a proof's verifier compares, with no document decoded or
-/// encoded on the way: a stored document's bytes get their `_id` spliced in
+/// are the actor's return value and what a proof's verifier compares. A stored document returned
+/// whole and read by no filter is never decoded on the way: its `_id` is spliced into its bytes
 /// ([`RawValue::write_with_entry`]).
 #[derive(Debug, Clone)]
 pub struct EncodedResult {

@@ -5,7 +5,7 @@
 use fvm_ipld_blockstore::MemoryBlockstore;
 use ipld_core::ipld::Ipld;
 use prolly_db::testing::{all_documents, check_indexes, document, index_def, naive_query, query};
-use prolly_db::{Database, Error, IndexDef, Query, Refusal, WriteBatch};
+use prolly_db::{Database, Error, IndexDef, Query, Refusal, Work, WriteBatch};
 use prolly_tree::Config;
 use proptest::prelude::*;
 
@@ -77,6 +77,10 @@ proptest! {
             let page = db.query(&query).unwrap().expect_complete();
             let first: Vec<Ipld> = expected.iter().take(limit).cloned().collect();
             prop_assert_eq!(&page.docs, &first, "first page; plan {}", plan.describe());
+            // The bytes the actor returns and a verifier compares (documents spliced or written
+            // without IPLD on the way) are the encoding of that page.
+            let encoded = db.query_encoded(&query, Work::AsAsked).unwrap().expect_complete();
+            prop_assert_eq!(encoded.to_cbor(), page.to_cbor(), "bytes; plan {}", plan.describe());
 
             let pages = all_pages(&db, &query).unwrap();
             prop_assert_eq!(&pages, &expected, "all pages; plan {}", plan.describe());
@@ -184,6 +188,9 @@ proptest! {
             if std::env::var("SHOW_PLANS").is_ok() { eprintln!("PLAN {} -> {}", plan.describe(), expected.len()); }
             let pages = all_pages(&db, &query).unwrap();
             prop_assert_eq!(&pages, &expected, "plan {}", plan.describe());
+            let page = db.query(&query).unwrap().expect_complete();
+            let encoded = db.query_encoded(&query, Work::AsAsked).unwrap().expect_complete();
+            prop_assert_eq!(encoded.to_cbor(), page.to_cbor(), "bytes; plan {}", plan.describe());
             let mut tight = query.clone();
             tight.budget = Some(budget);
             match all_pages(&db, &tight) {
@@ -199,8 +206,8 @@ proptest! {
 /// that continues at that document; the encoded result is the decoded one's bytes.
 #[test]
 fn a_page_ends_at_the_byte_cap() {
+    use prolly_db::Stop;
     use prolly_db::limits::MAX_RESULT_BYTES;
-    use prolly_db::{Stop, Work};
     let mut db = Database::create(MemoryBlockstore::default(), Config::default()).unwrap();
     let mut batch = WriteBatch::new();
     batch.create_collection("c");
