@@ -183,14 +183,6 @@ impl Filter {
         }
     }
 
-    /// Whether the filter reads no field but `_id`.
-    pub(crate) fn reads_only_id(&self) -> bool {
-        match self {
-            Filter::And(fs) | Filter::Or(fs) => fs.iter().all(Filter::reads_only_id),
-            Filter::Field(path, _) => path.is_id(),
-        }
-    }
-
     /// Every path the filter reads.
     pub fn paths(&self, out: &mut Vec<Path>) {
         match self {

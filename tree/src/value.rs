@@ -182,6 +182,26 @@ impl RawValue {
         true
     }
 
+    /// The value at `key` in this map, as its bytes; `None` when this is not a map or has no
+    /// `key`. A filter reads a stored document's fields so, without decoding the others.
+    pub fn map_get(&self, key: &str) -> Option<RawValue> {
+        let mut d = Decoder::new(self.0.clone());
+        let (crate::codec::MAJOR_MAP, len) = d.head().ok()? else {
+            return None;
+        };
+        let wanted = (key.len(), key.as_bytes());
+        for _ in 0..len {
+            let found = &self.0[d.validated_key().ok()?];
+            match (found.len(), found).cmp(&wanted) {
+                std::cmp::Ordering::Less => drop(d.skip_validated().ok()?),
+                std::cmp::Ordering::Equal => return Some(RawValue(d.skip_validated().ok()?)),
+                // Keys are in order: it is not there.
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+
     /// The entries of this map, values as their bytes, in key order; `None` when this is not a
     /// map. A covering index entry's included fields are read so, without decoding the ones a
     /// query does not read.

@@ -344,7 +344,15 @@ proptest! {
             .map(|(k, v)| (k.as_str(), RawValue::from_ipld(v).unwrap()))
             .collect();
         expected.sort_by_key(|(k, _)| (k.len(), *k));
-        prop_assert_eq!(raw.map_entries(), Some(expected));
+        prop_assert_eq!(raw.map_entries(), Some(expected.clone()));
+        for (key, value) in &expected {
+            prop_assert_eq!(raw.map_get(key), Some(value.clone()));
+        }
+        for absent in ["zz", "", "a_b_c"] {
+            if !map.contains_key(absent) {
+                prop_assert_eq!(raw.map_get(absent), None);
+            }
+        }
         let mut entries: Vec<(&str, &Ipld)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
         if !entries.is_empty() {
             let by = order.index(entries.len());
