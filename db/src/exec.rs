@@ -355,10 +355,7 @@ impl<S: Blockstore> Run<'_, S> {
                     .then_some(Doc::Stored { id, body })
             }
             Doc::Covered(covered) => covered.matches(filter).then_some(Doc::Covered(covered)),
-            doc => {
-                let value = self.value(doc)?;
-                filter.matches(&value).then_some(Doc::Value(value))
-            }
+            Doc::Value(value) => filter.matches(&value).then_some(Doc::Value(value)),
         })
     }
 
@@ -614,7 +611,6 @@ impl<S: Blockstore> Run<'_, S> {
 struct Page<'r, 'a, S> {
     run: &'r Run<'a, S>,
     docs: ResultDocs,
-    bytes: usize,
     skip_left: usize,
     stop: Option<Stop>,
     /// The sort key of the last entry consumed.
@@ -626,7 +622,6 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
         Page {
             run,
             docs: ResultDocs::default(),
-            bytes: 0,
             skip_left: usize::try_from(skip).unwrap_or(usize::MAX),
             stop: None,
             position: None,
@@ -652,13 +647,12 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
             return Ok(true);
         }
         let run = self.run;
-        let size = self.docs.push(|out| run.write_result_doc(doc, out))?;
-        if self.docs.len() > 1 && self.bytes + size > MAX_RESULT_BYTES {
+        self.docs.push(|out| run.write_result_doc(doc, out))?;
+        if self.docs.len() > 1 && self.docs.bytes_len() > MAX_RESULT_BYTES {
             self.docs.pop();
             self.stop = Some(Stop::Bytes);
             return Ok(false);
         }
-        self.bytes += size;
         self.position = Some(sort_key.to_vec());
         Ok(true)
     }

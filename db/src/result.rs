@@ -198,17 +198,22 @@ impl ResultDocs {
         self.docs.len()
     }
 
+    /// The documents' bytes, all together.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Appends the document that `write` writes at the end of the buffer (returning its value if
-    /// it has it), and returns its size. A failed write leaves nothing behind.
+    /// it has it). A failed write leaves nothing behind.
     pub fn push(
         &mut self,
         write: impl FnOnce(&mut Vec<u8>) -> Result<Option<Ipld>, Error>,
-    ) -> Result<usize, Error> {
+    ) -> Result<(), Error> {
         let start = self.bytes.len();
         match write(&mut self.bytes) {
             Ok(value) => {
                 self.docs.push((self.bytes.len(), value));
-                Ok(self.bytes.len() - start)
+                Ok(())
             }
             Err(e) => {
                 self.bytes.truncate(start);
