@@ -10,6 +10,7 @@ use prolly_bench::counting::CountingStore;
 use prolly_bench::data::Dataset;
 
 pub struct Ours {
+    name: &'static str,
     config: Config,
     // Leaked so the tree can borrow it for the whole run: one store per subject per size.
     store: &'static CountingStore,
@@ -17,8 +18,9 @@ pub struct Ours {
 }
 
 impl Ours {
-    pub fn new(config: Config) -> Self {
+    pub fn new(name: &'static str, config: Config) -> Self {
         Ours {
+            name,
             config,
             store: Box::leak(Box::default()),
             tree: None,
@@ -32,7 +34,7 @@ impl Ours {
 
 impl Subject for Ours {
     fn name(&self) -> &'static str {
-        "prollydb"
+        self.name
     }
     fn bulk_build(&mut self, sorted: &[(Vec<u8>, Vec<u8>)]) {
         let entries = sorted

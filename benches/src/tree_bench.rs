@@ -1,6 +1,7 @@
 //! The tree benchmark: prollydb's tree against `fvm_ipld_hamt` (bit width 5, the builtin-actors
 //! convention) and the `prolly-map` crate, on the same keys and values, in the same run. Prints one
-//! table of ratios, then the node-size settings compared.
+//! table of ratios, the same rows for prollydb with nodes as wide as prolly-map's, then the
+//! node-size settings compared.
 //!
 //! `cargo run --release -p prolly_bench --bin tree-bench [-- --sizes 10000,100000,1000000]`
 
@@ -48,14 +49,14 @@ fn time_per_op(ops: usize, f: impl FnOnce()) -> f64 {
 fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
     let data = Dataset::new(n);
     let mut subjects: Vec<Box<dyn Subject>> = vec![
-        Box::new(Ours::new(config)),
+        Box::new(Ours::new("prollydb", config)),
         Box::new(Hamt::new()),
         Box::new(ProllyMap::new()),
+        Box::new(Ours::new("prollydb-wide", wide())),
     ];
     // For profiling one subject: TREE_BENCH_ONLY=prollydb (the others then show as n/a).
-    if let Ok(only) = std::env::var("TREE_BENCH_ONLY") {
-        subjects.retain(|s| s.name() == only);
-    }
+    let only = std::env::var("TREE_BENCH_ONLY").ok();
+    let skipped = |s: &dyn Subject| only.as_deref().is_some_and(|o| o != s.name());
     let mut push = |metric, values: Vec<Option<f64>>, higher_is_better, unit| {
         rows.push(Row {
             metric,
@@ -66,9 +67,16 @@ fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
         })
     };
     let mut each = |f: &mut dyn FnMut(&mut dyn Subject) -> Option<f64>| -> Vec<Option<f64>> {
-        let mut values: Vec<Option<f64>> = subjects.iter_mut().map(|s| f(s.as_mut())).collect();
-        values.resize(3, None);
-        values
+        subjects
+            .iter_mut()
+            .map(|s| {
+                if skipped(s.as_ref()) {
+                    None
+                } else {
+                    f(s.as_mut())
+                }
+            })
+            .collect()
     };
     eprintln!("  n = {n}: bulk build");
     // Best of several builds (into the same store): this machine is shared and noisy.
@@ -85,7 +93,7 @@ fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
     // Mutations cannot be repeated on the same state, so each runs in ROUNDS rounds of fresh keys,
     // the subjects taking turns round by round, and the best round counts.
     let _ = each(&mut |s| Some(s.take_written() as f64));
-    let mut v = vec![None; 3];
+    let mut v = vec![None; SUBJECTS];
     for round in data.singles.chunks(data.singles.len() / ROUNDS) {
         let r = each(&mut |s| {
             Some(time_per_op(round.len(), || {
@@ -109,7 +117,7 @@ fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
     });
     push("bytes rewritten per update", v, false, "bytes");
     eprintln!("  n = {n}: batches");
-    let mut v = vec![None; 3];
+    let mut v = vec![None; SUBJECTS];
     for round in data.batches.chunks(data.batches.len() / ROUNDS) {
         let total: usize = round.iter().map(Vec::len).sum();
         let r = each(&mut |s| {
@@ -168,6 +176,24 @@ fn measure(n: usize, config: Config, rows: &mut Vec<Row>) {
     push("inclusion path bytes", v, false, "bytes");
 }
 
+/// The subjects, in the order of `Row::values`: prollydb, the HAMT, prolly-map, prollydb-wide.
+const SUBJECTS: usize = 4;
+
+/// prollydb with nodes as wide as prolly-map's on this data. prolly-map cuts by entry count, about
+/// 128 entries a node: here ~12 KB leaves (entries of ~100 bytes) and ~6 KB internal nodes (links
+/// of ~45 bytes). Not a setting to use (every write would rewrite ~4x the bytes, and a membership
+/// proof would grow as much): it shows how much of each read-path ratio is node size, a choice
+/// made for gas and proof size, and how much is code.
+fn wide() -> Config {
+    Config {
+        leaf_target: 12 * 1024,
+        leaf_cap: 64 * 1024,
+        internal_target: 6 * 1024,
+        internal_cap: 64 * 1024,
+        ..Config::default()
+    }
+}
+
 fn max(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
@@ -210,6 +236,25 @@ fn print_table(rows: &[Row]) {
             fmt(r.values[1]),
             fmt(r.values[2]),
             ratio(r.values[0], r.values[1], r.higher_is_better),
+            ratio(r.values[0], r.values[2], r.higher_is_better),
+        );
+    }
+    println!(
+        "\n## prollydb-wide: nodes as wide as prolly-map's (leaf target 12 KiB, internal 6 KiB)\n"
+    );
+    println!(
+        "| metric | N | unit | prollydb-wide | prollydb-wide / HAMT | prollydb-wide / prolly-map | prollydb / prolly-map |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.metric,
+            r.n,
+            r.unit,
+            fmt(r.values[3]),
+            ratio(r.values[3], r.values[1], r.higher_is_better),
+            ratio(r.values[3], r.values[2], r.higher_is_better),
             ratio(r.values[0], r.values[2], r.higher_is_better),
         );
     }
