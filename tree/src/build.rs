@@ -75,6 +75,10 @@ impl Builder {
     /// Writes closed nodes and sends their entries up. A leaf's entry waits for the next leaf's
     /// first key (its separator), unless the level has ended.
     fn close(&mut self, level: usize, nodes: Vec<Node>, end: bool, writer: &mut Writer<'_>) {
+        if nodes.is_empty() && !end {
+            // Most entries close no node: allocate nothing for them.
+            return;
+        }
         let mut summaries = Vec::with_capacity(nodes.len() + 1);
         for node in nodes {
             if level > 0 {

@@ -99,7 +99,9 @@ impl RawValue {
 
     /// A byte string value, encoded directly (no serializer on the way).
     pub fn byte_string(data: &[u8]) -> Self {
-        let mut out = Vec::with_capacity(data.len() + 9);
+        // Exactly the encoded length: a vector with spare room costs `Bytes` an allocation more
+        // (a tenth of a bulk build's allocations).
+        let mut out = Vec::with_capacity(crate::size::bytes_len(data.len()));
         crate::codec::write_bytes(&mut out, data);
         RawValue(Bytes::from(out))
     }
