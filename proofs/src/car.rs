@@ -150,6 +150,13 @@ fn section<'a>(
     Ok((cid, data))
 }
 
+/// What orders the CIDs of a strict CAR as their bytes do, without writing them out (that was a
+/// twentieth of verifying a membership proof): they share version 1, blake2b-256 and its length,
+/// and DAG-CBOR's and raw's codes are one-byte varints, so only the codec and the digest differ.
+fn byte_order(cid: &Cid) -> (u64, &[u8]) {
+    (cid.codec(), cid.hash().digest())
+}
+
 /// A strictly read proof: the root (envelope) block and the other blocks, in file order.
 pub struct StrictCar<'a> {
     pub root: Cid,
@@ -207,14 +214,13 @@ fn read_strict_with(bytes: &[u8], hash_all: bool) -> Result<StrictCar<'_>, Verif
         ));
     }
     let mut blocks: Vec<(Cid, &[u8])> = Vec::with_capacity(count);
-    let mut previous: Option<Vec<u8>> = None;
+    let mut previous: Option<Cid> = None;
     while pos < bytes.len() {
         let (cid, data) = section(bytes, &mut pos, true, hash_all)?;
-        let key = cid.to_bytes();
-        if previous.as_ref().is_some_and(|p| *p >= key) || cid == root {
+        if previous.is_some_and(|p| byte_order(&p) >= byte_order(&cid)) || cid == root {
             return Err(VerifyError::malformed("blocks out of order or repeated"));
         }
-        previous = Some(key);
+        previous = Some(cid);
         blocks.push((cid, data));
     }
     Ok(StrictCar {
@@ -257,4 +263,45 @@ pub fn read_any(bytes: &[u8]) -> Result<(Vec<Cid>, Blocks), VerifyError> {
         blocks.push((cid, data.to_vec()));
     }
     Ok((roots, blocks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CAR of `root` then `blocks` exactly in the order given, repeats included.
+    fn car_of(root: &[u8], blocks: &[&[u8]]) -> Vec<u8> {
+        let root_cid = prolly_tree::cid_of(root);
+        let mut out = Vec::new();
+        let head = header(&root_cid);
+        write_varint(&mut out, head.len() as u64);
+        out.extend_from_slice(&head);
+        for block in std::iter::once(root).chain(blocks.iter().copied()) {
+            let cid = prolly_tree::cid_of(block).to_bytes();
+            write_varint(&mut out, (cid.len() + block.len()) as u64);
+            out.extend_from_slice(&cid);
+            out.extend_from_slice(block);
+        }
+        out
+    }
+
+    #[test]
+    fn a_strict_car_holds_its_blocks_once_in_ascending_cid_bytes() {
+        let (a, b): (&[u8], &[u8]) = (b"\x01", b"\x02");
+        let (low, high) = if prolly_tree::cid_of(a).to_bytes() < prolly_tree::cid_of(b).to_bytes() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let root = b"\xf6";
+        assert!(read_strict(&car_of(root, &[low, high])).is_ok());
+        for bad in [vec![high, low], vec![low, low], vec![low, high, high]] {
+            let Err(e) = read_strict(&car_of(root, &bad)) else {
+                panic!("read {bad:?}")
+            };
+            assert!(e.to_string().contains("out of order or repeated"), "{e}");
+        }
+        // The root block is not repeated among the others.
+        assert!(read_strict(&car_of(root, &[root])).is_err());
+    }
 }

@@ -47,28 +47,33 @@ impl RootObject {
     pub fn load<S: Blockstore>(store: &S, cid: &Cid) -> Result<Outcome<RootObject>> {
         let bytes = crate::ready!(load_block(store, cid));
         let corrupt = |reason: Corruption| Error::corrupt(*cid, reason);
-        // Read the version first: a future format may not parse as this one.
+        let version_error = |found: u64| Error::Version {
+            found,
+            supported: FORMAT_VERSION,
+        };
+        // Decoded once as this format's root object (every open reads one: decoding it twice
+        // was a twentieth of verifying a membership proof). Only a block that does not parse
+        // as one is read again for its version alone: a future format may not parse as this one.
+        let typed_error = match fvm_ipld_encoding::from_slice::<RootObject>(&bytes) {
+            Ok(root) if root.version == FORMAT_VERSION => {
+                root.config
+                    .validate()
+                    .map_err(|e| corrupt(Corruption::RootConfig(e)))?;
+                return Ok(Outcome::Complete(root));
+            }
+            Ok(root) => return Err(version_error(root.version)),
+            Err(e) => e,
+        };
         let fields: Vec<Ipld> = fvm_ipld_encoding::from_slice(&bytes)
             .map_err(|e| corrupt(Corruption::RootObject(e.to_string())))?;
-        match fields.first() {
-            Some(Ipld::Integer(v)) if *v == FORMAT_VERSION as i128 => {}
-            Some(Ipld::Integer(v)) if *v >= 0 => {
-                return Err(Error::Version {
-                    found: *v as u64,
-                    supported: FORMAT_VERSION,
-                });
+        Err(match fields.first() {
+            Some(Ipld::Integer(v)) if *v == FORMAT_VERSION as i128 => {
+                corrupt(Corruption::RootObject(typed_error.to_string()))
             }
-            _ => {
-                return Err(corrupt(Corruption::RootObject(
-                    "no version in its first field".into(),
-                )));
-            }
-        }
-        let root: RootObject = fvm_ipld_encoding::from_slice(&bytes)
-            .map_err(|e| corrupt(Corruption::RootObject(e.to_string())))?;
-        root.config
-            .validate()
-            .map_err(|e| corrupt(Corruption::RootConfig(e)))?;
-        Ok(Outcome::Complete(root))
+            Some(Ipld::Integer(v)) if *v >= 0 => version_error(*v as u64),
+            _ => corrupt(Corruption::RootObject(
+                "no version in its first field".into(),
+            )),
+        })
     }
 }

@@ -10,7 +10,9 @@ use cid::Cid;
 use common::*;
 use fvm_ipld_blockstore::{Blockstore, MemoryBlockstore};
 use ipld_core::ipld::Ipld;
-use prolly_tree::{Bytes, Direction, Error, Node, Outcome, RootObject, Tree, Value, cid_of};
+use prolly_tree::{
+    Bytes, Config, Direction, Error, Node, Outcome, RootObject, Tree, Value, cid_of,
+};
 use proptest::prelude::*;
 
 fn big_tree(store: &MemoryBlockstore) -> Tree<&MemoryBlockstore> {
@@ -472,6 +474,27 @@ fn corrupt_blocks_are_errors() {
         );
         assert!(err.to_string().contains(said), "{err}");
     }
+    // 5. A future version in this version's shape: refused by its version all the same.
+    let future = RootObject {
+        version: 3,
+        ..RootObject::new(Config::default(), cid, 0)
+    };
+    let bytes = future.encode();
+    let cid = cid_of(&bytes);
+    store.put_keyed(&cid, &bytes).unwrap();
+    let Err(err) = Tree::load(&store, cid) else {
+        panic!("a future version in this version's shape read")
+    };
+    assert!(
+        matches!(
+            err,
+            Error::Version {
+                found: 3,
+                supported: 2
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 proptest! {
