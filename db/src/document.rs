@@ -173,7 +173,7 @@ impl<'a> DocumentView<'a> {
 
 /// Reads `_id` back from its key encoding.
 pub fn decode_id(id_key: &[u8]) -> Result<Ipld, key::KeyError> {
-    Ok(key::decode_key(id_key, &[Order::Ascending])?.remove(0))
+    key::decode_one(id_key, Order::Ascending)
 }
 
 /// A stored document as queries see it: its body with `_id` put back.

@@ -97,21 +97,23 @@ pub fn decode_key(bytes: &[u8], orders: &[Order]) -> Result<Vec<Ipld>, KeyError>
     };
     let mut values = Vec::with_capacity(orders.len());
     for order in orders {
-        decoder.mask = if *order == Order::Descending { 0xFF } else { 0 };
-        let start = decoder.pos;
-        let value = decoder.value(0)?;
-        // Only the one canonical encoding of each value is accepted.
-        let mut again = Vec::with_capacity(decoder.pos - start);
-        encode_value(&mut again, &value, *order)?;
-        if again != bytes[start..decoder.pos] {
-            return Err(KeyError::Malformed("not the canonical encoding"));
-        }
-        values.push(value);
+        values.push(decoder.field(*order)?);
     }
-    if decoder.pos != bytes.len() {
-        return Err(KeyError::Malformed("trailing bytes"));
-    }
+    decoder.end()?;
     Ok(values)
+}
+
+/// Decodes a key of exactly one element: [`decode_key`] without a vector around it (a
+/// document's `_id`, decoded for every document a query returns).
+pub fn decode_one(bytes: &[u8], order: Order) -> Result<Ipld, KeyError> {
+    let mut decoder = Decoder {
+        bytes,
+        pos: 0,
+        mask: 0,
+    };
+    let value = decoder.field(order)?;
+    decoder.end()?;
+    Ok(value)
 }
 
 /// Nesting deeper than this is refused, as in DAG-CBOR values.
@@ -253,6 +255,26 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
+    /// One element of a compound key, in `order`; only its one canonical encoding is accepted.
+    fn field(&mut self, order: Order) -> Result<Ipld, KeyError> {
+        self.mask = if order == Order::Descending { 0xFF } else { 0 };
+        let start = self.pos;
+        let value = self.value(0)?;
+        let mut again = Vec::with_capacity(self.pos - start);
+        encode_value(&mut again, &value, order)?;
+        if again != self.bytes[start..self.pos] {
+            return Err(KeyError::Malformed("not the canonical encoding"));
+        }
+        Ok(value)
+    }
+
+    fn end(&self) -> Result<(), KeyError> {
+        if self.pos != self.bytes.len() {
+            return Err(KeyError::Malformed("trailing bytes"));
+        }
+        Ok(())
+    }
+
     fn byte(&mut self) -> Result<u8, KeyError> {
         let b = *self
             .bytes
@@ -689,6 +711,24 @@ mod tests {
                 prop::collection::btree_map("[a\u{0}]{0,3}", inner, 0..4).prop_map(Ipld::Map),
             ]
         })
+    }
+
+    proptest! {
+        /// A one-element key decodes to its value, and only its exact bytes do: with a byte
+        /// more or a byte less it is refused (a document key is its collection's prefix and
+        /// exactly `E(_id)`).
+        #[test]
+        fn one_element_keys_decode_exactly(v in value(), descending in any::<bool>(), extra in any::<u8>()) {
+            let order = if descending { Order::Descending } else { Order::Ascending };
+            let mut bytes = Vec::new();
+            encode_value(&mut bytes, &v, order).unwrap();
+            prop_assert_eq!(decode_one(&bytes, order).unwrap(), v.clone());
+            prop_assert_eq!(decode_key(&bytes, &[order]).unwrap(), vec![v]);
+            let mut longer = bytes.clone();
+            longer.push(extra);
+            prop_assert!(decode_one(&longer, order).is_err());
+            prop_assert!(decode_one(&bytes[..bytes.len() - 1], order).is_err());
+        }
     }
 
     proptest! {
