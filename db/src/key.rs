@@ -18,6 +18,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
@@ -90,11 +91,7 @@ pub fn encode_value(out: &mut Vec<u8>, value: &Ipld, order: Order) -> Result<(),
 
 /// Decodes a compound key of `orders.len()` elements; the bytes must be exactly that.
 pub fn decode_key(bytes: &[u8], orders: &[Order]) -> Result<Vec<Ipld>, KeyError> {
-    let mut decoder = Decoder {
-        bytes,
-        pos: 0,
-        mask: 0,
-    };
+    let mut decoder = Decoder::new(bytes);
     let mut values = Vec::with_capacity(orders.len());
     for order in orders {
         values.push(decoder.field(*order)?);
@@ -106,11 +103,7 @@ pub fn decode_key(bytes: &[u8], orders: &[Order]) -> Result<Vec<Ipld>, KeyError>
 /// Decodes a key of exactly one element: [`decode_key`] without a vector around it (a
 /// document's `_id`, decoded for every document a query returns).
 pub fn decode_one(bytes: &[u8], order: Order) -> Result<Ipld, KeyError> {
-    let mut decoder = Decoder {
-        bytes,
-        pos: 0,
-        mask: 0,
-    };
+    let mut decoder = Decoder::new(bytes);
     let value = decoder.field(order)?;
     decoder.end()?;
     Ok(value)
@@ -254,7 +247,15 @@ struct Decoder<'a> {
     mask: u8,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Decoder {
+            bytes,
+            pos: 0,
+            mask: 0,
+        }
+    }
+
     /// One element of a compound key, in `order`; only its one canonical encoding is accepted.
     fn field(&mut self, order: Order) -> Result<Ipld, KeyError> {
         self.mask = if order == Order::Descending { 0xFF } else { 0 };
@@ -300,27 +301,38 @@ impl Decoder<'_> {
         Ok(out)
     }
 
-    fn escaped(&mut self) -> Result<Vec<u8>, KeyError> {
-        // A run at a time, up to the next (masked) END byte.
+    /// The next run of an escaped element, up to its next (masked) END byte: its bytes as
+    /// stored (still masked), and whether the element ends there (END END) rather than with an
+    /// escaped zero (END ESCAPE). Found a run at a time, not byte by byte.
+    fn run(&mut self) -> Result<(Range<usize>, bool), KeyError> {
         let end = END ^ self.mask;
+        let from = self.pos.min(self.bytes.len());
+        let Some(at) = self.bytes[from..].iter().position(|&b| b == end) else {
+            return Err(KeyError::Malformed("truncated"));
+        };
+        self.pos = from + at + 1;
+        let last = match self.byte()? {
+            END => true,
+            ESCAPE => false,
+            _ => return Err(KeyError::Malformed("bad escape")),
+        };
+        Ok((from..from + at, last))
+    }
+
+    fn escaped(&mut self) -> Result<Vec<u8>, KeyError> {
         let mut out = Vec::new();
         loop {
-            let rest = &self.bytes[self.pos.min(self.bytes.len())..];
-            let Some(at) = rest.iter().position(|&b| b == end) else {
-                return Err(KeyError::Malformed("truncated"));
-            };
-            let run = &rest[..at];
+            let (run, last) = self.run()?;
+            let run = &self.bytes[run];
             if self.mask == 0 {
                 out.extend_from_slice(run);
             } else {
                 out.extend(run.iter().map(|b| b ^ self.mask));
             }
-            self.pos += at + 1;
-            match self.byte()? {
-                END => return Ok(out),
-                ESCAPE => out.push(0),
-                _ => return Err(KeyError::Malformed("bad escape")),
+            if last {
+                return Ok(out);
             }
+            out.push(0);
         }
     }
 
@@ -378,26 +390,14 @@ impl Decoder<'_> {
             }
             return Ok(());
         }
-        let mut run = self.pos;
         loop {
-            let rest = &self.bytes[self.pos.min(self.bytes.len())..];
-            let Some(at) = rest.iter().position(|&b| b == END) else {
-                return Err(KeyError::Malformed("truncated"));
-            };
-            let at = self.pos + at;
-            self.pos = at + 1;
-            let last = match self.byte()? {
-                END => true,
-                ESCAPE => false,
-                _ => return Err(KeyError::Malformed("bad escape")),
-            };
-            if text && std::str::from_utf8(&self.bytes[run..at]).is_err() {
+            let (run, last) = self.run()?;
+            if text && std::str::from_utf8(&self.bytes[run]).is_err() {
                 return Err(KeyError::Malformed("bad UTF-8"));
             }
             if last {
                 return Ok(());
             }
-            run = self.pos;
         }
     }
 
@@ -604,9 +604,8 @@ pub fn element_len(bytes: &[u8], order: Order) -> Result<usize, KeyError> {
         return Ok(1);
     }
     let mut decoder = Decoder {
-        bytes,
-        pos: 0,
         mask,
+        ..Decoder::new(bytes)
     };
     decoder.skip(0)?;
     Ok(decoder.pos)
