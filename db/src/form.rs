@@ -104,7 +104,10 @@ pub fn string_value(s: &str) -> Ipld {
 
 /// Canonical DAG-CBOR bytes of a form we built ourselves.
 pub fn to_cbor(value: &Ipld) -> Vec<u8> {
-    encode(value).as_bytes().to_vec()
+    let mut out = Vec::new();
+    prolly_tree::cbor::encode_ipld_into(&mut out, value)
+        .expect("our own forms and stored documents always encode");
+    out
 }
 
 /// Strictly decodes DAG-CBOR bytes.

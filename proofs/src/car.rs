@@ -119,16 +119,21 @@ fn section<'a>(
     }
     let body = &bytes[*pos..*pos + len];
     *pos += len;
-    let mut reader = std::io::Cursor::new(body);
-    let cid = Cid::read_bytes(&mut reader)
-        .map_err(|e| VerifyError::malformed(format!("bad CID: {e}")))?;
-    let data = &body[reader.position() as usize..];
-    // A strict CAR has one encoding: the CID parser also takes varints longer than needed.
-    if strict && reader.position() as usize != cid.encoded_len() {
-        return Err(VerifyError::malformed(format!(
-            "block {cid}: CID varints not in their shortest form"
-        )));
-    }
+    let (cid, data) = match prolly_tree::split_node_cid(body) {
+        Some(node) => node,
+        None => {
+            let mut reader = std::io::Cursor::new(body);
+            let cid = Cid::read_bytes(&mut reader)
+                .map_err(|e| VerifyError::malformed(format!("bad CID: {e}")))?;
+            // A strict CAR has one encoding: the CID parser also takes varints longer than needed.
+            if strict && reader.position() as usize != cid.encoded_len() {
+                return Err(VerifyError::malformed(format!(
+                    "block {cid}: CID varints not in their shortest form"
+                )));
+            }
+            (cid, &body[reader.position() as usize..])
+        }
+    };
     if cid.version() != cid::Version::V1
         || (strict && ![DAG_CBOR, RAW].contains(&cid.codec()))
         || cid.hash().code() != BLAKE2B_256

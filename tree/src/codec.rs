@@ -464,17 +464,23 @@ pub fn decode_ipld(bytes: &[u8]) -> DecodeResult<Ipld> {
     Ok(value)
 }
 
+/// The binary CID of a node (CIDv1, DAG-CBOR, blake2b-256) at the start of `bytes`, and the bytes
+/// after it; `None` for any other CID. Read without the generic varint parser: an internal node
+/// holds one per child, and a proof one per block.
+pub fn split_node_cid(bytes: &[u8]) -> Option<(Cid, &[u8])> {
+    const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
+    let (cid, rest) = bytes.split_at_checked(38)?;
+    let digest = cid.strip_prefix(&NODE_CID_PREFIX)?;
+    let digest = cid::multihash::Multihash::<64>::wrap(0xb220, digest).ok()?;
+    Some((Cid::new_v1(0x71, digest), rest))
+}
+
 fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
     let Some((0, cid_bytes)) = bytes.split_first() else {
         return Err(DecodeError::CidPrefix);
     };
-    // The CIDs of our own nodes (CIDv1, DAG-CBOR, blake2b-256) without the generic varint parser:
-    // an internal node holds one per child, and reads decode many nodes.
-    const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
-    if cid_bytes.len() == 38 && cid_bytes[..6] == NODE_CID_PREFIX {
-        let digest = cid::multihash::Multihash::<64>::wrap(0xb220, &cid_bytes[6..])
-            .map_err(|e| DecodeError::Cid(e.to_string()))?;
-        return Ok(Cid::new_v1(0x71, digest));
+    if let Some((cid, [])) = split_node_cid(cid_bytes) {
+        return Ok(cid);
     }
     let mut reader = cid_bytes;
     let cid = Cid::read_bytes(&mut reader).map_err(|e| DecodeError::Cid(e.to_string()))?;
