@@ -464,12 +464,15 @@ pub fn decode_ipld(bytes: &[u8]) -> DecodeResult<Ipld> {
     Ok(value)
 }
 
-/// The binary CID of a node (CIDv1, DAG-CBOR, blake2b-256) at the start of `bytes`, and the bytes
-/// after it; `None` for any other CID. Read without the generic varint parser: an internal node
-/// holds one per child, and a proof one per block.
+/// The first bytes of a node's binary CID: CIDv1, DAG-CBOR, blake2b-256, 32-byte digest.
+const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
+const NODE_CID_LEN: usize = 38;
+
+/// The binary CID of a node at the start of `bytes`, and the bytes after it; `None` for any
+/// other CID. Read without the generic varint parser, as [`Decoder::cid`] reads a node's links:
+/// a proof's CAR holds one per block.
 pub fn split_node_cid(bytes: &[u8]) -> Option<(Cid, &[u8])> {
-    const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
-    let (cid, rest) = bytes.split_at_checked(38)?;
+    let (cid, rest) = bytes.split_at_checked(NODE_CID_LEN)?;
     let digest = cid.strip_prefix(&NODE_CID_PREFIX)?;
     let digest = cid::multihash::Multihash::<64>::wrap(0xb220, digest).ok()?;
     Some((Cid::new_v1(0x71, digest), rest))
@@ -479,8 +482,13 @@ fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
     let Some((0, cid_bytes)) = bytes.split_first() else {
         return Err(DecodeError::CidPrefix);
     };
-    if let Some((cid, [])) = split_node_cid(cid_bytes) {
-        return Ok(cid);
+    // The CIDs of our own nodes without the generic varint parser: an internal node holds one per
+    // child, and reads decode many nodes. Written out here rather than through `split_node_cid`,
+    // which cost the actor 0.3-1.4% more gas per query and 0.1-0.4% per write (gas-bench).
+    if cid_bytes.len() == NODE_CID_LEN && cid_bytes[..6] == NODE_CID_PREFIX {
+        let digest = cid::multihash::Multihash::<64>::wrap(0xb220, &cid_bytes[6..])
+            .map_err(|e| DecodeError::Cid(e.to_string()))?;
+        return Ok(Cid::new_v1(0x71, digest));
     }
     let mut reader = cid_bytes;
     let cid = Cid::read_bytes(&mut reader).map_err(|e| DecodeError::Cid(e.to_string()))?;
