@@ -1,15 +1,20 @@
 //! Profiling aid: verifies one proof many times (`perf record`).
 //!
-//! `cargo run --release -p prolly_bench --example verify -- [range|covering|member]`
+//! `cargo run --release -p prolly_bench --example verify -- [range|covering|member] [given|claim|decoded]`
+//!
+//! `given` (the default) verifies the result the prover returned (`verify`); `claim` reads it
+//! from the proof (`verify_claim`); `decoded` decodes it from the envelope, then verifies it (what
+//! prolly_client did before `verify_claim`).
 
 use fvm_ipld_blockstore::MemoryBlockstore;
 use ipld_core::ipld::Ipld;
-use prolly_db::{Database, Query, WriteBatch};
-use prolly_proofs::{prove, verify};
+use prolly_db::{Database, Query, QueryResult, WriteBatch};
+use prolly_proofs::{Envelope, prove, verify, verify_claim};
 use prolly_tree::Config;
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "range".into());
+    let how = std::env::args().nth(2).unwrap_or_else(|| "given".into());
     let store = MemoryBlockstore::default();
     let mut db = Database::create(&store, Config::default()).unwrap();
     let mut batch = WriteBatch::from_json(
@@ -47,11 +52,27 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(2000);
     for _ in 0..rounds {
-        verify(&db.root(), &query, &proof.result, &proof.bytes).unwrap();
+        verify_once(&how, &db.root(), &query, &proof.result, &proof.bytes);
     }
     eprintln!(
-        "{mode}: {:?} per verify, {} proof bytes",
+        "{mode} ({how}): {:?} per verify, {} proof bytes",
         started.elapsed() / rounds,
         proof.bytes.len()
     );
+}
+
+/// One verification, the way `how` names (`valgrind --toggle-collect='*verify_once*'`).
+#[inline(never)]
+fn verify_once(how: &str, root: &cid::Cid, query: &Query, result: &QueryResult, proof: &[u8]) {
+    match how {
+        "claim" => {
+            std::hint::black_box(verify_claim(root, query, proof).unwrap());
+        }
+        "decoded" => {
+            let envelope = Envelope::from_proof(proof).unwrap();
+            let result = QueryResult::from_cbor(&envelope.result).unwrap();
+            verify(root, query, &result, proof).unwrap();
+        }
+        _ => verify(root, query, result, proof).unwrap(),
+    }
 }

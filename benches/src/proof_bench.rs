@@ -17,7 +17,7 @@ use multihash_codetable::{Code, MultihashDigest};
 use prolly_bench::data::Rng;
 use prolly_bench::flights::vega_shaped_flights;
 use prolly_db::{Database, Query, WriteBatch};
-use prolly_proofs::{RecordingStore, car, prove, verify};
+use prolly_proofs::{RecordingStore, car, prove, verify, verify_claim};
 use prolly_tree::Config;
 
 /// EIP-1186 account proofs on mainnet run to about 3 KB per key.
@@ -33,6 +33,8 @@ struct Measure {
     /// The result documents' own encoded bytes.
     docs: usize,
     verify: Duration,
+    /// `verify_claim`: the result read from the proof, as a reader that was sent one does.
+    claim: Duration,
     hash: Duration,
     /// Every witness block decoded from DAG-CBOR into a generic IPLD value.
     decode: Duration,
@@ -74,6 +76,9 @@ fn measure(store: &MemoryBlockstore, root: Cid, query: &Query) -> Measure {
             .expect("five samples")
     };
     let verify_time = per_call(&mut || verify(&root, query, &proof.result, &proof.bytes).unwrap());
+    let claim_time = per_call(&mut || {
+        std::hint::black_box(verify_claim(&root, query, &proof.bytes).unwrap());
+    });
     let hash_time = per_call(&mut || {
         for block in &blocks {
             std::hint::black_box(Code::Blake2b256.digest(block));
@@ -91,6 +96,7 @@ fn measure(store: &MemoryBlockstore, root: Cid, query: &Query) -> Measure {
         result,
         docs,
         verify: verify_time,
+        claim: claim_time,
         hash: hash_time,
         decode: decode_time,
     }
@@ -105,6 +111,7 @@ fn average(ms: &[Measure]) -> Measure {
         result: ms.iter().map(|m| m.result).sum::<usize>() / n,
         docs: ms.iter().map(|m| m.docs).sum::<usize>() / n,
         verify: ms.iter().map(|m| m.verify).sum::<Duration>() / n as u32,
+        claim: ms.iter().map(|m| m.claim).sum::<Duration>() / n as u32,
         hash: ms.iter().map(|m| m.hash).sum::<Duration>() / n as u32,
         decode: ms.iter().map(|m| m.decode).sum::<Duration>() / n as u32,
     }
@@ -145,13 +152,14 @@ fn row(name: &str, n: usize, m: &Measure, baseline: Option<(&str, f64)>) {
         format!("{:.2}x {label}", m.proof as f64 / bytes)
     });
     println!(
-        "| {name} | {n} | {} | {} | {} | {} | {vs} | {:.2}x | {:.2}x |",
+        "| {name} | {n} | {} | {} | {} | {} | {vs} | {:.2}x | {:.2}x | {:.2}x |",
         m.proof,
         m.witness,
         m.result,
         m.docs,
         m.verify.as_secs_f64() / m.hash.as_secs_f64(),
-        m.verify.as_secs_f64() / (2 * m.hash + m.decode).as_secs_f64()
+        m.verify.as_secs_f64() / (2 * m.hash + m.decode).as_secs_f64(),
+        m.claim.as_secs_f64() / (2 * m.hash + m.decode).as_secs_f64()
     );
 }
 
@@ -163,12 +171,12 @@ fn main() {
         .unwrap_or_else(|| vec![100_000, 1_000_000]);
     println!("# prollydb proofs\n");
     println!(
-        "Proof = the whole CAR; witness = its blocks without the envelope; result = the canonical result bytes (inside the envelope); docs = the result documents' own bytes. Verify / hash = verification time over blake2b-256 of the same witness blocks; the goal is verify ≤ 2 × hash + decode, where decode = every witness block decoded from DAG-CBOR into a generic IPLD value (1x or less meets it).\n"
+        "Proof = the whole CAR; witness = its blocks without the envelope; result = the canonical result bytes (inside the envelope); docs = the result documents' own bytes. Verify / hash = verification time over blake2b-256 of the same witness blocks; the goal is verify ≤ 2 × hash + decode, where decode = every witness block decoded from DAG-CBOR into a generic IPLD value (1x or less meets it). Claim = `verify_claim`, which reads the result from the proof and returns it once checked (a reader that was sent the proof, as prolly_client's peers are); verify takes the result from its caller.\n"
     );
     println!(
-        "| proof | docs in db | proof bytes | witness bytes | result bytes | result docs bytes | vs baseline | verify / hash | verify / (2 hash + decode) |"
+        "| proof | docs in db | proof bytes | witness bytes | result bytes | result docs bytes | vs baseline | verify / hash | verify / (2 hash + decode) | claim / (2 hash + decode) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let (docs, source) = vega_shaped_flights(n);
         let store = MemoryBlockstore::default();
@@ -222,7 +230,7 @@ fn main() {
         let member = average(&member);
         row("membership", n, &member, Some(("HAMT path", hamt_bytes)));
         println!(
-            "| (baselines for membership) | {n} | HAMT path {hamt_bytes:.0} B | | | | {:.2}x MPT (~3 KB) | | |",
+            "| (baselines for membership) | {n} | HAMT path {hamt_bytes:.0} B | | | | {:.2}x MPT (~3 KB) | | | |",
             member.proof as f64 / MPT_PROOF_BYTES
         );
         let absent: Vec<Measure> = keys

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prolly_db::{Query, QueryResult};
-use prolly_proofs::{Envelope, VerifyError};
+use prolly_proofs::VerifyError;
 
 use crate::protocol::{At, CAR_TYPE, DAG_CBOR_TYPE, QUERY_PATH, QueryRequest};
 use crate::source::FetchError;
@@ -96,14 +96,10 @@ impl ProllyPeer {
 /// The result a proof claims, verified against `at` and `query` (never against what the
 /// envelope says they are).
 fn verify(at: At, query: &Query, proof: &[u8]) -> Result<QueryResult, VerifyError> {
-    let envelope = Envelope::from_proof(proof)?;
-    let result = QueryResult::from_cbor(&envelope.result)
-        .map_err(|e| VerifyError::Malformed(format!("the result: {e}")))?;
     match at {
-        At::Root(root) => prolly_proofs::verify(&root, query, &result, proof)?,
+        At::Root(root) => prolly_proofs::verify_claim(&root, query, proof),
         At::Anchored { state, actor } => {
-            prolly_proofs::verify_anchored(&state, actor, query, &result, proof)?
+            prolly_proofs::verify_claim_anchored(&state, actor, query, proof)
         }
     }
-    Ok(result)
 }

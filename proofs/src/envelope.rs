@@ -130,6 +130,33 @@ impl Envelope {
         out
     }
 
+    /// The result bytes of `bytes` when `bytes` is exactly the envelope of `subject` and `query`
+    /// claiming them; `None` otherwise. "result" is the longest key, so DAG-CBOR writes it last:
+    /// the envelope is the same bytes as one claiming nothing, up to that empty byte string's
+    /// head, then the result's byte string.
+    pub(crate) fn claimed_result<'b>(
+        bytes: &'b [u8],
+        subject: &Subject,
+        query: &[u8],
+    ) -> Option<&'b [u8]> {
+        let claiming_nothing = Envelope {
+            subject: subject.clone(),
+            query: query.to_vec(),
+            result: Vec::new(),
+        }
+        .encode();
+        let (empty, fields) = claiming_nothing.split_last()?;
+        debug_assert_eq!(*empty, 0x40, "the empty result is the last field");
+        let rest = bytes.strip_prefix(fields)?;
+        // The byte string's head is its length in shortest form: 1, 2, 3, 5 or 9 bytes.
+        (1..=9).find_map(|head_len| {
+            let len = rest.len().checked_sub(head_len)?;
+            let mut head = Vec::with_capacity(9);
+            prolly_tree::cbor::write_head(&mut head, prolly_tree::cbor::MAJOR_BYTES, len as u64);
+            (head.len() == head_len && rest.starts_with(&head)).then(|| &rest[head_len..])
+        })
+    }
+
     /// Reads an envelope block; only its canonical encoding is accepted.
     /// What a proof claims (its root block), read but not verified: a reader learns the result
     /// from it, then verifies the proof against its own root and query.
@@ -188,5 +215,51 @@ impl Envelope {
             return Err(bad("not canonical (unknown fields, or another encoding)"));
         }
         Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every length of byte-string head, every kind of subject: the claim read in place is the
+    /// claim, and nothing is read from another subject's or query's envelope, or from a byte
+    /// more or less.
+    #[test]
+    fn claimed_results_read_in_place() {
+        let a = prolly_tree::cid_of(b"a");
+        let b = prolly_tree::cid_of(b"b");
+        let subjects = [
+            Subject::Root(a),
+            Subject::Anchored { state: a, actor: 7 },
+            Subject::Diff { from: a, to: b },
+            Subject::Actor {
+                state: a,
+                actor: 300,
+            },
+        ];
+        for subject in &subjects {
+            for len in [0, 1, 23, 24, 255, 256, 65_535, 65_536] {
+                let result: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let envelope = Envelope {
+                    subject: subject.clone(),
+                    query: b"q".to_vec(),
+                    result: result.clone(),
+                };
+                let bytes = envelope.encode();
+                let read = Envelope::claimed_result(&bytes, subject, b"q");
+                assert_eq!(read, Some(&result[..]), "{subject:?}, {len}");
+                assert_eq!(Envelope::claimed_result(&bytes, subject, b"p"), None);
+                let other = Subject::Root(b);
+                assert_eq!(Envelope::claimed_result(&bytes, &other, b"q"), None);
+                let mut longer = bytes.clone();
+                longer.push(0);
+                assert_eq!(Envelope::claimed_result(&longer, subject, b"q"), None);
+                assert_eq!(
+                    Envelope::claimed_result(&bytes[..bytes.len() - 1], subject, b"q"),
+                    None
+                );
+            }
+        }
     }
 }

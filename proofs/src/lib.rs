@@ -37,5 +37,8 @@ pub use anchor::{
 };
 pub use envelope::{Envelope, PROOF_VERSION, Subject};
 pub use error::{AnchorError, ProveError, VerifyError};
-pub use proof::{Proof, prove, prove_anchored, prove_diff, verify, verify_anchored, verify_diff};
+pub use proof::{
+    Proof, prove, prove_anchored, prove_diff, verify, verify_anchored, verify_claim,
+    verify_claim_anchored, verify_diff,
+};
 pub use record::{Misses, RecordingStore};

@@ -107,26 +107,14 @@ fn check_claims(
     Ok(claimed.result)
 }
 
-/// Re-runs the query over the witness from `root` and compares.
+/// Re-runs the query over the witness from `root`: the result the proof must claim.
 fn rerun(
-    witness: &Witness,
     reader: &WitnessStore<'_>,
     root: Cid,
     query: &Query,
-    result: &QueryResult,
-    claimed: &[u8],
-) -> Result<(), VerifyError> {
+) -> Result<EncodedResult, VerifyError> {
     let db = Database::open_unchecked(reader, root)?.into_result()?;
-    let got = db.query_encoded(query, Work::AsAsked)?.into_result()?;
-    if got.stop != result.stop
-        || got.count != result.count
-        || got.cursor != result.cursor
-        || got.len() != result.docs.len()
-        || got.to_cbor() != claimed
-    {
-        return Err(VerifyError::WrongResult);
-    }
-    witness.exact()
+    Ok(db.query_encoded(query, Work::AsAsked)?.into_result()?)
 }
 
 /// Checks that `result` is exactly what `query` gives at database root `root`, using nothing but
@@ -140,7 +128,8 @@ pub fn verify(
 ) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
     let claimed = check_claims(&witness, Subject::Root(*root), query, result)?;
-    rerun(&witness, witness.reader(), *root, query, result, &claimed)
+    let got = rerun(witness.reader(), *root, query)?;
+    check_result(&witness, &got, result, &claimed)
 }
 
 /// Like [`verify`], from a Filecoin state root: the witness also proves the path from the state
@@ -154,18 +143,74 @@ pub fn verify_anchored(
 ) -> Result<(), VerifyError> {
     // fvm_ipld_hamt does not hash-check what it loads: hash every block here.
     let witness = Witness::open(proof, false)?;
-    let claimed = check_claims(
-        &witness,
-        Subject::Anchored {
-            state: *state_root,
-            actor,
-        },
-        query,
-        result,
-    )?;
+    let subject = Subject::Anchored {
+        state: *state_root,
+        actor,
+    };
+    let claimed = check_claims(&witness, subject, query, result)?;
     let reader = witness.reader();
     let root = anchor::db_root(reader, state_root, actor)?.into_result()?;
-    rerun(&witness, reader, root, query, result, &claimed)
+    let got = rerun(reader, root, query)?;
+    check_result(&witness, &got, result, &claimed)
+}
+
+fn check_result(
+    witness: &Witness<'_>,
+    got: &EncodedResult,
+    result: &QueryResult,
+    claimed: &[u8],
+) -> Result<(), VerifyError> {
+    if got.stop != result.stop
+        || got.count != result.count
+        || got.cursor != result.cursor
+        || got.len() != result.docs.len()
+        || got.to_cbor() != claimed
+    {
+        return Err(VerifyError::WrongResult);
+    }
+    witness.exact()
+}
+
+/// The result a proof claims for `query` at database root `root`, checked as [`verify`] checks
+/// one: what a reader does with a proof it was sent. The claim is read from the envelope as bytes
+/// and compared with the re-run's as bytes; only the checked result is decoded. Decoding the
+/// claim first and handing it to [`verify`] decodes it, checks its encoding, and encodes it again.
+pub fn verify_claim(root: &Cid, query: &Query, proof: &[u8]) -> Result<QueryResult, VerifyError> {
+    let witness = Witness::open(proof, true)?;
+    let claimed = witness.claim(&Subject::Root(*root), query)?;
+    let got = rerun(witness.reader(), *root, query)?;
+    checked_claim(&witness, got, &claimed)
+}
+
+/// [`verify_claim`] from a Filecoin state root, as [`verify_anchored`] checks one.
+pub fn verify_claim_anchored(
+    state_root: &Cid,
+    actor: u64,
+    query: &Query,
+    proof: &[u8],
+) -> Result<QueryResult, VerifyError> {
+    let witness = Witness::open(proof, false)?;
+    let subject = Subject::Anchored {
+        state: *state_root,
+        actor,
+    };
+    let claimed = witness.claim(&subject, query)?;
+    let reader = witness.reader();
+    let root = anchor::db_root(reader, state_root, actor)?.into_result()?;
+    let got = rerun(reader, root, query)?;
+    checked_claim(&witness, got, &claimed)
+}
+
+fn checked_claim(
+    witness: &Witness<'_>,
+    got: EncodedResult,
+    claimed: &[u8],
+) -> Result<QueryResult, VerifyError> {
+    if got.to_cbor() != claimed {
+        return Err(VerifyError::WrongResult);
+    }
+    witness.exact()?;
+    Ok(got.decode()?)
 }
 
 /// A proof of what changed between two database roots: the document diff, with the blocks the

@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
+use prolly_db::Query;
 
 use crate::car;
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Subject};
 use crate::error::VerifyError;
 use crate::record::Misses;
 
@@ -48,6 +49,24 @@ impl<'p> Witness<'p> {
         } else {
             "result"
         }))
+    }
+
+    /// The result bytes the envelope claims, once its subject and query are `subject` and
+    /// `query`. Read in place: only a proof whose envelope differs is decoded, to say where
+    /// (decoding every envelope was 7% of reading a membership proof's claim).
+    pub fn claim(&self, subject: &Subject, query: &Query) -> Result<Vec<u8>, VerifyError> {
+        let query = query.to_cbor();
+        if let Some(result) = Envelope::claimed_result(self.envelope, subject, &query) {
+            return Ok(result.to_vec());
+        }
+        let found = Envelope::decode(self.envelope)?;
+        if found.subject != *subject {
+            return Err(VerifyError::Mismatch("root"));
+        }
+        if found.query != query {
+            return Err(VerifyError::Mismatch("query"));
+        }
+        Ok(found.result)
     }
 
     /// The store to run the verifying read through: it marks the blocks that read loads.

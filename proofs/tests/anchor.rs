@@ -104,7 +104,7 @@ fn anchored_query_proofs_verify_from_the_state_root_alone() {
     use ipld_core::ipld::Ipld;
     use prolly_db::{Database, Query, WriteBatch};
     use prolly_proofs::id_address;
-    use prolly_proofs::{prove_anchored, verify_anchored};
+    use prolly_proofs::{prove_anchored, verify_anchored, verify_claim_anchored};
     use prolly_tree::{Config, RawValue, cid_of};
 
     let store = MemoryBlockstore::default();
@@ -174,6 +174,11 @@ fn anchored_query_proofs_verify_from_the_state_root_alone() {
     let mut wrong = proof.result.clone();
     wrong.docs.pop();
     assert!(verify_anchored(&state_root, actor_id, &query, &wrong, &proof.bytes).is_err());
+    // Read from the proof, the claim is the result, for that actor and state root only.
+    let claim = verify_claim_anchored(&state_root, actor_id, &query, &proof.bytes).unwrap();
+    assert_eq!(claim, proof.result);
+    assert!(verify_claim_anchored(&state_root, 5, &query, &proof.bytes).is_err());
+    assert!(verify_claim_anchored(&info, actor_id, &query, &proof.bytes).is_err());
     // An actor that is not there: refused while proving.
     assert!(prove_anchored(&store, state_root, 77, &query).is_err());
     eprintln!(

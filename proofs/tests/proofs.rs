@@ -7,7 +7,7 @@ use fvm_ipld_blockstore::MemoryBlockstore;
 use ipld_core::ipld::Ipld;
 use prolly_db::testing::{all_documents, document, index_def, naive_query, query};
 use prolly_db::{Database, IndexDef, Query, QueryResult, WriteBatch};
-use prolly_proofs::{Envelope, Subject, VerifyError, car, prove, verify};
+use prolly_proofs::{Envelope, Subject, VerifyError, car, prove, verify, verify_claim};
 use prolly_tree::{Config, cid_of};
 use proptest::prelude::*;
 
@@ -105,6 +105,11 @@ proptest! {
             prolly_tree::Outcome::Missing(_) => unreachable!("the store is complete"),
         };
         prop_assert!(verify(&root, &q, &proof.result, &proof.bytes).is_ok());
+        // Read from the proof, the claim is the result.
+        prop_assert_eq!(&verify_claim(&root, &q, &proof.bytes).unwrap(), &proof.result);
+        let mut other_query = q.clone();
+        other_query.limit = Some(q.limit.map_or(1, |l| l + 1));
+        prop_assert!(matches!(verify_claim(&root, &other_query, &proof.bytes), Err(VerifyError::Mismatch("query"))));
 
         // Soundness against the naive evaluator.
         let db = Database::open(&store, root).unwrap().expect_complete();
@@ -130,6 +135,7 @@ proptest! {
             fewer.remove(drop_at.index(blocks.len()));
             let cut = repackage(&envelope, &fewer);
             prop_assert!(matches!(verify(&root, &q, &proof.result, &cut), Err(VerifyError::Incomplete(_))));
+            prop_assert!(matches!(verify_claim(&root, &q, &cut), Err(VerifyError::Incomplete(_))));
         }
 
         // Any bit flipped anywhere in the file: refused.
@@ -137,6 +143,7 @@ proptest! {
         let at = flip_at.index(flipped.len());
         flipped[at] ^= 1 << flip_bit;
         prop_assert!(verify(&root, &q, &proof.result, &flipped).is_err());
+        prop_assert!(verify_claim(&root, &q, &flipped).is_err());
 
         // A wrong result: refused as claimed against the envelope, and as an envelope that claims it.
         for wrong in wrong_results(&proof.result) {
@@ -144,6 +151,7 @@ proptest! {
             let forged = Envelope { result: wrong.to_cbor(), ..envelope.clone() };
             let forged = repackage(&forged, &blocks);
             prop_assert!(matches!(verify(&root, &q, &wrong, &forged), Err(VerifyError::WrongResult)));
+            prop_assert!(matches!(verify_claim(&root, &q, &forged), Err(VerifyError::WrongResult)));
         }
 
         // Another root: refused, whether claimed or forged into the envelope.
@@ -151,6 +159,8 @@ proptest! {
         prop_assert!(matches!(verify(&other, &q, &proof.result, &proof.bytes), Err(VerifyError::Mismatch("root"))));
         let forged = repackage(&Envelope { subject: Subject::Root(other), ..envelope.clone() }, &blocks);
         prop_assert!(matches!(verify(&other, &q, &proof.result, &forged), Err(VerifyError::Incomplete(_))));
+        prop_assert!(matches!(verify_claim(&other, &q, &proof.bytes), Err(VerifyError::Mismatch("root"))));
+        prop_assert!(matches!(verify_claim(&other, &q, &forged), Err(VerifyError::Incomplete(_))));
 
         // An extra block the query does not read: refused (proofs are exact).
         let mut more = blocks.clone();
@@ -158,6 +168,7 @@ proptest! {
         more.push((cid_of(&extra), extra));
         let padded = repackage(&envelope, &more);
         prop_assert!(matches!(verify(&root, &q, &proof.result, &padded), Err(VerifyError::Unused(1))));
+        prop_assert!(matches!(verify_claim(&root, &q, &padded), Err(VerifyError::Unused(1))));
     }
 
     /// Whatever bytes arrive as a proof, and whatever result is claimed: no panic, and an accept
@@ -186,6 +197,9 @@ proptest! {
         for candidate in [bytes, junk] {
             if verify(&root, &q, &claimed, &candidate).is_ok() {
                 prop_assert_eq!(&claimed, &proof.result);
+            }
+            if let Ok(read) = verify_claim(&root, &q, &candidate) {
+                prop_assert_eq!(&read, &proof.result);
             }
         }
     }
