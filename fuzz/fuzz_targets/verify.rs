@@ -2,7 +2,8 @@
 //! (its root and query are fixed, as a light client holds them); the rest is the proof's bytes,
 //! which the fuzzer mutates starting from the golden CAR. The claimed result is the one the
 //! mutated envelope carries. Never a panic, and never an accept of a result other than the true
-//! one: whatever bytes arrive, `verify` may only accept the golden result.
+//! one: whatever bytes arrive, `verify` may only accept the golden result, and `verify_claim`
+//! (which reads the claim from the envelope itself) may only return it.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 use cid::Cid;
 use libfuzzer_sys::fuzz_target;
 use prolly_db::{Query, QueryResult, ipld_from_json};
-use prolly_proofs::{Envelope, car, verify};
+use prolly_proofs::{Envelope, car, verify, verify_claim};
 
 struct Golden {
     root: Cid,
@@ -56,5 +57,8 @@ fuzz_target!(|data: &[u8]| {
         && verify(&g.root, &g.query, &result, proof).is_ok()
     {
         assert_eq!(result.to_cbor(), g.result, "verify accepted a wrong result");
+    }
+    if let Ok(result) = verify_claim(&g.root, &g.query, proof) {
+        assert_eq!(result.to_cbor(), g.result, "verify_claim returned a wrong result");
     }
 });
