@@ -247,6 +247,13 @@ impl Decoder {
         self.expect(MAJOR_UINT, "an unsigned integer")
     }
 
+    /// Steps over a `null` if one is next.
+    pub(crate) fn null(&mut self) -> bool {
+        let null = self.buf.get(self.pos) == Some(&0xf6);
+        self.pos += usize::from(null);
+        null
+    }
+
     /// A byte string, as its range in the block.
     pub(crate) fn byte_range(&mut self) -> DecodeResult<std::ops::Range<usize>> {
         let len = self.expect(MAJOR_BYTES, "a byte string")?;
