@@ -1,12 +1,11 @@
 //! The root object: what a tree's CID names. It binds the format version and the chunking
 //! configuration to the root node, so a reader always knows how the tree was cut.
 
+use bytes::Bytes;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::tuple::*;
 use ipld_core::ipld::Ipld;
-
-use bytes::Bytes;
 
 use crate::codec::{Decoder, MAJOR_ARRAY};
 use crate::config::{Config, FORMAT_VERSION};
