@@ -9,11 +9,59 @@ use crate::config::Config;
 use crate::node::{Entry, Node};
 use crate::size;
 
-pub struct Chunker {
+/// Where one level's nodes end: the rule, over the size of the node being filled. The chunker
+/// holds entries beside it; the bulk build's leaf level holds bytes (`leaf_stream.rs`).
+pub struct Cut {
     config: Config,
     level: u32,
-    entries: Vec<Entry>,
+    entries: usize,
     payload: usize,
+}
+
+impl Cut {
+    pub fn new(config: Config, level: u32) -> Self {
+        Cut {
+            config,
+            level,
+            entries: 0,
+            payload: 0,
+        }
+    }
+
+    /// Whether adding an entry of `len` bytes would push the node past the hard cap, which ends
+    /// the node before that entry.
+    pub fn would_overflow(&self, len: usize) -> bool {
+        self.entries > 0
+            && size::node_len(self.level, self.entries + 1, self.payload + len)
+                > self.config.cap(self.level) as usize
+    }
+
+    /// Counts in the node's next entry, of `len` encoded bytes. Returns whether the boundary hash
+    /// fires on it, which ends the node after it.
+    pub fn add(&mut self, key: &[u8], len: usize) -> bool {
+        let fires = self.entries + 1 >= self.config.min_entries as usize
+            && boundary::fires(&self.config, self.level, key, self.payload, len);
+        self.entries += 1;
+        self.payload += len;
+        fires
+    }
+
+    /// The encoded bytes of the node's entries so far.
+    pub fn payload(&self) -> usize {
+        self.payload
+    }
+
+    /// A new node starts.
+    pub fn reset(&mut self) {
+        self.entries = 0;
+        self.payload = 0;
+    }
+}
+
+pub struct Chunker {
+    cut: Cut,
+    level: u32,
+    entries: Vec<Entry>,
     /// How many entries the last node closed held.
     last_len: usize,
 }
@@ -21,10 +69,9 @@ pub struct Chunker {
 impl Chunker {
     pub fn new(config: Config, level: u32) -> Self {
         Chunker {
-            config,
+            cut: Cut::new(config, level),
             level,
             entries: Vec::new(),
-            payload: 0,
             last_len: 0,
         }
     }
@@ -33,19 +80,16 @@ impl Chunker {
         self.entries.is_empty()
     }
 
-    /// Whether adding an entry of `len` bytes would push the node past the hard cap, which closes
-    /// the node before that entry.
+    /// Whether adding an entry of `len` bytes would push the node past the hard cap.
     pub fn would_overflow(&self, len: usize) -> bool {
-        !self.entries.is_empty()
-            && size::node_len(self.level, self.entries.len() + 1, self.payload + len)
-                > self.config.cap(self.level) as usize
+        self.cut.would_overflow(len)
     }
 
     /// Adds the next entry. Returns the nodes this closes: one before the entry if it would break
     /// the cap, and one after it if the boundary hash fires.
     pub fn push(&mut self, entry: Entry, out: &mut Vec<Node>) {
         let len = entry.encoded_len();
-        if self.would_overflow(len) {
+        if self.cut.would_overflow(len) {
             out.push(self.take());
         }
         if self.entries.capacity() == 0 {
@@ -54,10 +98,8 @@ impl Chunker {
             // first entry, so that a chunker that ends empty allocates nothing.
             self.entries.reserve_exact(self.last_len);
         }
-        let fires = self.entries.len() + 1 >= self.config.min_entries as usize
-            && boundary::fires(&self.config, self.level, &entry.key, self.payload, len);
+        let fires = self.cut.add(&entry.key, len);
         self.entries.push(entry);
-        self.payload += len;
         if fires {
             out.push(self.take());
         }
@@ -71,7 +113,7 @@ impl Chunker {
     }
 
     fn take(&mut self) -> Node {
-        self.payload = 0;
+        self.cut.reset();
         self.last_len = self.entries.len();
         Node::new(self.level, std::mem::take(&mut self.entries))
     }

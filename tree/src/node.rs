@@ -23,6 +23,24 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
+/// A node's encoding up to its keys: the array head, the level, the keys' shared prefix and the
+/// column of their suffixes. The column of values (or of children) follows. `Node::encode` and
+/// the bulk build's leaves (`leaf_stream.rs`) both write nodes through it.
+pub(crate) fn write_keys<'k>(
+    out: &mut Vec<u8>,
+    level: u32,
+    prefix: &[u8],
+    suffixes: impl ExactSizeIterator<Item = &'k [u8]>,
+) {
+    codec::write_head(out, MAJOR_ARRAY, if level == 0 { 4 } else { 5 });
+    codec::write_head(out, MAJOR_UINT, level as u64);
+    codec::write_bytes(out, prefix);
+    codec::write_head(out, MAJOR_ARRAY, suffixes.len() as u64);
+    for suffix in suffixes {
+        codec::write_bytes(out, suffix);
+    }
+}
+
 /// The most key bytes a node can hold: its logical size is at most the largest cap, 1 MiB.
 const MAX_KEY_BYTES: usize = 1 << 20;
 
@@ -263,15 +281,10 @@ impl Node {
         let payload: usize = self.entries.iter().map(Entry::encoded_len).sum();
         // The logical size bounds the encoding from above (spec section 4).
         let mut out = Vec::with_capacity(size::node_len(self.level, self.entries.len(), payload));
-        codec::write_head(&mut out, MAJOR_ARRAY, if self.level == 0 { 4 } else { 5 });
-        codec::write_head(&mut out, MAJOR_UINT, self.level as u64);
         let prefix = self.prefix_len();
         let shared = self.entries.first().map_or(&[][..], |e| &e.key[..prefix]);
-        codec::write_bytes(&mut out, shared);
-        codec::write_head(&mut out, MAJOR_ARRAY, n);
-        for e in &self.entries {
-            codec::write_bytes(&mut out, &e.key[prefix..]);
-        }
+        let suffixes = self.entries.iter().map(|e| &e.key[prefix..]);
+        write_keys(&mut out, self.level, shared, suffixes);
         codec::write_head(&mut out, MAJOR_ARRAY, n);
         if self.level == 0 {
             for e in &self.entries {

@@ -16,13 +16,17 @@ use bytes::Bytes;
 /// longest common prefix of the two, when that is a proper prefix of `next` and `last` is not a
 /// prefix of `next`; otherwise `last`. Either way `last <= separator < next`.
 pub fn separator(last: &Bytes, next: &Bytes) -> Bytes {
+    match separator_in_next(last, next) {
+        Some(len) => next.slice(..len),
+        None => last.clone(),
+    }
+}
+
+/// The length of the prefix of `next` that [`separator`] takes, or `None` when it takes `last`.
+pub(crate) fn separator_in_next(last: &[u8], next: &[u8]) -> Option<usize> {
     debug_assert!(last < next, "separator of keys out of order");
     let common = crate::node::common_prefix(last, next);
-    if common < last.len() && common + 1 < next.len() {
-        next.slice(..common + 1)
-    } else {
-        last.clone()
-    }
+    (common < last.len() && common + 1 < next.len()).then_some(common + 1)
 }
 
 #[cfg(test)]

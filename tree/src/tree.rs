@@ -58,12 +58,17 @@ impl<S: Blockstore> Tree<S> {
 
     /// A new empty tree whose root object links `meta`, a DAG-CBOR block written with it.
     pub fn empty_with_meta(store: S, config: Config, meta: Vec<u8>) -> Result<Self> {
-        Self::build_from(store, config, std::iter::empty(), Some(meta))
+        Self::build_from(
+            store,
+            config,
+            std::iter::empty::<Result<(Bytes, _)>>(),
+            Some(meta),
+        )
     }
 
     /// Builds a tree from entries in strictly ascending key order, in one pass and one flush.
     /// All or nothing: a value DAG-CBOR cannot hold, or keys out of order, write no block.
-    pub fn build<K: Into<Bytes>>(
+    pub fn build<K: AsRef<[u8]>>(
         store: S,
         config: Config,
         entries: impl IntoIterator<Item = (K, Ipld)>,
@@ -73,31 +78,26 @@ impl<S: Blockstore> Tree<S> {
             config,
             entries
                 .into_iter()
-                .map(|(k, v)| Ok((k.into(), RawValue::from_ipld(&v)?))),
+                .map(|(k, v)| Ok((k, RawValue::from_ipld(&v)?))),
             None,
         )
     }
 
     /// Builds a tree from already encoded values, in strictly ascending key order.
-    pub fn build_raw<K: Into<Bytes>>(
+    pub fn build_raw<K: AsRef<[u8]>>(
         store: S,
         config: Config,
         entries: impl IntoIterator<Item = (K, RawValue)>,
     ) -> Result<Self> {
-        Self::build_from(
-            store,
-            config,
-            entries.into_iter().map(|(k, v)| Ok((k.into(), v))),
-            None,
-        )
+        Self::build_from(store, config, entries.into_iter().map(Ok), None)
     }
 
     /// The bulk build: every block stays in the writer until the last entry is in, so the first
     /// error returns before anything reaches the store.
-    fn build_from(
+    fn build_from<K: AsRef<[u8]>>(
         store: S,
         config: Config,
-        entries: impl Iterator<Item = Result<(Bytes, RawValue)>>,
+        entries: impl Iterator<Item = Result<(K, RawValue)>>,
         meta: Option<Vec<u8>>,
     ) -> Result<Self> {
         config.validate()?;
@@ -105,7 +105,7 @@ impl<S: Blockstore> Tree<S> {
         let mut builder = Builder::new(config);
         for entry in entries {
             let (key, value) = entry?;
-            builder.push(key, value, &mut writer)?;
+            builder.push(key.as_ref(), &value, &mut writer)?;
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);
@@ -386,24 +386,25 @@ impl<S: Blockstore> Tree<S> {
         let mut writer = Writer::default().putting_now(self.names_blocks().then_some(&put));
         let mut builder = Builder::new(self.root.config);
         let mut old = old.into_iter().peekable();
-        let mut push =
-            |key: Bytes, value: RawValue, writer: &mut Writer<'_>| builder.push(key, value, writer);
+        let mut push = |key: &[u8], value: &RawValue, writer: &mut Writer<'_>| {
+            builder.push(key, value, writer)
+        };
         for (key, change) in batch.iter() {
             while let Some((k, _)) = old.peek()
                 && k < key
             {
                 let (k, v) = old.next().expect("peeked");
-                push(k, v, &mut writer)?;
+                push(&k, &v, &mut writer)?;
             }
             if old.peek().is_some_and(|(k, _)| k == key) {
                 old.next();
             }
             if let Some(value) = change {
-                push(key.clone(), value.clone(), &mut writer)?;
+                push(key, value, &mut writer)?;
             }
         }
         for (k, v) in old {
-            push(k, v, &mut writer)?;
+            push(&k, &v, &mut writer)?;
         }
         let count = builder.count();
         let root = builder.finish(&mut writer);

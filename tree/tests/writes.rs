@@ -184,6 +184,19 @@ proptest::proptest! {
     }
 }
 
+proptest::proptest! {
+    /// Blocks named together (a bulk build's leaves) get the names each one gets alone, whatever
+    /// their number (fewer or more than AVX2's four lanes) and lengths (across blake2b's 128-byte
+    /// blocks, and empty).
+    #[test]
+    fn blocks_named_together_are_named_as_alone(
+        blocks in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..700), 0..20),
+    ) {
+        let alone: Vec<Cid> = blocks.iter().map(|b| prolly_tree::cid_of(b)).collect();
+        proptest::prop_assert_eq!(prolly_tree::cids_of(&blocks), alone);
+    }
+}
+
 /// A store that names each block itself, as the FVM's does, and by its own rule (blake2b-256 of
 /// the block and a suffix): a tree over it must link the names the store gave.
 #[derive(Default)]
