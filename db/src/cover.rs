@@ -6,10 +6,14 @@
 //! and writes the projected result map from them: no document is rebuilt. Rebuilding one (a map
 //! per document, then a projected copy, then its encoding) was two thirds of verifying a 32-result
 //! covering query.
+//!
+//! Only what the filter compares is decoded. A value that is only
+//! written out goes from its stored bytes to the result: an included value copied as it is (it is
+//! DAG-CBOR already), a key field transcoded (`key::transcode_one`).
 
 use ipld_core::ipld::Ipld;
-use prolly_tree::RawValue;
 use prolly_tree::cbor::{MAJOR_MAP, encode_ipld_into, write_head, write_text};
+use prolly_tree::{Bytes, RawValue};
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
@@ -36,13 +40,60 @@ struct Read {
     /// The key field that stores the path (the last one, as a rebuilt document would keep it),
     /// with the span an absent value takes.
     field: Option<(usize, Order, Vec<u8>)>,
+    /// Whether the filter compares it, so that it is decoded for every entry. (An in-memory sort
+    /// decodes the whole covered document: `Covered::into_value`.)
+    compared: bool,
 }
 
-/// What the query reads of one covered document: a value (or none) per [`Cover`] read.
+/// What the query reads of one covered document: a value per [`Cover`] read.
 pub(crate) struct Covered<'c> {
     cover: &'c Cover,
     id: Ipld,
-    values: Vec<Option<Ipld>>,
+    values: Vec<Stored>,
+}
+
+/// A covered value: decoded if it is compared, else as the entry stores it.
+enum Stored {
+    Absent,
+    Decoded(Ipld),
+    /// An included value: DAG-CBOR.
+    Included(RawValue),
+    /// A key field's element.
+    Key(Bytes, Order),
+}
+
+impl Stored {
+    fn is_present(&self) -> bool {
+        !matches!(self, Stored::Absent)
+    }
+
+    fn decoded(&self) -> Option<&Ipld> {
+        match self {
+            Stored::Decoded(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    fn into_ipld(self) -> Result<Option<Ipld>> {
+        Ok(match self {
+            Stored::Absent => None,
+            Stored::Decoded(value) => Some(value),
+            Stored::Included(raw) => Some(raw.to_ipld()?),
+            Stored::Key(bytes, order) => Some(key::decode_one(&bytes, order).map_err(corrupt)?),
+        })
+    }
+
+    /// Appends the value as DAG-CBOR; `Absent` writes nothing.
+    fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            Stored::Absent => {}
+            Stored::Decoded(value) => encode_ipld_into(out, value).map_err(corrupt)?,
+            // Checked as canonical DAG-CBOR when its node was decoded: its bytes are its encoding.
+            Stored::Included(raw) => out.extend_from_slice(raw.as_bytes()),
+            Stored::Key(bytes, order) => key::transcode_one(bytes, *order, out).map_err(corrupt)?,
+        }
+        Ok(())
+    }
 }
 
 fn corrupt(why: impl std::fmt::Display) -> Error {
@@ -58,10 +109,11 @@ impl Cover {
         let projection = query.projection.as_ref()?;
         let mut paths = Vec::new();
         query.filter.paths(&mut paths);
+        let compared = paths.len();
         paths.extend(plan.sort.iter().map(|s| s.path.clone()));
         paths.extend(projection.iter().cloned());
         let mut reads: Vec<Read> = Vec::new();
-        for path in paths {
+        for (i, path) in paths.into_iter().enumerate() {
             if path.is_id() || reads.iter().any(|r| r.path == path) {
                 continue;
             }
@@ -75,7 +127,11 @@ impl Cover {
                     key::encode_missing(&mut missing, order);
                     (i, order, missing)
                 });
-            reads.push(Read { path, field });
+            reads.push(Read {
+                path,
+                field,
+                compared: i < compared,
+            });
         }
         let projection: Vec<Option<usize>> = projection
             .iter()
@@ -104,8 +160,14 @@ impl Cover {
         })
     }
 
-    /// Reads an entry: its key's field spans, its included value, and its id.
-    pub fn read(&self, spans: &[&[u8]], included: &RawValue, id: Ipld) -> Result<Covered<'_>> {
+    /// Reads an entry: its key's field spans (slices of `key`), its included value, and its id.
+    pub fn read(
+        &self,
+        key: &Bytes,
+        spans: &[&[u8]],
+        included: &RawValue,
+        id: Ipld,
+    ) -> Result<Covered<'_>> {
         // `null` when the index includes nothing.
         let included = included.map_entries().unwrap_or_default();
         let mut values = Vec::with_capacity(self.reads.len());
@@ -113,16 +175,20 @@ impl Cover {
             let stored = included
                 .iter()
                 .find(|(path, _)| *path == read.path.as_str());
-            values.push(match (stored, &read.field) {
-                (Some((_, value)), _) => Some(value.to_ipld()?),
+            let value = match (stored, &read.field) {
+                (Some((_, value)), _) => Stored::Included(value.clone()),
                 (None, Some((i, order, missing))) => {
-                    let span = spans.get(*i).ok_or_else(|| corrupt("too few key fields"))?;
-                    match *span == missing.as_slice() {
-                        true => None,
-                        false => Some(key::decode_one(span, *order).map_err(corrupt)?),
+                    let span = *spans.get(*i).ok_or_else(|| corrupt("too few key fields"))?;
+                    match span == missing.as_slice() {
+                        true => Stored::Absent,
+                        false => Stored::Key(key.slice_ref(span), *order),
                     }
                 }
-                (None, None) => None,
+                (None, None) => Stored::Absent,
+            };
+            values.push(match read.compared {
+                true => value.into_ipld()?.map_or(Stored::Absent, Stored::Decoded),
+                false => value,
             });
         }
         Ok(Covered {
@@ -134,60 +200,68 @@ impl Cover {
 }
 
 impl Covered<'_> {
+    /// A compared value: the filter reads only those.
     fn get(&self, path: &Path) -> Option<&Ipld> {
         if path.is_id() {
             return Some(&self.id);
         }
         let i = self.cover.reads.iter().position(|r| r.path == *path)?;
-        self.values[i].as_ref()
+        debug_assert!(
+            self.cover.reads[i].compared,
+            "{} is not decoded",
+            path.as_str()
+        );
+        self.values[i].decoded()
     }
 
     pub fn matches(&self, filter: &Filter) -> bool {
         filter.matches_with(&|path| self.get(path))
     }
 
-    /// The value of the projection's path `i` (`None` for `_id`).
-    fn projected(&self, i: Option<usize>) -> Option<&Ipld> {
-        match i {
-            Some(i) => self.values[i].as_ref(),
-            None => Some(&self.id),
-        }
-    }
-
     /// Writes the projected result document at the end of `out`.
-    pub fn write_result(&self, query: &Query, out: &mut Vec<u8>) -> Result<()> {
+    pub fn write_result(self, query: &Query, out: &mut Vec<u8>) -> Result<()> {
         if let Some(fields) = &self.cover.flat {
-            let present = fields
-                .iter()
-                .filter_map(|(name, i)| Some((name, self.projected(*i)?)));
-            write_head(out, MAJOR_MAP, present.clone().count() as u64);
-            for (name, value) in present {
+            let present = |i: &Option<usize>| i.is_none_or(|i| self.values[i].is_present());
+            let count = fields.iter().filter(|(_, i)| present(i)).count();
+            write_head(out, MAJOR_MAP, count as u64);
+            for (name, i) in fields.iter().filter(|(_, i)| present(i)) {
                 write_text(out, name);
-                encode_ipld_into(out, value).map_err(corrupt)?;
+                match i {
+                    Some(i) => self.values[*i].write(out)?,
+                    None => encode_ipld_into(out, &self.id).map_err(corrupt)?,
+                }
             }
             return Ok(());
         }
         // Nested paths: a map built path by path.
         let projection = query.projection.as_deref().unwrap_or_default();
+        let mut values: Vec<Option<Ipld>> = Vec::with_capacity(self.values.len());
+        for value in self.values {
+            values.push(value.into_ipld()?);
+        }
         let mut map = Map::new();
         for (path, i) in projection.iter().zip(&self.cover.projection) {
-            if let Some(value) = self.projected(*i) {
-                path.set(&mut map, value.clone());
+            let value = match i {
+                Some(i) => values[*i].clone(),
+                None => Some(self.id.clone()),
+            };
+            if let Some(value) = value {
+                path.set(&mut map, value);
             }
         }
-        map.insert(ID_FIELD.to_string(), self.id.clone());
+        map.insert(ID_FIELD.to_string(), self.id);
         encode_ipld_into(out, &Ipld::Map(map)).map_err(corrupt)
     }
 
     /// The document as far as the query reads it (for an in-memory sort).
-    pub fn into_value(self) -> Ipld {
+    pub fn into_value(self) -> Result<Ipld> {
         let mut doc = Map::new();
         for (read, value) in self.cover.reads.iter().zip(self.values) {
-            if let Some(value) = value {
+            if let Some(value) = value.into_ipld()? {
                 read.path.set(&mut doc, value);
             }
         }
         doc.insert(ID_FIELD.to_string(), self.id);
-        Ipld::Map(doc)
+        Ok(Ipld::Map(doc))
     }
 }

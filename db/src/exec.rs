@@ -286,7 +286,8 @@ impl<S: Blockstore> Run<'_, S> {
             let body = if self.plan.primary {
                 candidate.value.clone()
             } else if let Some(cover) = &self.cover {
-                docs.push(Doc::Covered(cover.read(&spans, &candidate.value, id)?));
+                let covered = cover.read(&candidate.key, &spans, &candidate.value, id)?;
+                docs.push(Doc::Covered(covered));
                 continue;
             } else {
                 let mut key = self.docs_prefix.clone();
@@ -315,7 +316,7 @@ impl<S: Blockstore> Run<'_, S> {
             Doc::Value(value) => Ok(value),
             Doc::Stored { id, body } => document::with_id(body.to_ipld()?, id)
                 .ok_or_else(|| bad_entry("a document body is not a map")),
-            Doc::Covered(covered) => Ok(covered.into_value()),
+            Doc::Covered(covered) => covered.into_value(),
         }
     }
 

@@ -16,12 +16,14 @@
 //! Every element encoding is self-delimiting and none is a prefix of another, so a descending
 //! element is simply the bitwise complement of its ascending encoding.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
+use prolly_tree::cbor::{encode_ipld_into, write_bytes, write_text};
 
 const END: u8 = 0x00;
 /// An absent field, in index and sort keys: below every value. Not a value, so `decode_key`
@@ -107,6 +109,21 @@ pub fn decode_one(bytes: &[u8], order: Order) -> Result<Ipld, KeyError> {
     let value = decoder.field(order)?;
     decoder.end()?;
     Ok(value)
+}
+
+/// Writes a key of exactly one element as DAG-CBOR at the end of `out`: what [`decode_one`]
+/// decodes, encoded, with a string or byte string copied from the key rather than built into an
+/// `Ipld` (a covered result's values are written this way). On an error `out` is left as it was.
+pub fn transcode_one(bytes: &[u8], order: Order, out: &mut Vec<u8>) -> Result<(), KeyError> {
+    let start = out.len();
+    let mut decoder = Decoder::new(bytes);
+    let written = decoder
+        .transcode_field(order, out)
+        .and_then(|()| decoder.end());
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }
 
 /// Nesting deeper than this is refused, as in DAG-CBOR values.
@@ -279,6 +296,30 @@ impl<'a> Decoder<'a> {
         Ok(value)
     }
 
+    /// One element, as `field` decodes it, written as DAG-CBOR. Strings and byte strings decode
+    /// only from their own encoding (see `may_differ`), so they are copied with no check.
+    fn transcode_field(&mut self, order: Order, out: &mut Vec<u8>) -> Result<(), KeyError> {
+        self.mask = if order == Order::Descending { 0xFF } else { 0 };
+        match self.peek()? {
+            STRING => {
+                self.pos += 1;
+                let text = self.escaped_in_place()?;
+                let text =
+                    std::str::from_utf8(&text).map_err(|_| KeyError::Malformed("bad UTF-8"))?;
+                write_text(out, text);
+            }
+            BYTES => {
+                self.pos += 1;
+                write_bytes(out, &self.escaped_in_place()?);
+            }
+            _ => {
+                let value = self.field(order)?;
+                encode_ipld_into(out, &value).map_err(|_| KeyError::Unsupported("this value"))?;
+            }
+        }
+        Ok(())
+    }
+
     fn end(&self) -> Result<(), KeyError> {
         if self.pos != self.bytes.len() {
             return Err(KeyError::Malformed("trailing bytes"));
@@ -327,6 +368,20 @@ impl<'a> Decoder<'a> {
             _ => return Err(KeyError::Malformed("bad escape")),
         };
         Ok((from..from + at, last))
+    }
+
+    /// Like `escaped`, but borrowed from the key when the bytes are stored as they are: an
+    /// ascending element with no escaped zero.
+    fn escaped_in_place(&mut self) -> Result<Cow<'a, [u8]>, KeyError> {
+        if self.mask == 0 {
+            let start = self.pos;
+            let (run, last) = self.run()?;
+            if last {
+                return Ok(Cow::Borrowed(&self.bytes[run]));
+            }
+            self.pos = start;
+        }
+        self.escaped().map(Cow::Owned)
     }
 
     fn escaped(&mut self) -> Result<Vec<u8>, KeyError> {
@@ -850,6 +905,31 @@ mod tests {
                 let mut again = Vec::new();
                 encode_value(&mut again, &decoded, order).unwrap();
                 prop_assert_eq!(again, bytes, "{:?}", decoded);
+            }
+        }
+
+        /// Transcoding a one-element key writes exactly what decoding it and encoding the value
+        /// as DAG-CBOR writes, and fails exactly where decoding fails, leaving `out` as it was.
+        #[test]
+        fn transcoding_agrees_with_decoding(v in value(), descending in any::<bool>(), edits in edits()) {
+            let order = order(descending);
+            let mut bytes = Vec::new();
+            encode_value(&mut bytes, &v, order).unwrap();
+            for bytes in [bytes.clone(), edited(bytes, edits)] {
+                let mut out = vec![0xAA];
+                let transcoded = transcode_one(&bytes, order, &mut out);
+                match decode_one(&bytes, order) {
+                    Ok(decoded) => {
+                        prop_assert!(transcoded.is_ok());
+                        let mut expected = vec![0xAA];
+                        encode_ipld_into(&mut expected, &decoded).unwrap();
+                        prop_assert_eq!(out, expected);
+                    }
+                    Err(_) => {
+                        prop_assert!(transcoded.is_err());
+                        prop_assert_eq!(out, vec![0xAA]);
+                    }
+                }
             }
         }
     }
