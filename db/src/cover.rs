@@ -16,7 +16,7 @@ use prolly_tree::cbor::{MAJOR_MAP, encode_ipld_into, write_head, write_text};
 use prolly_tree::{Bytes, RawValue};
 
 use crate::error::{Error, Result};
-use crate::filter::Filter;
+use crate::filter::{Cond, Filter};
 use crate::form::Map;
 use crate::key::{self, Order};
 use crate::path::{ID_FIELD, Path};
@@ -43,6 +43,44 @@ struct Read {
     /// Whether the filter compares it, so that it is decoded for every entry. (An in-memory sort
     /// decodes the whole covered document: `Covered::into_value`.)
     compared: bool,
+    /// What the filter requires it to equal, if that is a constant compared by its bytes.
+    constant: Option<Constant>,
+}
+
+/// A value the filter's top-level `$and` requires a path to equal. A stored value with the
+/// constant's bytes is the constant (a value has one encoding, in keys and in DAG-CBOR), so it is
+/// not decoded; other bytes are decoded and compared as filters compare (`1` equals `1.0`).
+/// Decoding the `origin` of every entry for `{"origin": "ORD"}` was 4% of verifying a covering
+/// query.
+struct Constant {
+    value: Ipld,
+    /// Its encoding as the key field stores it, if a key field does.
+    key: Option<Vec<u8>>,
+    cbor: Vec<u8>,
+}
+
+impl Constant {
+    fn for_read(filter: &Filter, path: &Path, field: Option<Order>) -> Option<Self> {
+        let value = filter.conjuncts().into_iter().find_map(|f| match f {
+            Filter::Field(p, Cond::Eq(v)) if p == path => Some(v),
+            _ => None,
+        })?;
+        let key = match field {
+            Some(order) => {
+                let mut key = Vec::new();
+                key::encode_value(&mut key, value, order).ok()?;
+                Some(key)
+            }
+            None => None,
+        };
+        let mut cbor = Vec::new();
+        encode_ipld_into(&mut cbor, value).ok()?;
+        Some(Constant {
+            value: value.clone(),
+            key,
+            cbor,
+        })
+    }
 }
 
 /// What the query reads of one covered document: a value per [`Cover`] read.
@@ -56,6 +94,8 @@ pub(crate) struct Covered<'c> {
 enum Stored {
     Absent,
     Decoded(Ipld),
+    /// The read's [`Constant`].
+    Equal,
     /// An included value: DAG-CBOR.
     Included(RawValue),
     /// A key field's element.
@@ -67,27 +107,39 @@ impl Stored {
         !matches!(self, Stored::Absent)
     }
 
-    fn decoded(&self) -> Option<&Ipld> {
+    /// Whether the entry stores the constant's bytes.
+    fn holds(&self, constant: &Constant) -> bool {
+        match self {
+            Stored::Included(raw) => raw.as_bytes() == constant.cbor,
+            Stored::Key(bytes, _) => constant.key.as_deref() == Some(&bytes[..]),
+            _ => false,
+        }
+    }
+
+    fn decoded<'r>(&'r self, read: &'r Read) -> Option<&'r Ipld> {
         match self {
             Stored::Decoded(value) => Some(value),
+            Stored::Equal => read.constant.as_ref().map(|c| &c.value),
             _ => None,
         }
     }
 
-    fn into_ipld(self) -> Result<Option<Ipld>> {
+    fn into_ipld(self, read: &Read) -> Result<Option<Ipld>> {
         Ok(match self {
             Stored::Absent => None,
             Stored::Decoded(value) => Some(value),
+            Stored::Equal => read.constant.as_ref().map(|c| c.value.clone()),
             Stored::Included(raw) => Some(raw.to_ipld()?),
             Stored::Key(bytes, order) => Some(key::decode_one(&bytes, order).map_err(corrupt)?),
         })
     }
 
     /// Appends the value as DAG-CBOR; `Absent` writes nothing.
-    fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+    fn write(&self, read: &Read, out: &mut Vec<u8>) -> Result<()> {
         match self {
             Stored::Absent => {}
             Stored::Decoded(value) => encode_ipld_into(out, value).map_err(corrupt)?,
+            Stored::Equal => out.extend(read.constant.iter().flat_map(|c| &c.cbor)),
             // Checked as canonical DAG-CBOR when its node was decoded: its bytes are its encoding.
             Stored::Included(raw) => out.extend_from_slice(raw.as_bytes()),
             Stored::Key(bytes, order) => key::transcode_one(bytes, *order, out).map_err(corrupt)?,
@@ -127,10 +179,16 @@ impl Cover {
                     key::encode_missing(&mut missing, order);
                     (i, order, missing)
                 });
+            let compared = i < compared;
+            let constant = match compared {
+                true => Constant::for_read(&query.filter, &path, field.as_ref().map(|f| f.1)),
+                false => None,
+            };
             reads.push(Read {
                 path,
                 field,
-                compared: i < compared,
+                compared,
+                constant,
             });
         }
         let projection: Vec<Option<usize>> = projection
@@ -186,9 +244,12 @@ impl Cover {
                 }
                 (None, None) => Stored::Absent,
             };
-            values.push(match read.compared {
-                true => value.into_ipld()?.map_or(Stored::Absent, Stored::Decoded),
-                false => value,
+            values.push(match (read.compared, &read.constant) {
+                (false, _) => value,
+                (true, Some(constant)) if value.holds(constant) => Stored::Equal,
+                (true, _) => value
+                    .into_ipld(read)?
+                    .map_or(Stored::Absent, Stored::Decoded),
             });
         }
         Ok(Covered {
@@ -211,7 +272,7 @@ impl Covered<'_> {
             "{} is not decoded",
             path.as_str()
         );
-        self.values[i].decoded()
+        self.values[i].decoded(&self.cover.reads[i])
     }
 
     pub fn matches(&self, filter: &Filter) -> bool {
@@ -227,7 +288,7 @@ impl Covered<'_> {
             for (name, i) in fields.iter().filter(|(_, i)| present(i)) {
                 write_text(out, name);
                 match i {
-                    Some(i) => self.values[*i].write(out)?,
+                    Some(i) => self.values[*i].write(&self.cover.reads[*i], out)?,
                     None => encode_ipld_into(out, &self.id).map_err(corrupt)?,
                 }
             }
@@ -236,8 +297,8 @@ impl Covered<'_> {
         // Nested paths: a map built path by path.
         let projection = query.projection.as_deref().unwrap_or_default();
         let mut values: Vec<Option<Ipld>> = Vec::with_capacity(self.values.len());
-        for value in self.values {
-            values.push(value.into_ipld()?);
+        for (read, value) in self.cover.reads.iter().zip(self.values) {
+            values.push(value.into_ipld(read)?);
         }
         let mut map = Map::new();
         for (path, i) in projection.iter().zip(&self.cover.projection) {
@@ -257,7 +318,7 @@ impl Covered<'_> {
     pub fn into_value(self) -> Result<Ipld> {
         let mut doc = Map::new();
         for (read, value) in self.cover.reads.iter().zip(self.values) {
-            if let Some(value) = value.into_ipld()? {
+            if let Some(value) = value.into_ipld(read)? {
                 read.path.set(&mut doc, value);
             }
         }
