@@ -7,9 +7,10 @@
 //! per document, then a projected copy, then its encoding) was two thirds of verifying a 32-result
 //! covering query.
 //!
-//! Only what the filter compares is decoded. A value that is only
-//! written out goes from its stored bytes to the result: an included value copied as it is (it is
-//! DAG-CBOR already), a key field transcoded (`key::transcode_one`).
+//! Only what the filter compares is decoded, and a value the filter requires to equal a constant
+//! is first compared by its bytes. A value that is only written out goes from its stored bytes to
+//! the result: an included value copied as it is (it is DAG-CBOR already), a key field transcoded
+//! (`key::transcode_one`).
 
 use ipld_core::ipld::Ipld;
 use prolly_tree::cbor::{MAJOR_MAP, encode_ipld_into, write_head, write_text};
@@ -139,7 +140,11 @@ impl Stored {
         match self {
             Stored::Absent => {}
             Stored::Decoded(value) => encode_ipld_into(out, value).map_err(corrupt)?,
-            Stored::Equal => out.extend(read.constant.iter().flat_map(|c| &c.cbor)),
+            Stored::Equal => {
+                if let Some(constant) = &read.constant {
+                    out.extend_from_slice(&constant.cbor);
+                }
+            }
             // Checked as canonical DAG-CBOR when its node was decoded: its bytes are its encoding.
             Stored::Included(raw) => out.extend_from_slice(raw.as_bytes()),
             Stored::Key(bytes, order) => key::transcode_one(bytes, *order, out).map_err(corrupt)?,

@@ -1,7 +1,6 @@
 //! Bulk build: a tree from a sorted stream of entries, one chunker per level, in one pass.
 
 use bytes::Bytes;
-
 use cid::Cid;
 
 use crate::chunker::Chunker;
