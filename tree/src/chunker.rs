@@ -60,7 +60,6 @@ impl Cut {
 
 pub struct Chunker {
     cut: Cut,
-    level: u32,
     entries: Vec<Entry>,
     /// How many entries the last node closed held.
     last_len: usize,
@@ -70,7 +69,6 @@ impl Chunker {
     pub fn new(config: Config, level: u32) -> Self {
         Chunker {
             cut: Cut::new(config, level),
-            level,
             entries: Vec::new(),
             last_len: 0,
         }
@@ -115,7 +113,7 @@ impl Chunker {
     fn take(&mut self) -> Node {
         self.cut.reset();
         self.last_len = self.entries.len();
-        Node::new(self.level, std::mem::take(&mut self.entries))
+        Node::new(self.cut.level, std::mem::take(&mut self.entries))
     }
 }
 
