@@ -231,31 +231,29 @@ impl Cover {
         included: &RawValue,
         id: Ipld,
     ) -> Result<Covered<'_>> {
-        // `null` when the index includes nothing.
-        let included = included.map_entries().unwrap_or_default();
-        let mut values = Vec::with_capacity(self.reads.len());
-        for read in &self.reads {
-            let stored = included
-                .iter()
-                .find(|(path, _)| *path == read.path.as_str());
-            let value = match (stored, &read.field) {
-                (Some((_, value)), _) => Stored::Included(value.clone()),
-                (None, Some((i, order, missing))) => {
-                    let span = *spans.get(*i).ok_or_else(|| corrupt("too few key fields"))?;
-                    match span == missing.as_slice() {
-                        true => Stored::Absent,
-                        false => Stored::Key(key.slice_ref(span), *order),
-                    }
+        let mut values: Vec<Stored> = self.reads.iter().map(|_| Stored::Absent).collect();
+        // The included value first, as the entry's writer took it from the document. (`null`
+        // when the index includes nothing.)
+        for (path, value) in included.map_entries().into_iter().flatten() {
+            if let Some(i) = self.reads.iter().position(|r| r.path.as_str() == path) {
+                values[i] = Stored::Included(value);
+            }
+        }
+        for (read, value) in self.reads.iter().zip(&mut values) {
+            if let (Stored::Absent, Some((i, order, missing))) = (&value, &read.field) {
+                let span = *spans.get(*i).ok_or_else(|| corrupt("too few key fields"))?;
+                if span != missing.as_slice() {
+                    *value = Stored::Key(key.slice_ref(span), *order);
                 }
-                (None, None) => Stored::Absent,
-            };
-            values.push(match (read.compared, &read.constant) {
-                (false, _) => value,
-                (true, Some(constant)) if value.holds(constant) => Stored::Equal,
-                (true, _) => value
-                    .into_ipld(read)?
-                    .map_or(Stored::Absent, Stored::Decoded),
-            });
+            }
+            if read.compared {
+                *value = match (std::mem::replace(value, Stored::Absent), &read.constant) {
+                    (stored, Some(constant)) if stored.holds(constant) => Stored::Equal,
+                    (stored, _) => stored
+                        .into_ipld(read)?
+                        .map_or(Stored::Absent, Stored::Decoded),
+                };
+            }
         }
         Ok(Covered {
             cover: self,

@@ -25,14 +25,10 @@ const QUERY_HASH_BYTES: usize = 16;
 /// What a cursor is bound to: the query without its page controls.
 fn query_hash(query: &Query) -> Vec<u8> {
     // The form leaves out page controls at their defaults, so without them it is the form of the
-    // query with them unset (cloning the query to unset them cost more than hashing it).
-    let mut form = query.to_ipld();
-    if let Ipld::Map(map) = &mut form {
-        for control in ["cursor", "limit", "skip"] {
-            map.remove(control);
-        }
-    }
-    let digest = Code::Blake2b256.digest(&form::to_cbor(&form));
+    // query with them unset.
+    let mut form = Vec::with_capacity(128);
+    query.write_form(&mut form, false);
+    let digest = Code::Blake2b256.digest(&form);
     digest.digest()[..QUERY_HASH_BYTES].to_vec()
 }
 

@@ -204,25 +204,32 @@ fn bad_entry(why: impl std::fmt::Display) -> Error {
 }
 
 impl<S: Blockstore> Run<'_, S> {
-    /// The field spans and `E(_id)` of an index (or document) key.
-    fn parts<'k>(&self, key: &'k [u8]) -> Result<(Vec<&'k [u8]>, &'k [u8])> {
+    /// The field spans (into `spans`, none for a document key) and `E(_id)` of an index (or
+    /// document) key. The caller's `spans` is reused from key to key.
+    fn parts<'k>(&self, key: &'k [u8], spans: &mut Vec<&'k [u8]>) -> Result<&'k [u8]> {
         if self.plan.primary {
-            return Ok((Vec::new(), &key[self.docs_prefix.len()..]));
+            spans.clear();
+            return Ok(&key[self.docs_prefix.len()..]);
         }
-        index::split_key(&self.orders, &key[self.index_prefix_len..]).map_err(bad_entry)
+        index::split_key_into(&self.orders, &key[self.index_prefix_len..], spans).map_err(bad_entry)
     }
 
     /// The result-order key of an entry read from `stream` under a streaming plan: the sort's
-    /// equality fields, then the remaining index fields as stored, then `E(_id)`.
+    /// equality fields, then the remaining index fields as stored, then `E(_id)`. Those are the
+    /// key's bytes after its equality fields, so only those are split off (splitting the whole
+    /// key here, and again for the document, was 4% of verifying a covering query).
     fn streaming_sort_key(&self, stream: &Stream, key: &[u8]) -> Result<Vec<u8>> {
-        let (spans, id) = self.parts(key)?;
+        let rest = if self.plan.primary {
+            &key[self.docs_prefix.len()..]
+        } else {
+            let fields = &key[self.index_prefix_len..];
+            let eq_orders = &self.orders[..self.plan.eq_fields];
+            &fields[index::fields_len(eq_orders, fields).map_err(bad_entry)?..]
+        };
         // Sized once: growing it from the equality part was 2.5% of verifying a covering query.
-        let mut out = Vec::with_capacity(stream.eq_sort_key.len() + key.len());
+        let mut out = Vec::with_capacity(stream.eq_sort_key.len() + rest.len());
         out.extend_from_slice(&stream.eq_sort_key);
-        for span in spans.iter().skip(self.plan.eq_fields) {
-            out.extend_from_slice(span);
-        }
-        out.extend_from_slice(id);
+        out.extend_from_slice(rest);
         Ok(out)
     }
 
@@ -280,8 +287,9 @@ impl<S: Blockstore> Run<'_, S> {
     fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Doc<'_>>>> {
         let mut docs = Vec::with_capacity(batch.len());
         let mut missing = BTreeSet::new();
+        let mut spans = Vec::with_capacity(self.orders.len());
         for candidate in batch {
-            let (spans, id_key) = self.parts(&candidate.key)?;
+            let id_key = self.parts(&candidate.key, &mut spans)?;
             let id = document::decode_id(id_key).map_err(bad_entry)?;
             let body = if self.plan.primary {
                 candidate.value.clone()
@@ -451,25 +459,27 @@ impl<S: Blockstore> Run<'_, S> {
             let wanted = (page.skip_left + limit - page.docs.len())
                 .clamp(1, MAX_FETCH_BATCH)
                 .min((budget - examined) as usize);
-            let mut batch = Vec::with_capacity(wanted);
+            let mut batch: Vec<Candidate> = Vec::with_capacity(wanted);
             while batch.len() < wanted {
                 let Some(candidate) = ready!(self.next_candidate(&mut scans)) else {
                     break;
                 };
                 // A multi-entry field can list one document under two equal points (1 and 1.0).
-                if last.as_ref() == Some(&candidate.sort_key) {
+                let previous = batch.last().map_or(last.as_ref(), |c| Some(&c.sort_key));
+                if previous == Some(&candidate.sort_key) {
                     continue;
                 }
-                last = Some(candidate.sort_key.clone());
                 examined += 1;
                 batch.push(candidate);
             }
-            if batch.is_empty() {
+            let Some(batch_last) = batch.last() else {
                 break;
-            }
+            };
+            // Once per batch: the page takes each candidate's own sort key as its position.
+            last = Some(batch_last.sort_key.clone());
             let docs = ready!(self.documents(&batch));
             for (candidate, doc) in batch.into_iter().zip(docs) {
-                if !page.offer(doc, &candidate.sort_key)? {
+                if !page.offer(doc, candidate.sort_key)? {
                     break 'pages;
                 }
                 if page.docs.len() == limit {
@@ -521,12 +531,13 @@ impl<S: Blockstore> Run<'_, S> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         let mut missing = BTreeSet::new();
+        let mut spans = Vec::with_capacity(self.orders.len());
         for batch in candidates.chunks(MAX_FETCH_BATCH) {
             match self.documents(batch)? {
                 Outcome::Missing(m) => missing.extend(m),
                 Outcome::Complete(docs) => {
                     for (candidate, doc) in batch.iter().zip(docs) {
-                        let (_, id_key) = self.parts(&candidate.key)?;
+                        let id_key = self.parts(&candidate.key, &mut spans)?;
                         if let Some(doc) = self.filtered(doc)?
                             && seen.insert(id_key.to_vec())
                         {
@@ -558,7 +569,7 @@ impl<S: Blockstore> Run<'_, S> {
                 page.stop = Some(Stop::Limit);
                 break;
             }
-            if !page.offer_matched(Doc::Value(doc), &sort_key)? {
+            if !page.offer_matched(Doc::Value(doc), sort_key)? {
                 break;
             }
         }
@@ -633,20 +644,20 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
 
     /// Considers one candidate: filters it, and keeps it if it matches. False when the page is
     /// full by bytes (the candidate is then not consumed).
-    fn offer(&mut self, doc: Doc<'_>, sort_key: &[u8]) -> Result<bool> {
+    fn offer(&mut self, doc: Doc<'_>, sort_key: Vec<u8>) -> Result<bool> {
         match self.run.filtered(doc)? {
             Some(doc) => self.offer_matched(doc, sort_key),
             None => {
-                self.position = Some(sort_key.to_vec());
+                self.position = Some(sort_key);
                 Ok(true)
             }
         }
     }
 
-    fn offer_matched(&mut self, doc: Doc<'_>, sort_key: &[u8]) -> Result<bool> {
+    fn offer_matched(&mut self, doc: Doc<'_>, sort_key: Vec<u8>) -> Result<bool> {
         if self.skip_left > 0 {
             self.skip_left -= 1;
-            self.position = Some(sort_key.to_vec());
+            self.position = Some(sort_key);
             return Ok(true);
         }
         let run = self.run;
@@ -656,7 +667,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
             self.stop = Some(Stop::Bytes);
             return Ok(false);
         }
-        self.position = Some(sort_key.to_vec());
+        self.position = Some(sort_key);
         Ok(true)
     }
 

@@ -160,12 +160,34 @@ pub fn split_key<'k>(
     def_orders: &[Order],
     suffix: &'k [u8],
 ) -> Result<(Vec<&'k [u8]>, &'k [u8]), key::KeyError> {
-    let mut rest = suffix;
     let mut fields = Vec::with_capacity(def_orders.len());
+    let id = split_key_into(def_orders, suffix, &mut fields)?;
+    Ok((fields, id))
+}
+
+/// [`split_key`] into `fields` (cleared first), so that a caller splitting many keys allocates
+/// once; returns `E(_id)`.
+pub fn split_key_into<'k>(
+    def_orders: &[Order],
+    suffix: &'k [u8],
+    fields: &mut Vec<&'k [u8]>,
+) -> Result<&'k [u8], key::KeyError> {
+    fields.clear();
+    let mut rest = suffix;
     for order in def_orders {
         let len = key::element_len(rest, *order)?;
         fields.push(&rest[..len]);
         rest = &rest[len..];
     }
-    Ok((fields, rest))
+    Ok(rest)
+}
+
+/// How many bytes the first `orders.len()` field elements of an index key (after the index
+/// prefix) take.
+pub fn fields_len(orders: &[Order], suffix: &[u8]) -> Result<usize, key::KeyError> {
+    let mut len = 0;
+    for order in orders {
+        len += key::element_len(&suffix[len..], *order)?;
+    }
+    Ok(len)
 }

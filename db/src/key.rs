@@ -137,8 +137,8 @@ fn encode(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), KeyError>
         Ipld::Null => out.push(NULL),
         Ipld::Bool(false) => out.push(FALSE),
         Ipld::Bool(true) => out.push(TRUE),
-        Ipld::Integer(i) => encode_integer(out, *i)?,
-        Ipld::Float(f) => encode_float(out, *f)?,
+        Ipld::Integer(i) => out.extend_from_slice(integer_bytes(*i)?.as_slice()),
+        Ipld::Float(f) => out.extend_from_slice(float_bytes(*f)?.as_slice()),
         Ipld::String(s) => escaped(out, STRING, s.as_bytes()),
         Ipld::Bytes(b) => escaped(out, BYTES, b),
         Ipld::Link(cid) => escaped(out, LINK, &cid.to_bytes()),
@@ -177,13 +177,45 @@ fn escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     out.extend_from_slice(&[END, END]);
 }
 
-fn encode_integer(out: &mut Vec<u8>, i: i128) -> Result<(), KeyError> {
+/// A number's encoding, built on the stack: a tag, two exponent bytes, at most ten fraction
+/// groups and a kind. The decoder checks a number against it without allocating (a vector per
+/// check was a tenth of the allocations in verifying a 1,000-document range).
+struct NumberBytes {
+    bytes: [u8; 14],
+    len: usize,
+}
+
+impl NumberBytes {
+    fn new(bytes: &[u8]) -> Self {
+        let mut out = NumberBytes {
+            bytes: [0; 14],
+            len: 0,
+        };
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+fn integer_bytes(i: i128) -> Result<NumberBytes, KeyError> {
     if !(INT_MIN..=INT_MAX).contains(&i) {
         return Err(KeyError::Unsupported("an integer beyond 64 bits"));
     }
     if i == 0 {
-        out.extend_from_slice(&[ZERO, ZERO_KINDS[0]]);
-        return Ok(());
+        return Ok(NumberBytes::new(&[ZERO, ZERO_KINDS[0]]));
     }
     let magnitude = i.unsigned_abs();
     let exponent = 127 - magnitude.leading_zeros() as i32;
@@ -191,11 +223,15 @@ fn encode_integer(out: &mut Vec<u8>, i: i128) -> Result<(), KeyError> {
     let below = magnitude
         .checked_shl(magnitude.leading_zeros() + 1)
         .unwrap_or(0);
-    magnitude_bytes(out, i < 0, exponent, (below >> 64) as u64, KIND_INTEGER);
-    Ok(())
+    Ok(magnitude_bytes(
+        i < 0,
+        exponent,
+        (below >> 64) as u64,
+        KIND_INTEGER,
+    ))
 }
 
-fn encode_float(out: &mut Vec<u8>, f: f64) -> Result<(), KeyError> {
+fn float_bytes(f: f64) -> Result<NumberBytes, KeyError> {
     if !f.is_finite() {
         return Err(KeyError::Unsupported("NaN or an infinite float"));
     }
@@ -205,8 +241,7 @@ fn encode_float(out: &mut Vec<u8>, f: f64) -> Result<(), KeyError> {
         } else {
             ZERO_KINDS[2]
         };
-        out.extend_from_slice(&[ZERO, kind]);
-        return Ok(());
+        return Ok(NumberBytes::new(&[ZERO, kind]));
     }
     let bits = f.to_bits();
     let exponent_bits = ((bits >> 52) & 0x7ff) as i32;
@@ -221,13 +256,13 @@ fn encode_float(out: &mut Vec<u8>, f: f64) -> Result<(), KeyError> {
             mantissa.checked_shl(lz + 1).unwrap_or(0),
         )
     };
-    magnitude_bytes(out, f < 0.0, exponent, below, KIND_FLOAT);
-    Ok(())
+    Ok(magnitude_bytes(f < 0.0, exponent, below, KIND_FLOAT))
 }
 
 /// Sign tag, biased exponent, fraction bits, kind. Negative magnitudes are complemented so that
 /// larger magnitudes sort first; the kind is not, so integers still sort before equal floats.
-fn magnitude_bytes(out: &mut Vec<u8>, negative: bool, exponent: i32, below: u64, kind: u8) {
+fn magnitude_bytes(negative: bool, exponent: i32, below: u64, kind: u8) -> NumberBytes {
+    let mut out = NumberBytes::new(&[]);
     let exponent = (exponent + EXPONENT_BIAS) as u16;
     let mask = if negative { 0xFF } else { 0 };
     out.push(if negative { NEGATIVE } else { POSITIVE });
@@ -243,6 +278,7 @@ fn magnitude_bytes(out: &mut Vec<u8>, negative: bool, exponent: i32, below: u64,
         out.push((group << 1 | more) ^ mask);
     }
     out.push(kind);
+    out
 }
 
 /// Groups of the fraction: 7 bits each from the top, the last holding the 64th bit. A number keeps
@@ -286,6 +322,11 @@ impl<'a> Decoder<'a> {
         let value = self.value(0)?;
         if !self.may_differ {
             // Re-encoding every field to compare was 3.5% of verifying a covering query.
+            return Ok(value);
+        }
+        if let Ipld::Integer(_) | Ipld::Float(_) = value {
+            // A number alone (an `_id`, most often) is checked on the stack.
+            self.check_number(start, &value)?;
             return Ok(value);
         }
         let mut again = Vec::with_capacity(self.pos - start);
@@ -518,6 +559,27 @@ impl<'a> Decoder<'a> {
             }
             _ => return Err(KeyError::Malformed("unknown tag")),
         })
+    }
+
+    /// Refuses a number stored at `start..pos` in other bytes than its one encoding (a trailing
+    /// zero group, fraction bits past an integer's, or past the 64th): [`Decoder::field`]'s check
+    /// for a number, without a vector.
+    fn check_number(&self, start: usize, value: &Ipld) -> Result<(), KeyError> {
+        let canonical = match value {
+            Ipld::Integer(i) => integer_bytes(*i)?,
+            Ipld::Float(f) => float_bytes(*f)?,
+            _ => return Err(KeyError::Malformed("not a number")),
+        };
+        let stored = &self.bytes[start..self.pos];
+        let same = stored.len() == canonical.len
+            && stored
+                .iter()
+                .zip(canonical.as_slice())
+                .all(|(s, c)| s ^ self.mask == *c);
+        match same {
+            true => Ok(()),
+            false => Err(KeyError::Malformed("not the canonical encoding")),
+        }
     }
 
     fn number(&mut self, negative: bool) -> Result<Ipld, KeyError> {

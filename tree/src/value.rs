@@ -206,18 +206,18 @@ impl RawValue {
 
     /// The entries of this map, values as their bytes, in key order; `None` when this is not a
     /// map. A covering index entry's included fields are read so, without decoding the ones a
-    /// query does not read.
-    pub fn map_entries(&self) -> Option<Vec<(&str, RawValue)>> {
-        let mut d = Decoder::new(self.0.clone());
-        let (crate::codec::MAJOR_MAP, len) = d.head().ok()? else {
+    /// query does not read, and without collecting them (a vector per entry was 2% of the
+    /// allocations in verifying a covering query).
+    pub fn map_entries(&self) -> Option<MapEntries<'_>> {
+        let mut decoder = Decoder::new(self.0.clone());
+        let (crate::codec::MAJOR_MAP, left) = decoder.head().ok()? else {
             return None;
         };
-        let mut entries = Vec::with_capacity(len.min(64) as usize);
-        for _ in 0..len {
-            let key = std::str::from_utf8(&self.0[d.validated_key().ok()?]).ok()?;
-            entries.push((key, RawValue(d.skip_validated().ok()?)));
-        }
-        Some(entries)
+        Some(MapEntries {
+            bytes: &self.0,
+            decoder,
+            left,
+        })
     }
 
     /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.
@@ -257,6 +257,30 @@ impl RawValue {
     /// The value decoded into any deserializable type.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
         Ok(fvm_ipld_encoding::from_slice(&self.0).map_err(InvalidInput::Deserialize)?)
+    }
+}
+
+/// A map value's entries, read from its bytes in key order ([`RawValue::map_entries`]). A value
+/// is checked DAG-CBOR before it is a `RawValue`, so its entries read without error.
+pub struct MapEntries<'a> {
+    bytes: &'a Bytes,
+    decoder: Decoder,
+    left: u64,
+}
+
+impl<'a> Iterator for MapEntries<'a> {
+    type Item = (&'a str, RawValue);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.left = self.left.checked_sub(1)?;
+        let entry = (|| {
+            let key = std::str::from_utf8(&self.bytes[self.decoder.validated_key().ok()?]).ok()?;
+            Some((key, RawValue(self.decoder.skip_validated().ok()?)))
+        })();
+        if entry.is_none() {
+            self.left = 0;
+        }
+        entry
     }
 }
 
