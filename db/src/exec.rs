@@ -35,8 +35,7 @@ const MAX_CHUNK: usize = 4096;
 
 /// The collection's catalog record at this root.
 pub fn collection<S: Blockstore>(tree: &Tree<S>, name: &str) -> Result<Outcome<Collection>> {
-    let mut catalog = ready!(Catalog::load(tree));
-    match catalog.collections.remove(name) {
+    match ready!(Catalog::load_collection(tree, name)) {
         None => Err(Refusal::NoCollection(name.to_string()).into()),
         Some(collection) => Ok(Outcome::Complete(collection)),
     }
@@ -53,9 +52,11 @@ pub fn explain<S: Blockstore>(tree: &Tree<S>, query: &Query) -> Result<Outcome<P
     query.validate()?;
     // A filter on `_id` alone that bounds the primary order wins whatever indexes exist, so the
     // catalog need not be read: a point lookup then costs one path, not two (SPEC §16).
-    let primary = plan::plan(query, &Collection::default());
-    if primary.eq_fields + usize::from(primary.range_field) > 0 && plan::only_id(query) {
-        return Ok(Outcome::Complete(primary));
+    if plan::only_id(query) {
+        let primary = plan::plan(query, &Collection::default());
+        if primary.eq_fields + usize::from(primary.range_field) > 0 {
+            return Ok(Outcome::Complete(primary));
+        }
     }
     let collection = ready!(collection(tree, &query.collection));
     Ok(Outcome::Complete(plan::plan(query, &collection)))
@@ -635,7 +636,7 @@ impl<'r, 'a, S: Blockstore> Page<'r, 'a, S> {
     fn new(run: &'r Run<'a, S>, skip: u64) -> Self {
         Page {
             run,
-            docs: ResultDocs::default(),
+            docs: ResultDocs::for_page(run.query.effective_limit() as usize),
             skip_left: usize::try_from(skip).unwrap_or(usize::MAX),
             stop: None,
             position: None,
