@@ -3,6 +3,8 @@
 
 use ipld_core::ipld::Ipld;
 
+use prolly_tree::cbor::{Expect, Sink};
+
 use crate::error::Error;
 use crate::form::{self, FORM_VERSION, Map};
 
@@ -105,22 +107,36 @@ impl QueryResult {
 
     /// [`QueryResult::to_cbor`], or `None` for a result DAG-CBOR cannot hold.
     pub fn try_to_cbor(&self) -> Option<Vec<u8>> {
-        let out = write_result(
+        // A guess at the documents' size: growing from nothing was 6% of encoding a page of 32
+        // small ones.
+        let mut out = result_buffer(self.docs.len() * 64, self.cursor.as_deref());
+        self.write(&mut out)?;
+        debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
+        Some(out)
+    }
+
+    /// Whether `bytes` are this result's canonical bytes ([`QueryResult::try_to_cbor`]'s),
+    /// compared as they are written rather than written out.
+    pub fn is_encoded_as(&self, bytes: &[u8]) -> bool {
+        let mut expect = Expect::new(bytes);
+        let same = self.write(&mut expect).is_some() && expect.matched();
+        debug_assert_eq!(same, self.try_to_cbor().as_deref() == Some(bytes));
+        same
+    }
+
+    fn write(&self, out: &mut impl Sink) -> Option<()> {
+        write_result(
+            out,
             self.count,
             self.stop,
             self.cursor.as_deref(),
             self.docs.len(),
-            // A guess at the documents' size: growing from nothing was 6% of encoding a page of
-            // 32 small ones.
-            self.docs.len() * 64,
             |out| {
                 self.docs
                     .iter()
                     .try_for_each(|doc| prolly_tree::cbor::encode_ipld_into(out, doc).ok())
             },
-        )?;
-        debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
-        Some(out)
+        )
     }
 
     pub fn from_cbor(bytes: &[u8]) -> Result<QueryResult, Error> {
@@ -135,45 +151,49 @@ impl QueryResult {
     }
 }
 
-/// A result's canonical bytes, written straight into one buffer with its keys in DAG-CBOR's order
-/// ("v", then "docs" or "stop", "count", "cursor"): verifying a proof encodes every result it
-/// checks, and the actor returns them. The documents (none for a count) are `write_docs`'s, about
-/// `docs_bytes` of them; `None` when it fails.
-fn write_result(
+/// Writes a result's canonical bytes into `out`, with its keys in DAG-CBOR's order ("v", then
+/// "docs" or "stop", "count", "cursor"): verifying a proof compares every result it checks, and
+/// the actor returns them. The documents (none for a count) are `write_docs`'s; `None` when it
+/// fails.
+fn write_result<W: Sink>(
+    out: &mut W,
     count: Option<u64>,
     stop: Option<Stop>,
     cursor: Option<&[u8]>,
     docs: usize,
-    docs_bytes: usize,
-    write_docs: impl FnOnce(&mut Vec<u8>) -> Option<()>,
-) -> Option<Vec<u8>> {
+    write_docs: impl FnOnce(&mut W) -> Option<()>,
+) -> Option<()> {
     use prolly_tree::cbor::{
         MAJOR_ARRAY, MAJOR_MAP, MAJOR_UINT, write_bytes, write_head, write_text,
     };
-    // The fields around the documents take at most 64 bytes, and the cursor's.
-    let mut out = Vec::with_capacity(64 + docs_bytes + cursor.map_or(0, <[u8]>::len));
     let fields = 2 + usize::from(stop.is_some()) + usize::from(cursor.is_some());
-    write_head(&mut out, MAJOR_MAP, fields as u64);
-    write_text(&mut out, "v");
-    write_head(&mut out, MAJOR_UINT, FORM_VERSION);
+    write_head(out, MAJOR_MAP, fields as u64);
+    write_text(out, "v");
+    write_head(out, MAJOR_UINT, FORM_VERSION);
     if count.is_none() {
-        write_text(&mut out, "docs");
-        write_head(&mut out, MAJOR_ARRAY, docs as u64);
-        write_docs(&mut out)?;
+        write_text(out, "docs");
+        write_head(out, MAJOR_ARRAY, docs as u64);
+        write_docs(out)?;
     }
     if let Some(stop) = stop {
-        write_text(&mut out, "stop");
-        write_text(&mut out, stop.name());
+        write_text(out, "stop");
+        write_text(out, stop.name());
     }
     if let Some(count) = count {
-        write_text(&mut out, "count");
-        write_head(&mut out, MAJOR_UINT, count);
+        write_text(out, "count");
+        write_head(out, MAJOR_UINT, count);
     }
     if let Some(cursor) = cursor {
-        write_text(&mut out, "cursor");
-        write_bytes(&mut out, cursor);
+        write_text(out, "cursor");
+        write_bytes(out, cursor);
     }
-    Some(out)
+    Some(())
+}
+
+/// A buffer for a result of about `docs_bytes` of documents: the fields around them take at most
+/// 64 bytes, and the cursor's.
+fn result_buffer(docs_bytes: usize, cursor: Option<&[u8]>) -> Vec<u8> {
+    Vec::with_capacity(64 + docs_bytes + cursor.map_or(0, <[u8]>::len))
 }
 
 /// A result as the executor makes it: its documents' canonical bytes, one after another, with
@@ -270,18 +290,32 @@ impl EncodedResult {
 
     /// The same bytes as [`QueryResult::to_cbor`] of [`EncodedResult::decode`]'s result.
     pub fn to_cbor(&self) -> Vec<u8> {
+        let mut out = result_buffer(self.docs.bytes.len(), self.cursor.as_deref());
+        self.write(&mut out);
+        out
+    }
+
+    /// Whether `bytes` are [`EncodedResult::to_cbor`]'s, compared in place.
+    pub fn is_encoded_as(&self, bytes: &[u8]) -> bool {
+        let mut expect = Expect::new(bytes);
+        self.write(&mut expect);
+        debug_assert_eq!(expect.matched(), self.to_cbor() == bytes);
+        expect.matched()
+    }
+
+    fn write(&self, out: &mut impl Sink) {
         write_result(
+            out,
             self.count,
             self.stop,
             self.cursor.as_deref(),
             self.docs.len(),
-            self.docs.bytes.len(),
             |out| {
-                out.extend_from_slice(&self.docs.bytes);
+                out.put(&self.docs.bytes);
                 Some(())
             },
         )
-        .expect("writing raw documents cannot fail")
+        .expect("writing raw documents cannot fail");
     }
 
     /// The result with its documents as IPLD, decoding those the executor did not hold.

@@ -1,6 +1,8 @@
 //! Making proofs and checking them. Both run the one `prolly_db` executor; the prover over the
 //! full store through a recorder, the verifier over the witness alone.
 
+use std::borrow::Cow;
+
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use prolly_db::{
@@ -88,23 +90,21 @@ pub fn prove_anchored<S: Blockstore>(
     )?))
 }
 
-/// Checks the envelope against the claim. The claimed result's bytes are returned: the re-run's
-/// result is compared with them, encoded once.
-fn check_claims(
-    witness: &Witness<'_>,
+/// Checks the envelope against the claim: its subject and query, then its result against the
+/// caller's. The claimed result's bytes are returned (read in place in the proof): the re-run's
+/// result is compared with them.
+fn check_claims<'p>(
+    witness: &Witness<'p>,
     subject: Subject,
     query: &Query,
     result: &QueryResult,
-) -> Result<Vec<u8>, VerifyError> {
-    // A result DAG-CBOR cannot hold is no envelope's claim: as empty bytes (no result encodes
-    // so) it fails the comparison, after the root and the query.
-    let claimed = Envelope {
-        subject,
-        query: query.to_cbor(),
-        result: result.try_to_cbor().unwrap_or_default(),
-    };
-    witness.check_claims(&claimed)?;
-    Ok(claimed.result)
+) -> Result<Cow<'p, [u8]>, VerifyError> {
+    let claimed = witness.claim(&subject, query)?;
+    // A result DAG-CBOR cannot hold is no envelope's claim.
+    if !result.is_encoded_as(&claimed) {
+        return Err(VerifyError::Mismatch("result"));
+    }
+    Ok(claimed)
 }
 
 /// Re-runs the query over the witness from `root`: the result the proof must claim.
@@ -164,7 +164,7 @@ fn check_result(
         || got.count != result.count
         || got.cursor != result.cursor
         || got.len() != result.docs.len()
-        || got.to_cbor() != claimed
+        || !got.is_encoded_as(claimed)
     {
         return Err(VerifyError::WrongResult);
     }
@@ -206,7 +206,7 @@ fn checked_claim(
     got: EncodedResult,
     claimed: &[u8],
 ) -> Result<QueryResult, VerifyError> {
-    if got.to_cbor() != claimed {
+    if !got.is_encoded_as(claimed) {
         return Err(VerifyError::WrongResult);
     }
     witness.exact()?;

@@ -69,8 +69,8 @@ pub use codec::{decode_ipld, split_node_cid};
 /// buffer (a query result: `prolly_db::QueryResult::to_cbor`).
 pub mod cbor {
     pub use crate::codec::{
-        MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_SIMPLE, MAJOR_UINT, encode_ipld_into,
-        write_bytes, write_cid, write_head, write_text,
+        Expect, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_SIMPLE, MAJOR_UINT, Sink,
+        encode_ipld_into, write_bytes, write_cid, write_head, write_text,
     };
 }
 pub use config::{Config, FORMAT_VERSION};

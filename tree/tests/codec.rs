@@ -362,3 +362,31 @@ proptest! {
         prop_assert_eq!(RawValue::from_entries(entries).unwrap(), raw);
     }
 }
+
+proptest! {
+    /// Writing a value to compare matches exactly the bytes writing it out gives: not a prefix of
+    /// them, not more, not other bytes.
+    #[test]
+    fn comparing_as_written_agrees_with_writing(
+        value in ipld_value(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut written = Vec::new();
+        prolly_tree::cbor::encode_ipld_into(&mut written, &value).unwrap();
+        let matches = |bytes: &[u8]| {
+            let mut expect = prolly_tree::cbor::Expect::new(bytes);
+            prolly_tree::cbor::encode_ipld_into(&mut expect, &value).unwrap();
+            expect.matched()
+        };
+        prop_assert!(matches(&written));
+        let i = at.index(written.len());
+        prop_assert!(!matches(&written[..i]));
+        let mut longer = written.clone();
+        longer.insert(at.index(written.len() + 1), byte);
+        prop_assert!(!matches(&longer));
+        let mut other = written.clone();
+        other[i] = byte;
+        prop_assert_eq!(matches(&other), other == written);
+    }
+}
