@@ -321,12 +321,13 @@ impl EncodedResult {
     /// The result with its documents as IPLD, decoding those the executor did not hold.
     pub fn decode(self) -> Result<QueryResult, Error> {
         let ResultDocs { bytes, docs } = self.docs;
+        let bytes = prolly_tree::Bytes::from(bytes);
         let mut start = 0;
         let mut values = Vec::with_capacity(docs.len());
         for (end, value) in docs {
             values.push(match value {
                 Some(value) => value,
-                None => prolly_tree::decode_ipld(&bytes[start..end])
+                None => prolly_tree::decode_ipld_bytes(bytes.slice(start..end))
                     .map_err(|e| Error::corrupt("result document", e))?,
             });
             start = end;

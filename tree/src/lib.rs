@@ -63,7 +63,7 @@ pub use batch::Batch;
 pub use boundary::{boundary_hash, level_seed};
 /// Keys are `Bytes`: cheap to clone, and sliced from the block they were read from.
 pub use bytes::Bytes;
-pub use codec::{decode_ipld, split_node_cid};
+pub use codec::{decode_ipld, decode_ipld_bytes, split_node_cid};
 
 /// The canonical DAG-CBOR writers the tree encodes with, for forms written straight into one
 /// buffer (a query result: `prolly_db::QueryResult::to_cbor`).
