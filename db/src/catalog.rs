@@ -264,9 +264,9 @@ impl Catalog {
     }
 
     /// One collection's record (`None` if there is none), read from a catalog block without
-    /// decoding the others: what a query reads (decoding every record for each query was 4% of
-    /// verifying a covering query). The block is checked as [`Catalog::from_block`] checks it,
-    /// but for the other records' contents.
+    /// decoding the others: what a query reads (decoding every record would cost each query in
+    /// proportion to the collections it does not read). The block is checked as
+    /// [`Catalog::from_block`] checks it, but for the other records' contents.
     pub fn collection_from_block(bytes: Vec<u8>, name: &str) -> Result<Option<Collection>, Error> {
         let block = RawValue::from_bytes(bytes.into()).map_err(|e| match e {
             prolly_tree::Error::Invalid(prolly_tree::InvalidInput::Value(e)) => not_dag_cbor(e),

@@ -107,8 +107,7 @@ impl QueryResult {
 
     /// [`QueryResult::to_cbor`], or `None` for a result DAG-CBOR cannot hold.
     pub fn try_to_cbor(&self) -> Option<Vec<u8>> {
-        // A guess at the documents' size: growing from nothing was 6% of encoding a page of 32
-        // small ones.
+        // A guess at the documents' size, rather than growing from nothing.
         let mut out = result_buffer(self.docs.len() * 64, self.cursor.as_deref());
         self.write(&mut out)?;
         debug_assert_eq!(out, form::to_cbor(&self.to_ipld()));
@@ -219,8 +218,8 @@ pub(crate) struct ResultDocs {
 }
 
 impl ResultDocs {
-    /// Room for `docs` documents of a guessed size: growing a page of 32 small ones from nothing
-    /// was 2% of verifying it.
+    /// Room for `docs` documents of a guessed size, rather than growing the buffer from nothing
+    /// (several reallocations and copies for a page of 32 small ones).
     pub fn for_page(docs: usize) -> Self {
         ResultDocs {
             bytes: Vec::with_capacity(docs * 64),

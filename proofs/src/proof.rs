@@ -239,7 +239,8 @@ pub fn prove_diff<S: Blockstore>(
 /// Checks that `diff` is exactly what changed from `from` to `to`, from the proof alone.
 pub fn verify_diff(from: &Cid, to: &Cid, diff: &DocDiff, proof: &[u8]) -> Result<(), VerifyError> {
     let witness = Witness::open(proof, true)?;
-    // A diff DAG-CBOR cannot hold is no envelope's claim (empty bytes: see `check_claims`).
+    // A diff DAG-CBOR cannot hold is no envelope's claim: as empty bytes (no diff encodes so)
+    // it fails the comparison, after the roots.
     let claimed = Envelope {
         subject: Subject::Diff {
             from: *from,
