@@ -137,8 +137,8 @@ fn encode(out: &mut Vec<u8>, value: &Ipld, depth: usize) -> Result<(), KeyError>
         Ipld::Null => out.push(NULL),
         Ipld::Bool(false) => out.push(FALSE),
         Ipld::Bool(true) => out.push(TRUE),
-        Ipld::Integer(i) => out.extend_from_slice(integer_bytes(*i)?.as_slice()),
-        Ipld::Float(f) => out.extend_from_slice(float_bytes(*f)?.as_slice()),
+        Ipld::Integer(i) => encode_integer(out, *i)?,
+        Ipld::Float(f) => encode_float(out, *f)?,
         Ipld::String(s) => escaped(out, STRING, s.as_bytes()),
         Ipld::Bytes(b) => escaped(out, BYTES, b),
         Ipld::Link(cid) => escaped(out, LINK, &cid.to_bytes()),
@@ -177,45 +177,57 @@ fn escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     out.extend_from_slice(&[END, END]);
 }
 
+/// Where a number's bytes go: the key being written, or [`NumberBytes`] to check a decoded
+/// number against.
+trait NumberOut {
+    fn push(&mut self, byte: u8);
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|b| self.push(*b));
+    }
+}
+
+impl NumberOut for Vec<u8> {
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        Vec::extend_from_slice(self, bytes);
+    }
+}
+
 /// A number's encoding, built on the stack: a tag, two exponent bytes, at most ten fraction
 /// groups and a kind. The decoder checks a number against it without allocating (a vector per
-/// check was an allocation for every `_id` a query returns).
+/// check was an allocation for every `_id` a query returns); the encoder writes straight into
+/// the key (building the bytes here first cost the demo's writes, which index two numeric
+/// fields, 0.1% more gas).
+#[derive(Default)]
 struct NumberBytes {
     bytes: [u8; 14],
     len: usize,
 }
 
-impl NumberBytes {
-    fn new(bytes: &[u8]) -> Self {
-        let mut out = NumberBytes {
-            bytes: [0; 14],
-            len: 0,
-        };
-        out.extend_from_slice(bytes);
-        out
-    }
-
+impl NumberOut for NumberBytes {
     fn push(&mut self, byte: u8) {
         self.bytes[self.len] = byte;
         self.len += 1;
     }
+}
 
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
+impl NumberBytes {
     fn as_slice(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 }
 
-fn integer_bytes(i: i128) -> Result<NumberBytes, KeyError> {
+fn encode_integer(out: &mut impl NumberOut, i: i128) -> Result<(), KeyError> {
     if !(INT_MIN..=INT_MAX).contains(&i) {
         return Err(KeyError::Unsupported("an integer beyond 64 bits"));
     }
     if i == 0 {
-        return Ok(NumberBytes::new(&[ZERO, ZERO_KINDS[0]]));
+        out.extend_from_slice(&[ZERO, ZERO_KINDS[0]]);
+        return Ok(());
     }
     let magnitude = i.unsigned_abs();
     let exponent = 127 - magnitude.leading_zeros() as i32;
@@ -223,15 +235,11 @@ fn integer_bytes(i: i128) -> Result<NumberBytes, KeyError> {
     let below = magnitude
         .checked_shl(magnitude.leading_zeros() + 1)
         .unwrap_or(0);
-    Ok(magnitude_bytes(
-        i < 0,
-        exponent,
-        (below >> 64) as u64,
-        KIND_INTEGER,
-    ))
+    magnitude_bytes(out, i < 0, exponent, (below >> 64) as u64, KIND_INTEGER);
+    Ok(())
 }
 
-fn float_bytes(f: f64) -> Result<NumberBytes, KeyError> {
+fn encode_float(out: &mut impl NumberOut, f: f64) -> Result<(), KeyError> {
     if !f.is_finite() {
         return Err(KeyError::Unsupported("NaN or an infinite float"));
     }
@@ -241,7 +249,8 @@ fn float_bytes(f: f64) -> Result<NumberBytes, KeyError> {
         } else {
             ZERO_KINDS[2]
         };
-        return Ok(NumberBytes::new(&[ZERO, kind]));
+        out.extend_from_slice(&[ZERO, kind]);
+        return Ok(());
     }
     let bits = f.to_bits();
     let exponent_bits = ((bits >> 52) & 0x7ff) as i32;
@@ -256,13 +265,13 @@ fn float_bytes(f: f64) -> Result<NumberBytes, KeyError> {
             mantissa.checked_shl(lz + 1).unwrap_or(0),
         )
     };
-    Ok(magnitude_bytes(f < 0.0, exponent, below, KIND_FLOAT))
+    magnitude_bytes(out, f < 0.0, exponent, below, KIND_FLOAT);
+    Ok(())
 }
 
 /// Sign tag, biased exponent, fraction bits, kind. Negative magnitudes are complemented so that
 /// larger magnitudes sort first; the kind is not, so integers still sort before equal floats.
-fn magnitude_bytes(negative: bool, exponent: i32, below: u64, kind: u8) -> NumberBytes {
-    let mut out = NumberBytes::new(&[]);
+fn magnitude_bytes(out: &mut impl NumberOut, negative: bool, exponent: i32, below: u64, kind: u8) {
     let exponent = (exponent + EXPONENT_BIAS) as u16;
     let mask = if negative { 0xFF } else { 0 };
     out.push(if negative { NEGATIVE } else { POSITIVE });
@@ -278,7 +287,6 @@ fn magnitude_bytes(negative: bool, exponent: i32, below: u64, kind: u8) -> Numbe
         out.push((group << 1 | more) ^ mask);
     }
     out.push(kind);
-    out
 }
 
 /// Groups of the fraction: 7 bits each from the top, the last holding the 64th bit. A number keeps
@@ -565,11 +573,12 @@ impl<'a> Decoder<'a> {
     /// zero group, fraction bits past an integer's, or past the 64th): [`Decoder::field`]'s check
     /// for a number, without a vector.
     fn check_number(&self, start: usize, value: &Ipld) -> Result<(), KeyError> {
-        let canonical = match value {
-            Ipld::Integer(i) => integer_bytes(*i)?,
-            Ipld::Float(f) => float_bytes(*f)?,
+        let mut canonical = NumberBytes::default();
+        match value {
+            Ipld::Integer(i) => encode_integer(&mut canonical, *i)?,
+            Ipld::Float(f) => encode_float(&mut canonical, *f)?,
             _ => return Err(KeyError::Malformed("not a number")),
-        };
+        }
         let stored = &self.bytes[start..self.pos];
         let same = stored.len() == canonical.len
             && stored
