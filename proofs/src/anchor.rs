@@ -191,11 +191,7 @@ pub fn verify_actor(
         state: *state_root,
         actor: id,
     };
-    witness.check_claims(&Envelope {
-        subject,
-        query: Vec::new(),
-        result: entry_bytes(claimed),
-    })?;
+    witness.check_claims(&subject, &[], &entry_bytes(claimed))?;
     let reader = witness.reader();
     let found = actor(reader, state_root, id)?.into_result()?;
     if found.as_ref() != claimed {

@@ -73,8 +73,9 @@ impl Envelope {
         Ipld::Map(map)
     }
 
-    /// The canonical bytes, written field by field in DAG-CBOR's key order: a verifier encodes
-    /// the envelope it expects and compares (the same bytes as encoding [`Envelope::to_ipld`]).
+    /// The canonical bytes, written field by field in DAG-CBOR's key order (the same bytes as
+    /// encoding [`Envelope::to_ipld`]): what a prover writes, and what a verifier compares a
+    /// proof's envelope with, up to its result ([`Envelope::claimed_result`]).
     pub fn encode(&self) -> Vec<u8> {
         use prolly_tree::cbor::{
             MAJOR_MAP, MAJOR_UINT, write_bytes, write_cid, write_head, write_text,

@@ -99,7 +99,7 @@ fn check_claims<'p>(
     query: &Query,
     result: &QueryResult,
 ) -> Result<Cow<'p, [u8]>, VerifyError> {
-    let claimed = witness.claim(&subject, query)?;
+    let claimed = witness.claim(&subject, &query.to_cbor())?;
     // A result DAG-CBOR cannot hold is no envelope's claim.
     if !result.is_encoded_as(&claimed) {
         return Err(VerifyError::Mismatch("result"));
@@ -177,7 +177,7 @@ fn check_result(
 /// claim first and handing it to [`verify`] decodes it, checks its encoding, and encodes it again.
 pub fn verify_claim(root: &Cid, query: &Query, proof: &[u8]) -> Result<QueryResult, VerifyError> {
     let witness = Witness::open(proof, true)?;
-    let claimed = witness.claim(&Subject::Root(*root), query)?;
+    let claimed = witness.claim(&Subject::Root(*root), &query.to_cbor())?;
     let got = rerun(witness.reader(), *root, query)?;
     checked_claim(&witness, got, &claimed)
 }
@@ -194,7 +194,7 @@ pub fn verify_claim_anchored(
         state: *state_root,
         actor,
     };
-    let claimed = witness.claim(&subject, query)?;
+    let claimed = witness.claim(&subject, &query.to_cbor())?;
     let reader = witness.reader();
     let root = anchor::db_root(reader, state_root, actor)?.into_result()?;
     let got = rerun(reader, root, query)?;
@@ -241,16 +241,12 @@ pub fn verify_diff(from: &Cid, to: &Cid, diff: &DocDiff, proof: &[u8]) -> Result
     let witness = Witness::open(proof, true)?;
     // A diff DAG-CBOR cannot hold is no envelope's claim: as empty bytes (no diff encodes so)
     // it fails the comparison, after the roots.
-    let claimed = Envelope {
-        subject: Subject::Diff {
-            from: *from,
-            to: *to,
-        },
-        query: Vec::new(),
-        result: try_diff_to_cbor(diff).unwrap_or_default(),
+    let claimed = try_diff_to_cbor(diff).unwrap_or_default();
+    let subject = Subject::Diff {
+        from: *from,
+        to: *to,
     };
-    witness.check_claims(&claimed)?;
-    let claimed = claimed.result;
+    witness.check_claims(&subject, &[], &claimed)?;
     let reader = witness.reader();
     let before = Database::open_unchecked(&reader, *from)?.into_result()?;
     let after = before.at_through(&reader, *to)?.into_result()?;
