@@ -276,9 +276,9 @@ impl Catalog {
         let (mut format, mut version, mut records, mut unknown) = (None, None, None, None);
         for (key, value) in fields {
             match key {
-                "format" => format = Some(value.to_ipld()?),
-                "version" => version = Some(value.to_ipld()?),
-                "collections" => records = Some(value),
+                "format" => format = Some(prolly_tree::decode_ipld(value).map_err(not_dag_cbor)?),
+                "version" => version = Some(prolly_tree::decode_ipld(value).map_err(not_dag_cbor)?),
+                "collections" => records = block.part(value),
                 other => unknown = unknown.or(Some(other)),
             }
         }

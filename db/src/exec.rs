@@ -285,19 +285,23 @@ impl<S: Blockstore> Run<'_, S> {
 
     /// The documents of a batch of candidates (as stored, or as their covering entries give
     /// them), fetched together: every missing block of the batch is reported at once.
-    fn documents(&self, batch: &[Candidate]) -> Result<Outcome<Vec<Doc<'_>>>> {
+    fn documents<'c>(&'c self, batch: &'c [Candidate]) -> Result<Outcome<Vec<Doc<'c>>>> {
         let mut docs = Vec::with_capacity(batch.len());
         let mut missing = BTreeSet::new();
         let mut spans = Vec::with_capacity(self.orders.len());
         for candidate in batch {
             let id_key = self.parts(&candidate.key, &mut spans)?;
+            if let Some(cover) = &self.cover {
+                docs.push(Doc::Covered(cover.read(
+                    &spans,
+                    id_key,
+                    &candidate.value,
+                )?));
+                continue;
+            }
             let id = document::decode_id(id_key).map_err(bad_entry)?;
             let body = if self.plan.primary {
                 candidate.value.clone()
-            } else if let Some(cover) = &self.cover {
-                let covered = cover.read(&candidate.key, &spans, &candidate.value, id)?;
-                docs.push(Doc::Covered(covered));
-                continue;
             } else {
                 let mut key = self.docs_prefix.clone();
                 key.extend_from_slice(id_key);
@@ -478,9 +482,13 @@ impl<S: Blockstore> Run<'_, S> {
             };
             // Once per batch: the page takes each candidate's own sort key as its position.
             last = Some(batch_last.sort_key.clone());
+            let sort_keys: Vec<Vec<u8>> = batch
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.sort_key))
+                .collect();
             let docs = ready!(self.documents(&batch));
-            for (candidate, doc) in batch.into_iter().zip(docs) {
-                if !page.offer(doc, candidate.sort_key)? {
+            for (sort_key, doc) in sort_keys.into_iter().zip(docs) {
+                if !page.offer(doc, sort_key)? {
                     break 'pages;
                 }
                 if page.docs.len() == limit {

@@ -121,12 +121,8 @@ fn field_conds(filter: &Filter) -> Vec<(&Path, &Cond)> {
         .collect()
 }
 
-/// The equality points of a field in key order, encoded in `order`, and the condition used.
-fn eq_points<'c>(
-    conds: &[(&Path, &'c Cond)],
-    path: &Path,
-    order: Order,
-) -> Option<(Vec<Vec<u8>>, &'c Cond)> {
+/// The equality points of a field in key order, encoded in `order`.
+fn eq_points(conds: &[(&Path, &Cond)], path: &Path, order: Order) -> Option<Vec<Vec<u8>>> {
     conds.iter().find_map(|(p, cond)| {
         if *p != path {
             return None;
@@ -147,7 +143,7 @@ fn eq_points<'c>(
                 points.insert(out);
             }
         }
-        Some((points.into_iter().collect(), *cond))
+        Some(points.into_iter().collect())
     })
 }
 
@@ -282,175 +278,217 @@ fn requested_sort(query: &Query) -> Option<Vec<SortField>> {
     Some(sort)
 }
 
-struct Candidate {
-    plan: Plan,
+/// What choosing between indexes needs to know of one: its bound fields and whether it gives the
+/// order, with what building its plan reuses. Only the chosen index's plan is built: building one
+/// for every index (key ranges, sort keys, the covering check) was 3% of verifying a covering
+/// query, which the actor pays on every query too.
+struct Shape<'q> {
+    def: Option<&'q IndexDef>,
+    fields: std::borrow::Cow<'q, [IndexField]>,
+    /// The equality points of each equality field, in key order.
+    points: Vec<Vec<Vec<u8>>>,
+    /// The conditions the equality and range fields use.
+    used: usize,
+    range_field: bool,
+    /// The range field's element bounds; `None`: the conditions contradict each other.
+    element: Option<(Vec<u8>, Option<Vec<u8>>)>,
+    index_order: bool,
+    eq_sort_fields: usize,
     score: (usize, bool, bool, std::cmp::Reverse<usize>),
 }
 
-fn plan_index(
-    query: &Query,
+fn shape<'q>(
     conds: &[(&Path, &Cond)],
     requested: Option<&[SortField]>,
-    def: Option<&IndexDef>,
-) -> Option<Candidate> {
+    def: Option<&'q IndexDef>,
+) -> Option<Shape<'q>> {
     let sort = requested.unwrap_or(&[]);
-    let collection = &query.collection;
-    let (name, fields, prefix) = match def {
-        None => (
-            PRIMARY.to_string(),
-            vec![IndexField {
-                path: Path::id(),
-                order: Order::Ascending,
-                each: false,
-            }],
-            keyspace::documents_prefix(collection),
-        ),
-        Some(def) => (
-            def.name.clone(),
-            def.fields.clone(),
-            keyspace::index_prefix(collection, &def.name),
-        ),
+    let fields = match def {
+        None => std::borrow::Cow::Owned(vec![IndexField {
+            path: Path::id(),
+            order: Order::Ascending,
+            each: false,
+        }]),
+        Some(def) => std::borrow::Cow::Borrowed(def.fields.as_slice()),
     };
     let primary = def.is_none();
 
     // 1. The equality prefix, as the cartesian product of its points.
-    let mut combos: Vec<(Vec<Vec<u8>>, Vec<u8>)> = vec![(Vec::new(), prefix.clone())];
-    let mut used: Vec<&Cond> = Vec::new();
-    let mut eq_fields = 0;
-    for field in &fields {
-        let Some((points, cond)) = eq_points(conds, &field.path, field.order) else {
+    let mut points: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut combos = 1;
+    for field in fields.iter() {
+        let Some(field_points) = eq_points(conds, &field.path, field.order) else {
             break;
         };
-        if combos.len() * points.len().max(1) > MAX_STREAMS {
+        if combos * field_points.len().max(1) > MAX_STREAMS {
             break;
         }
-        combos = combos
-            .iter()
-            .flat_map(|(spans, key)| {
-                points.iter().map(move |p| {
-                    let mut spans = spans.clone();
-                    spans.push(p.clone());
-                    let mut key = key.clone();
-                    key.extend_from_slice(p);
-                    (spans, key)
-                })
-            })
-            .collect();
-        used.push(cond);
-        eq_fields += 1;
+        combos *= field_points.len();
+        points.push(field_points);
     }
+    let eq_fields = points.len();
     // 3. Multi-entry fields must be pinned by equality.
     if fields[eq_fields..].iter().any(|f| f.each) {
         return None;
     }
     // 2. One range field.
     let mut range_field = false;
-    let mut element = (Vec::new(), None);
-    let mut contradiction = false;
+    let mut element = Some((Vec::new(), None));
     let mut range_used = 0;
     if let Some(field) = fields.get(eq_fields)
         && let Some((bounds, n)) = range_bounds(conds, &field.path, field.order)
     {
         range_field = true;
         range_used = n;
-        match bounds {
-            Some(b) => element = b,
-            None => contradiction = true,
-        }
+        element = bounds;
     }
-    let eq_paths: Vec<&Path> = fields[..eq_fields].iter().map(|f| &f.path).collect();
+    let eq_paths = &fields[..eq_fields];
+    let is_eq = |path: &Path| eq_paths.iter().any(|f| f.path == *path);
 
-    // 4. Whether the index gives the order.
-    let remaining: Vec<SortField> = if primary {
-        Vec::new()
-    } else {
-        fields[eq_fields..]
-            .iter()
-            .map(|f| SortField {
-                path: f.path.clone(),
-                order: f.order,
-            })
-            .collect()
-    };
-    let eq_sort_fields = sort
-        .iter()
-        .take_while(|s| eq_paths.contains(&&s.path))
-        .count();
-    let multi_in_sort = sort
-        .iter()
-        .any(|s| fields.iter().any(|f| f.each && f.path == s.path));
-    let (index_order, effective_sort) = if requested.is_none() {
-        (true, remaining.clone())
-    } else {
+    // 4. Whether the index gives the order: the sort after its equality fields is the index's
+    // remaining fields (none for the primary order), in their orders.
+    let eq_sort_fields = sort.iter().take_while(|s| is_eq(&s.path)).count();
+    let index_order = requested.is_none() || {
+        let remaining = if primary {
+            &[][..]
+        } else {
+            &fields[eq_fields..]
+        };
         let tail = &sort[eq_sort_fields..];
-        let gives = !multi_in_sort
-            && tail.iter().all(|s| !eq_paths.contains(&&s.path))
-            && tail == remaining.as_slice();
-        (gives, sort.to_vec())
-    };
-
-    let streams = if contradiction {
-        Vec::new()
-    } else {
-        combos
-            .into_iter()
-            .map(|(spans, key_prefix)| {
-                let mut lo = key_prefix.clone();
-                lo.extend_from_slice(&element.0);
-                let hi = match &element.1 {
-                    Some(h) => {
-                        let mut hi = key_prefix.clone();
-                        hi.extend_from_slice(h);
-                        Some(hi)
-                    }
-                    None => prefix_end(&key_prefix),
-                };
-                let mut eq_sort_key = Vec::new();
-                for s in &sort[..if index_order { eq_sort_fields } else { 0 }] {
-                    let at = fields
-                        .iter()
-                        .position(|f| f.path == s.path)
-                        .expect("eq field");
-                    if fields[at].order == s.order {
-                        eq_sort_key.extend_from_slice(&spans[at]);
-                    } else {
-                        eq_sort_key.extend(complement(&spans[at]));
-                    }
-                }
-                Stream {
-                    lo,
-                    hi,
-                    base: if primary { prefix.clone() } else { key_prefix },
-                    eq_sort_key,
-                }
-            })
-            .collect()
-    };
-
-    let bound = eq_fields + usize::from(range_field);
-    let covering = !primary
-        && query.projection.as_ref().is_some_and(|projection| {
-            let covered: Vec<&Path> = fields
+        let multi_in_sort = sort
+            .iter()
+            .any(|s| fields.iter().any(|f| f.each && f.path == s.path));
+        !multi_in_sort
+            && tail.iter().all(|s| !is_eq(&s.path))
+            && tail.len() == remaining.len()
+            && tail
                 .iter()
-                .filter(|f| !f.each)
-                .map(|f| &f.path)
-                .chain(def.map(|d| d.include.iter()).into_iter().flatten())
-                .collect();
-            let mut needed = Vec::new();
-            query.filter.paths(&mut needed);
-            needed.extend(projection.iter().cloned());
-            needed.extend(sort.iter().map(|s| s.path.clone()));
-            needed.iter().all(|p| p.is_id() || covered.contains(&p))
-        });
-    let all_conds = query.filter.conjuncts();
-    let exact = all_conds.len() == used.len() + range_used
-        && all_conds.iter().all(|f| matches!(f, Filter::Field(..)))
-        && fields[..eq_fields].iter().all(|f| !f.each);
-    Some(Candidate {
+                .zip(remaining)
+                .all(|(s, f)| s.path == f.path && s.order == f.order)
+    };
+    let bound = eq_fields + usize::from(range_field);
+    Some(Shape {
         score: (bound, index_order, primary, std::cmp::Reverse(fields.len())),
-        plan: Plan {
-            index: name,
+        def,
+        fields,
+        points,
+        used: eq_fields + range_used,
+        range_field,
+        element,
+        index_order,
+        eq_sort_fields,
+    })
+}
+
+impl Shape<'_> {
+    /// The plan of the chosen index.
+    fn into_plan(self, query: &Query, requested: Option<&[SortField]>) -> Plan {
+        let Shape {
+            def,
             fields,
+            points,
+            used,
+            range_field,
+            element,
+            index_order,
+            eq_sort_fields,
+            ..
+        } = self;
+        let sort = requested.unwrap_or(&[]);
+        let collection = &query.collection;
+        let primary = def.is_none();
+        let (name, prefix) = match def {
+            None => (PRIMARY.to_string(), keyspace::documents_prefix(collection)),
+            Some(def) => (
+                def.name.clone(),
+                keyspace::index_prefix(collection, &def.name),
+            ),
+        };
+        let eq_fields = points.len();
+        let mut combos: Vec<(Vec<&[u8]>, Vec<u8>)> = vec![(Vec::new(), prefix.clone())];
+        for field_points in &points {
+            combos = combos
+                .iter()
+                .flat_map(|(spans, key)| {
+                    field_points.iter().map(move |p| {
+                        let mut spans = spans.clone();
+                        spans.push(p.as_slice());
+                        let mut key = key.clone();
+                        key.extend_from_slice(p);
+                        (spans, key)
+                    })
+                })
+                .collect();
+        }
+        let eq_sort = &sort[..if index_order { eq_sort_fields } else { 0 }];
+        let streams = match &element {
+            None => Vec::new(),
+            Some((element_lo, element_hi)) => combos
+                .into_iter()
+                .map(|(spans, key_prefix)| {
+                    let mut lo = key_prefix.clone();
+                    lo.extend_from_slice(element_lo);
+                    let hi = match element_hi {
+                        Some(h) => {
+                            let mut hi = key_prefix.clone();
+                            hi.extend_from_slice(h);
+                            Some(hi)
+                        }
+                        None => prefix_end(&key_prefix),
+                    };
+                    let mut eq_sort_key = Vec::new();
+                    for s in eq_sort {
+                        let at = fields
+                            .iter()
+                            .position(|f| f.path == s.path)
+                            .expect("eq field");
+                        if fields[at].order == s.order {
+                            eq_sort_key.extend_from_slice(spans[at]);
+                        } else {
+                            eq_sort_key.extend(complement(spans[at]));
+                        }
+                    }
+                    Stream {
+                        lo,
+                        hi,
+                        base: if primary { prefix.clone() } else { key_prefix },
+                        eq_sort_key,
+                    }
+                })
+                .collect(),
+        };
+        let effective_sort = match requested {
+            // Without a sort, the order is the index's remaining fields.
+            None if !primary => fields[eq_fields..]
+                .iter()
+                .map(|f| SortField {
+                    path: f.path.clone(),
+                    order: f.order,
+                })
+                .collect(),
+            _ => sort.to_vec(),
+        };
+        let covering = !primary
+            && query.projection.as_ref().is_some_and(|projection| {
+                let covered = |p: &Path| {
+                    p.is_id()
+                        || fields.iter().any(|f| !f.each && f.path == *p)
+                        || def.is_some_and(|d| d.include.contains(p))
+                };
+                let mut filtered = Vec::new();
+                query.filter.paths(&mut filtered);
+                filtered.iter().all(covered)
+                    && projection.iter().all(covered)
+                    && sort.iter().all(|s| covered(&s.path))
+            });
+        let all_conds = query.filter.conjuncts();
+        let exact = all_conds.len() == used
+            && all_conds.iter().all(|f| matches!(f, Filter::Field(..)))
+            && fields[..eq_fields].iter().all(|f| !f.each);
+        let bound = eq_fields + usize::from(range_field);
+        Plan {
+            index: name,
+            fields: fields.into_owned(),
             primary,
             eq_fields,
             range_field,
@@ -461,8 +499,8 @@ fn plan_index(
             covering,
             exact,
             eq_sort_fields: if index_order { eq_sort_fields } else { 0 },
-        },
-    })
+        }
+    }
 }
 
 /// Whether every condition of the filter is a top-level condition on `_id` (then no secondary
@@ -479,10 +517,10 @@ pub fn only_id(query: &Query) -> bool {
 pub fn plan(query: &Query, collection: &Collection) -> Plan {
     let conds = field_conds(&query.filter);
     let sort = requested_sort(query);
-    let mut best: Option<Candidate> = None;
+    let mut best: Option<Shape> = None;
     let defs = std::iter::once(None).chain(collection.indexes.values().map(Some));
     for def in defs {
-        let Some(candidate) = plan_index(query, &conds, sort.as_deref(), def) else {
+        let Some(candidate) = shape(&conds, sort.as_deref(), def) else {
             continue;
         };
         // Strictly better only: on a full tie the earlier (primary, then lower name) stays.
@@ -493,5 +531,6 @@ pub fn plan(query: &Query, collection: &Collection) -> Plan {
             best = Some(candidate);
         }
     }
-    best.expect("the primary order is always usable").plan
+    best.expect("the primary order is always usable")
+        .into_plan(query, sort.as_deref())
 }

@@ -272,8 +272,7 @@ impl Query {
     /// encode it was 3% of verifying a covering query, and a page's cursor encodes it again.
     pub(crate) fn write_form(&self, out: &mut Vec<u8>, page_controls: bool) {
         use prolly_tree::cbor::{
-            MAJOR_ARRAY, MAJOR_MAP, MAJOR_SIMPLE, MAJOR_UINT, encode_ipld_into, write_bytes,
-            write_head, write_text,
+            MAJOR_ARRAY, MAJOR_MAP, MAJOR_SIMPLE, MAJOR_UINT, write_bytes, write_head, write_text,
         };
         /// CBOR's `true`: simple value 21.
         const TRUE: u64 = 21;
@@ -325,8 +324,7 @@ impl Query {
         }
         if has_filter {
             write_text(out, "filter");
-            encode_ipld_into(out, &self.filter.to_ipld())
-                .expect("a parsed filter's values are DAG-CBOR's");
+            self.filter.write_form(out);
         }
         write_text(out, "collection");
         write_text(out, &self.collection);

@@ -195,8 +195,12 @@ impl RawValue {
         for _ in 0..len {
             let found = &self.0[d.validated_key().ok()?];
             match (found.len(), found).cmp(&wanted) {
-                std::cmp::Ordering::Less => drop(d.skip_validated().ok()?),
-                std::cmp::Ordering::Equal => return Some(RawValue(d.skip_validated().ok()?)),
+                std::cmp::Ordering::Less => {
+                    d.skip_validated().ok()?;
+                }
+                std::cmp::Ordering::Equal => {
+                    return Some(RawValue(self.0.slice(d.skip_validated().ok()?)));
+                }
                 // Keys are in order: it is not there.
                 std::cmp::Ordering::Greater => return None,
             }
@@ -204,9 +208,10 @@ impl RawValue {
         None
     }
 
-    /// The entries of this map, values as their bytes, in key order; `None` when this is not a
-    /// map. A covering index entry's included fields are read so, without decoding the ones a
-    /// query does not read, and without collecting them into a vector for each index entry.
+    /// The entries of this map, values as their bytes (slices of this value's: [`RawValue::part`]
+    /// makes one a value), in key order; `None` when this is not a map. A covering index entry's
+    /// included fields are read so, without decoding the ones a query does not read, and without
+    /// collecting them into a vector for each index entry.
     pub fn map_entries(&self) -> Option<MapEntries<'_>> {
         let mut decoder = Decoder::new(self.0.clone());
         let (crate::codec::MAJOR_MAP, left) = decoder.head().ok()? else {
@@ -217,6 +222,19 @@ impl RawValue {
             decoder,
             left,
         })
+    }
+
+    /// The value whose bytes are `part`, a value inside this one as [`RawValue::map_entries`]
+    /// gives it; `None` if `part` is not a non-empty slice of this value's bytes.
+    pub fn part(&self, part: &[u8]) -> Option<RawValue> {
+        if part.is_empty() {
+            return None;
+        }
+        let start = (part.as_ptr() as usize).checked_sub(self.0.as_ptr() as usize)?;
+        let end = start
+            .checked_add(part.len())
+            .filter(|&end| end <= self.0.len())?;
+        Some(RawValue(self.0.slice(start..end)))
     }
 
     /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.
@@ -268,13 +286,13 @@ pub struct MapEntries<'a> {
 }
 
 impl<'a> Iterator for MapEntries<'a> {
-    type Item = (&'a str, RawValue);
+    type Item = (&'a str, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
         self.left = self.left.checked_sub(1)?;
         let entry = (|| {
             let key = std::str::from_utf8(&self.bytes[self.decoder.validated_key().ok()?]).ok()?;
-            Some((key, RawValue(self.decoder.skip_validated().ok()?)))
+            Some((key, &self.bytes[self.decoder.skip_validated().ok()?]))
         })();
         if entry.is_none() {
             self.left = 0;
