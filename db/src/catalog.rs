@@ -276,13 +276,13 @@ impl Catalog {
         let (mut format, mut version, mut records, mut unknown) = (None, None, None, None);
         for (key, value) in fields {
             match key {
-                "format" => format = Some(prolly_tree::decode_ipld(value).map_err(not_dag_cbor)?),
-                "version" => version = Some(prolly_tree::decode_ipld(value).map_err(not_dag_cbor)?),
+                "format" => format = Some(value),
+                "version" => version = Some(value),
                 "collections" => records = block.part(value),
                 other => unknown = unknown.or(Some(other)),
             }
         }
-        check_header(format.as_ref(), version.as_ref())?;
+        check_header_bytes(format, version)?;
         if let Some(unknown) = unknown {
             return Err(form::malformed(
                 "catalog",
@@ -333,6 +333,23 @@ fn not_dag_cbor(e: impl std::fmt::Display) -> Error {
 
 fn not_a_map() -> Error {
     Error::NotADatabase("a catalog block that is not a map".into())
+}
+
+/// [`check_header`] on the header's encoded values, compared as bytes (a value has one
+/// encoding): they are decoded only to say what they are instead.
+fn check_header_bytes(format: Option<&[u8]>, version: Option<&[u8]>) -> Result<(), Error> {
+    const FORMAT: &[u8] = b"\x68prollydb";
+    const { assert!(crate::DB_FORMAT_VERSION < 24, "a one-byte CBOR integer") };
+    if format == Some(FORMAT) && version == Some(&[crate::DB_FORMAT_VERSION as u8]) {
+        return Ok(());
+    }
+    let decode = |value: Option<&[u8]>| {
+        value
+            .map(prolly_tree::decode_ipld)
+            .transpose()
+            .map_err(not_dag_cbor)
+    };
+    check_header(decode(format)?.as_ref(), decode(version)?.as_ref())
 }
 
 /// Anything but a prollydb catalog of this version is not a database this code reads.
