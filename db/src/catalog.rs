@@ -273,12 +273,12 @@ impl Catalog {
             e => not_dag_cbor(e),
         })?;
         let fields = block.map_entries().ok_or_else(not_a_map)?;
-        let (mut format, mut version, mut records, mut unknown) = (None, None, None, None);
+        let (mut format, mut version, mut unknown) = (None, None, None);
         for (key, value) in fields {
             match key {
                 "format" => format = Some(value),
                 "version" => version = Some(value),
-                "collections" => records = block.part(value),
+                "collections" => {}
                 other => unknown = unknown.or(Some(other)),
             }
         }
@@ -289,6 +289,8 @@ impl Catalog {
                 format!("unknown field {unknown:?}"),
             ));
         }
+        // Read in place: `map_get` shares the block's buffer.
+        let records = block.map_get("collections");
         let Some(records) = records.filter(|r| r.map_entries().is_some()) else {
             return Err(Error::corrupt("catalog", "no collections map"));
         };

@@ -208,8 +208,8 @@ impl RawValue {
         None
     }
 
-    /// The entries of this map, values as their bytes (slices of this value's: [`RawValue::part`]
-    /// makes one a value), in key order; `None` when this is not a map. A covering index entry's
+    /// The entries of this map, values as their bytes (slices of this value's), in key order;
+    /// `None` when this is not a map. A covering index entry's
     /// included fields are read so, without decoding the ones a query does not read, and without
     /// collecting them into a vector for each index entry.
     pub fn map_entries(&self) -> Option<MapEntries<'_>> {
@@ -222,19 +222,6 @@ impl RawValue {
             decoder,
             left,
         })
-    }
-
-    /// The value whose bytes are `part`, a value inside this one as [`RawValue::map_entries`]
-    /// gives it; `None` if `part` is not a non-empty slice of this value's bytes.
-    pub fn part(&self, part: &[u8]) -> Option<RawValue> {
-        if part.is_empty() {
-            return None;
-        }
-        let start = (part.as_ptr() as usize).checked_sub(self.0.as_ptr() as usize)?;
-        let end = start
-            .checked_add(part.len())
-            .filter(|&end| end <= self.0.len())?;
-        Some(RawValue(self.0.slice(start..end)))
     }
 
     /// Takes encoded bytes after checking they are exactly one strict DAG-CBOR value.
