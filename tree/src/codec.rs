@@ -129,6 +129,19 @@ pub fn write_bytes(out: &mut impl Sink, data: &[u8]) {
 
 /// A CID: tag 42 around a byte string holding 0x00 (the multibase identity prefix) and the CID.
 pub fn write_cid(out: &mut impl Sink, cid: &Cid) {
+    // A node's CID (every link a node holds) from a fixed head and its digest, without the
+    // generic varint writer: that was 8% of a single insert's instructions, and up to 1% of its
+    // gas.
+    if cid.version() == cid::Version::V1
+        && cid.codec() == 0x71
+        && cid.hash().code() == 0xb220
+        && cid.hash().size() == 32
+    {
+        let mut bytes = [0u8; NODE_CID_HEAD.len() + 32];
+        bytes[..NODE_CID_HEAD.len()].copy_from_slice(&NODE_CID_HEAD);
+        bytes[NODE_CID_HEAD.len()..].copy_from_slice(cid.hash().digest());
+        return out.put(&bytes);
+    }
     out.put(&[0xd8, 0x2a]);
     let len = cid.encoded_len();
     write_head(out, MAJOR_BYTES, len as u64 + 1);
@@ -571,6 +584,12 @@ pub fn decode_ipld_bytes(bytes: Bytes) -> DecodeResult<Ipld> {
 
 /// The first bytes of a node's binary CID: CIDv1, DAG-CBOR, blake2b-256, 32-byte digest.
 const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
+
+/// A node's CID in DAG-CBOR up to its digest: tag 42, a 39-byte byte string, the multibase
+/// identity prefix, then [`NODE_CID_PREFIX`].
+const NODE_CID_HEAD: [u8; 11] = [
+    0xd8, 0x2a, 0x58, 0x27, 0x00, 0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20,
+];
 const NODE_CID_LEN: usize = 38;
 
 /// The binary CID of a node at the start of `bytes`, and the bytes after it; `None` for any

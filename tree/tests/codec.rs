@@ -20,6 +20,16 @@ fn ipld_value() -> impl Strategy<Value = Ipld> {
         ".{0,12}".prop_map(Ipld::String),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Ipld::Bytes),
         any::<[u8; 32]>().prop_map(|d| Ipld::Link(prolly_tree::cid_of(&d))),
+        // Links that are not nodes': raw blocks under SHA-256, and digests of other lengths.
+        (
+            prop::sample::select(vec![0x55u64, 0x71]),
+            prop::sample::select(vec![0x12u64, 0xb220]),
+            prop::collection::vec(any::<u8>(), 1..40)
+        )
+            .prop_map(|(codec, code, digest)| Ipld::Link(cid::Cid::new_v1(
+                codec,
+                cid::multihash::Multihash::wrap(code, &digest).unwrap(),
+            ))),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
