@@ -584,13 +584,31 @@ pub fn decode_ipld_bytes(bytes: Bytes) -> DecodeResult<Ipld> {
 
 /// The first bytes of a node's binary CID: CIDv1, DAG-CBOR, blake2b-256, 32-byte digest.
 const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
-
-/// A node's CID in DAG-CBOR up to its digest: tag 42, a 39-byte byte string, the multibase
-/// identity prefix, then [`NODE_CID_PREFIX`].
-const NODE_CID_HEAD: [u8; 11] = [
-    0xd8, 0x2a, 0x58, 0x27, 0x00, 0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20,
-];
 const NODE_CID_LEN: usize = 38;
+
+/// A node's CID in DAG-CBOR up to its digest: tag 42, a byte string of the CID and its multibase
+/// identity prefix (0x00), then [`NODE_CID_PREFIX`].
+const NODE_CID_HEAD: [u8; 11] = {
+    let mut head = [
+        0xd8,
+        0x2a,
+        (MAJOR_BYTES << 5) | 24,
+        NODE_CID_LEN as u8 + 1,
+        0x00,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    let mut i = 0;
+    while i < NODE_CID_PREFIX.len() {
+        head[5 + i] = NODE_CID_PREFIX[i];
+        i += 1;
+    }
+    head
+};
 
 /// The binary CID of a node at the start of `bytes`, and the bytes after it; `None` for any
 /// other CID. Read without the generic varint parser, as [`Decoder::cid`] reads a node's links:
