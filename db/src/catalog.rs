@@ -269,6 +269,7 @@ impl Catalog {
     /// [`Catalog::from_block`] checks it, but for the other records' contents.
     pub fn collection_from_block(bytes: Vec<u8>, name: &str) -> Result<Option<Collection>, Error> {
         let block = RawValue::from_bytes(bytes.into()).map_err(|e| match e {
+            // The decoder's own error, as `from_block` says it.
             prolly_tree::Error::Invalid(prolly_tree::InvalidInput::Value(e)) => not_dag_cbor(e),
             e => not_dag_cbor(e),
         })?;

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use cid::Cid;
+use fvm_ipld_encoding::DAG_CBOR;
 use ipld_core::ipld::Ipld;
 
 use crate::error::{DecodeError, EncodeError};
@@ -133,8 +134,8 @@ pub fn write_cid(out: &mut impl Sink, cid: &Cid) {
     // generic varint writer: that was 8% of a single insert's instructions, and up to 1% of its
     // gas.
     if cid.version() == cid::Version::V1
-        && cid.codec() == 0x71
-        && cid.hash().code() == 0xb220
+        && cid.codec() == DAG_CBOR
+        && cid.hash().code() == BLAKE2B_256
         && cid.hash().size() == 32
     {
         let mut bytes = [0u8; NODE_CID_HEAD.len() + 32];
@@ -582,6 +583,9 @@ pub fn decode_ipld_bytes(bytes: Bytes) -> DecodeResult<Ipld> {
     Ok(value)
 }
 
+/// The multihash code of blake2b-256, every node's hash.
+const BLAKE2B_256: u64 = 0xb220;
+
 /// The first bytes of a node's binary CID: CIDv1, DAG-CBOR, blake2b-256, 32-byte digest.
 const NODE_CID_PREFIX: [u8; 6] = [0x01, 0x71, 0xa0, 0xe4, 0x02, 0x20];
 const NODE_CID_LEN: usize = 38;
@@ -616,8 +620,8 @@ const NODE_CID_HEAD: [u8; 11] = {
 pub fn split_node_cid(bytes: &[u8]) -> Option<(Cid, &[u8])> {
     let (cid, rest) = bytes.split_at_checked(NODE_CID_LEN)?;
     let digest = cid.strip_prefix(&NODE_CID_PREFIX)?;
-    let digest = cid::multihash::Multihash::<64>::wrap(0xb220, digest).ok()?;
-    Some((Cid::new_v1(0x71, digest), rest))
+    let digest = cid::multihash::Multihash::<64>::wrap(BLAKE2B_256, digest).ok()?;
+    Some((Cid::new_v1(DAG_CBOR, digest), rest))
 }
 
 fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
@@ -628,9 +632,9 @@ fn parse_cid(bytes: &[u8]) -> DecodeResult<Cid> {
     // child, and reads decode many nodes. Written out here rather than through `split_node_cid`,
     // which cost the actor 0.3-1.4% more gas per query and 0.1-0.4% per write (gas-bench).
     if cid_bytes.len() == NODE_CID_LEN && cid_bytes[..6] == NODE_CID_PREFIX {
-        let digest = cid::multihash::Multihash::<64>::wrap(0xb220, &cid_bytes[6..])
+        let digest = cid::multihash::Multihash::<64>::wrap(BLAKE2B_256, &cid_bytes[6..])
             .map_err(|e| DecodeError::Cid(e.to_string()))?;
-        return Ok(Cid::new_v1(0x71, digest));
+        return Ok(Cid::new_v1(DAG_CBOR, digest));
     }
     let mut reader = cid_bytes;
     let cid = Cid::read_bytes(&mut reader).map_err(|e| DecodeError::Cid(e.to_string()))?;

@@ -209,9 +209,9 @@ impl RawValue {
     }
 
     /// The entries of this map, values as their bytes (slices of this value's), in key order;
-    /// `None` when this is not a map. A covering index entry's
-    /// included fields are read so, without decoding the ones a query does not read, and without
-    /// collecting them into a vector for each index entry.
+    /// `None` when this is not a map. A covering index entry's included fields are read so,
+    /// without decoding the ones a query does not read, and without collecting them into a
+    /// vector for each index entry.
     pub fn map_entries(&self) -> Option<MapEntries<'_>> {
         let mut decoder = Decoder::new(self.0.clone());
         let (crate::codec::MAJOR_MAP, left) = decoder.head().ok()? else {
